@@ -1,0 +1,173 @@
+"""Firmware profiles: one TOML per device class.
+
+A profile says how a device class runs the model (execution providers in order, threads,
+quantization, context length) and what it may spend (short-term capacity, index precision, an
+RSS budget). The export toolchain reads the same file to choose quantization and quality-gate
+thresholds, so a bundle is built for the device that will run it.
+
+Profiles are looked up in ``$EDGEMEM_HOME/profiles`` first (a vendor's own), then in the ones
+shipped with the package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ProfileError
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "firmware_profiles"
+QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
+INDEX_PRECISIONS = ("f32", "f16", "i8")
+KNOWN_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CoreMLExecutionProvider",
+    "XnnpackExecutionProvider",
+    "CPUExecutionProvider",
+)
+# Default quality-gate limits per quantization (perplexity increase, greedy agreement).
+DEFAULT_GATE = {
+    "fp32": (0.001, 0.99),
+    "fp16": (0.01, 0.95),
+    "int8": (0.03, 0.90),
+    "int4": (0.08, 0.90),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated firmware profile."""
+
+    name: str
+    description: str
+    path: Path | None
+    providers: tuple[str, ...]
+    threads: int
+    quantization: str
+    context_length: int
+    max_new_tokens: int
+    arena: bool
+    short_term_capacity: int
+    index_precision: str
+    rss_budget_mb: int
+    max_ppl_increase: float
+    min_agreement: float
+    emergency_number: str
+    detect: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["providers"] = list(self.providers)
+        d["path"] = str(self.path) if self.path else None
+        return d
+
+
+def _search_dirs(home: Path | None = None) -> list[Path]:
+    dirs = []
+    if home is not None:
+        dirs.append(home / "profiles")
+    dirs.append(SHIPPED_DIR)
+    return dirs
+
+
+def available(home: Path | None = None) -> dict[str, Path]:
+    """Profile name -> file, the home folder's overriding the shipped ones."""
+    found: dict[str, Path] = {}
+    for d in reversed(_search_dirs(home)):
+        if d.is_dir():
+            for p in sorted(d.glob("*.toml")):
+                found[p.stem] = p
+    return dict(sorted(found.items()))
+
+
+def _req(table: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise ProfileError(f"{where}: missing '{key}'")
+    value = table[key]
+    if typ is int and isinstance(value, bool) or not isinstance(value, typ):
+        raise ProfileError(f"{where}: '{key}' must be {getattr(typ, '__name__', typ)}, got {value!r}")
+    return value
+
+
+def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profile:
+    """Validate a profile's TOML tables; every error names the file and the key."""
+    where = str(path) if path else name
+    dev = data.get("device", {})
+    eng = data.get("engine")
+    mem = data.get("memory")
+    if not isinstance(eng, dict) or not isinstance(mem, dict):
+        raise ProfileError(f"{where}: needs [engine] and [memory] tables")
+    gate = data.get("gate", {})
+    safety = data.get("safety", {})
+    providers = _req(eng, "providers", list, where)
+    if not providers or any(p not in KNOWN_PROVIDERS for p in providers):
+        raise ProfileError(f"{where}: providers must be a non-empty list from {', '.join(KNOWN_PROVIDERS)}")
+    quant = _req(eng, "quantization", str, where)
+    if quant not in QUANTIZATIONS:
+        raise ProfileError(f"{where}: quantization must be one of {', '.join(QUANTIZATIONS)}, got {quant!r}")
+    threads = _req(eng, "threads", int, where)
+    ctx = _req(eng, "context_length", int, where)
+    max_new = _req(eng, "max_new_tokens", int, where)
+    if threads < 1 or ctx < 128 or not (1 <= max_new < ctx):
+        raise ProfileError(f"{where}: need threads >= 1, context_length >= 128, 1 <= max_new_tokens < context_length")
+    precision = _req(mem, "index_precision", str, where)
+    if precision not in INDEX_PRECISIONS:
+        raise ProfileError(f"{where}: index_precision must be one of {', '.join(INDEX_PRECISIONS)}")
+    capacity = _req(mem, "short_term_capacity", int, where)
+    budget = _req(mem, "rss_budget_mb", int, where)
+    if capacity < 1 or budget < 64:
+        raise ProfileError(f"{where}: need short_term_capacity >= 1 and rss_budget_mb >= 64")
+    d_ppl, d_agree = DEFAULT_GATE[quant]
+    max_ppl = float(gate.get("max_ppl_increase", d_ppl))
+    min_agree = float(gate.get("min_agreement", d_agree))
+    if not (0 <= max_ppl <= 1 and 0 <= min_agree <= 1):
+        raise ProfileError(f"{where}: gate values must lie in [0, 1]")
+    detect = {k: v for k, v in dev.items() if k in ("device_tree_model", "tegra_release", "cpu_count")}
+    return Profile(
+        name=str(dev.get("name", name)),
+        description=str(dev.get("description", "")),
+        path=path,
+        providers=tuple(providers),
+        threads=threads,
+        quantization=quant,
+        context_length=ctx,
+        max_new_tokens=max_new,
+        arena=bool(eng.get("arena", True)),
+        short_term_capacity=capacity,
+        index_precision=precision,
+        rss_budget_mb=budget,
+        max_ppl_increase=max_ppl,
+        min_agreement=min_agree,
+        emergency_number=str(safety.get("emergency_number", "112")),
+        detect=detect,
+    )
+
+
+def load(name_or_path: str | os.PathLike[str], home: Path | None = None) -> Profile:
+    """Load a profile by name (``pi-5``) or by path to a TOML file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        path = p
+    else:
+        known = available(home)
+        if str(name_or_path) not in known:
+            raise ProfileError(
+                f"no firmware profile {str(name_or_path)!r}; known: {', '.join(known) or 'none'}"
+            )
+        path = known[str(name_or_path)]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"profile file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{path}: not valid TOML ({e})") from None
+    return parse(data, name=path.stem, path=path)
