@@ -1,0 +1,63 @@
+"""The small interfaces the runtime's parts meet at.
+
+As mem0 does, stores, embedders and generators sit behind narrow protocols, so a Jetson CUDA
+engine, another vector index or a remote embedder slots in without touching the memory logic or
+the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@dataclass
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    stop: Sequence[str] = field(default_factory=tuple)
+    seed: int | None = None
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Texts -> L2-normalized float32 vectors of a fixed width."""
+
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A chat model: counts tokens and streams a reply as text pieces."""
+
+    context_length: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream_chat(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Approximate nearest neighbours over int64 keys; derived state, rebuildable from SQLite."""
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, keys: Sequence[int]) -> None: ...
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+
+    def __len__(self) -> int: ...

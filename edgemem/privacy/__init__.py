@@ -1,0 +1,1 @@
+"""Privacy: at-rest encryption keys, blinded search tokens, audit log, offline guard."""
