@@ -1,0 +1,64 @@
+"""Crash-safe file writes: write a temporary file, fsync it, rename it over the target, fsync the dir.
+
+A kiosk can lose power at any instant. POSIX ``rename`` within one folder is atomic, so a reader
+sees either the whole old file or the whole new one; the two fsyncs make that true after a power
+cut too (data before the rename, the directory entry after it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (renames, creations) to disk; best effort where unsupported."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems (FAT on a stick) cannot fsync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write pretty JSON (small state files a person may read)."""
+    write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and folder under ``root`` (a staged bundle before it is renamed into place)."""
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
