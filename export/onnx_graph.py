@@ -1,0 +1,309 @@
+"""HF Llama folder -> one fused onnxruntime decoder graph, built directly from the weights.
+
+Why not optimum: its export is a graph of hundreds of small ops (attention, RMSNorm and rotary
+spelled out), with ``present`` KV outputs that must be copied back as the next ``past``; driven
+from Python it reaches a third of llama.cpp's decode speed here (see FACTS.md). This builder
+writes the graph onnxruntime's fastest CPU kernels want, from ``model.safetensors`` +
+``config.json`` with numpy only (no torch):
+
+* ``SimplifiedLayerNormalization`` / ``SkipSimplifiedLayerNormalization`` (RMSNorm fused with the
+  residual add),
+* ``GroupQueryAttention`` with packed QKV, rotary inside (cos/sin caches) and past/present KV of
+  shape ``[1, kv_heads, context_length, head_dim]`` per layer, meant to share ONE preallocated
+  buffer bound to both the past input and the present output (no per-step cache copy),
+* ``MatMulNBits`` (int8/int4, block 32, ``accuracy_level=4``: int8 activations, VNNI) with q/k/v
+  fused into one projection and gate/up into another, ``GatherBlockQuantized`` for the
+  (tied) embedding so the table stays 8-bit,
+* a ``logits_positions`` input: the final norm output is gathered to those rows before the LM
+  head. Prefill asks for the last row only (the 49,152-wide head is a fifth of the model's
+  compute); teacher-forced scoring asks for all rows from the same graph.
+
+The exact inputs, outputs and weight layout go into the returned ``io`` dict (the bundle manifest
+stores it as ``model.io``): the engine binds by those names, and on-device LoRA merging finds each
+HF weight's rows inside the fused initializers through ``io["weights"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemem import quant
+from edgemem.errors import EdgememError
+
+QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
+BLOCK = 32
+MS = "com.microsoft"
+IO_VERSION = 1
+
+
+class GraphError(EdgememError):
+    """The HF folder cannot be turned into a decoder graph."""
+
+
+def _architecture(config: dict[str, Any], context_length: int) -> dict[str, Any]:
+    if config.get("model_type") not in ("llama", "mistral", "qwen2") and "LlamaForCausalLM" not in config.get("architectures", []):
+        raise GraphError(f"only Llama-family models are supported, got model_type={config.get('model_type')!r}")
+    if config.get("rope_scaling"):
+        raise GraphError("rope_scaling is not supported by this builder")
+    if config.get("attention_bias") or config.get("mlp_bias"):
+        raise GraphError("attention/MLP biases are not supported by this builder")
+    if config.get("hidden_act", "silu") != "silu":
+        raise GraphError(f"hidden_act must be silu, got {config.get('hidden_act')!r}")
+    hidden = int(config["hidden_size"])
+    heads = int(config["num_attention_heads"])
+    head_dim = int(config.get("head_dim") or hidden // heads)
+    max_pos = int(config.get("max_position_embeddings", context_length))
+    if context_length > max_pos:
+        raise GraphError(f"context_length {context_length} exceeds the model's window {max_pos}")
+    return {
+        "layers": int(config["num_hidden_layers"]),
+        "hidden": hidden,
+        "heads": heads,
+        "kv_heads": int(config.get("num_key_value_heads") or heads),
+        "head_dim": head_dim,
+        "intermediate": int(config["intermediate_size"]),
+        "vocab": int(config["vocab_size"]),
+        "rope_theta": float(config.get("rope_theta", 10000.0)),
+        "rms_eps": float(config.get("rms_norm_eps", 1e-5)),
+        "context_length": int(context_length),
+        "tie_word_embeddings": bool(config.get("tie_word_embeddings", False)),
+    }
+
+
+def _load_weights(hf_dir: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    files = sorted(hf_dir.glob("*.safetensors"))
+    if not files:
+        raise GraphError(f"no *.safetensors in {hf_dir}")
+    weights: dict[str, np.ndarray] = {}
+    for f in files:
+        weights.update(load_file(str(f)))
+    return weights
+
+
+class _Builder:
+    """Accumulates nodes and initializers; knows how to emit one linear layer per quantization."""
+
+    def __init__(self, quantization: str) -> None:
+        self.q = quantization
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.weights: dict[str, dict[str, Any]] = {}
+        self.float_type = np.float16 if quantization == "fp16" else np.float32
+        self._n = 0
+
+    def init(self, name: str, array: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], outputs: list[str] | int = 1, *, domain: str = "", name: str | None = None, **attrs: Any) -> list[str]:
+        from onnx import helper
+
+        self._n += 1
+        name = name or f"{op}_{self._n}"
+        if isinstance(outputs, int):
+            outputs = [f"{name}/out{i}" for i in range(outputs)]
+        self.nodes.append(helper.make_node(op, inputs, outputs, name=name, domain=domain or None, **attrs))
+        return outputs
+
+    def linear(self, x: str, name: str, parts: list[tuple[str, np.ndarray]]) -> str:
+        """y = x @ concat(parts).T; each part is an HF ``[out, in]`` weight, fused along out."""
+        k = int(parts[0][1].shape[1])
+        offset = 0
+        layout = "nbits" if self.q in ("int8", "int4") else "dense_kn"
+        for hf_name, w in parts:
+            self.weights[hf_name] = {"tensor": name, "layout": layout, "row_offset": offset,
+                                     "rows": int(w.shape[0]), "cols": k}
+            offset += int(w.shape[0])
+        n = offset
+        if self.q in ("int8", "int4"):
+            bits = 8 if self.q == "int8" else 4
+            qm = quant.concat_rows([quant.quantize(w, bits=bits, block=BLOCK) for _, w in parts])
+            ins = [x, self.init(name, qm.packed), self.init(name + "_scales", qm.scales)]
+            if qm.zero_points is not None:
+                ins.append(self.init(name + "_zero_points", qm.zero_points))
+            return self.node("MatMulNBits", ins, domain=MS, name=name + "/MatMulNBits",
+                             K=k, N=n, bits=bits, block_size=BLOCK, accuracy_level=4)[0]
+        w_kn = np.concatenate([w for _, w in parts], axis=0).T.astype(self.float_type)
+        return self.node("MatMul", [x, self.init(name, w_kn)], name=name + "/MatMul")[0]
+
+
+def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_length: int) -> dict[str, Any]:
+    """Write ``model.onnx`` + ``model.onnx.data`` into ``out_dir``; return files, io and architecture.
+
+    ``quantization``: ``fp32`` (the reference), ``fp16`` (GPU profiles), ``int8`` (symmetric,
+    block 32) or ``int4`` (asymmetric, block 32). The tied embedding / LM head is kept 8-bit in
+    both integer builds, as llama.cpp keeps it Q8_0: it is what the shipped GGUF holds.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    if quantization not in QUANTIZATIONS:
+        raise GraphError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}")
+    try:
+        config = json.loads((hf_dir / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise GraphError(f"cannot read {hf_dir / 'config.json'}: {e}") from None
+    arch = _architecture(config, context_length)
+    W = _load_weights(hf_dir)
+    L, H, nh, kvh, hd = arch["layers"], arch["hidden"], arch["heads"], arch["kv_heads"], arch["head_dim"]
+    V, eps, ctx = arch["vocab"], arch["rms_eps"], arch["context_length"]
+    b = _Builder(quantization)
+    ft = b.float_type
+    onnx_ft = TensorProto.FLOAT16 if quantization == "fp16" else TensorProto.FLOAT
+
+    def w(name: str) -> np.ndarray:
+        if name not in W:
+            raise GraphError(f"weight {name!r} missing from {hf_dir}")
+        return W[name].astype(np.float32)
+
+    # Rotary caches: [context, head_dim/2], HF's non-interleaved (rotate_half) convention.
+    inv_freq = 1.0 / (arch["rope_theta"] ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    angles = np.outer(np.arange(ctx, dtype=np.float64), inv_freq)
+    cos = b.init("rotary.cos_cache", np.cos(angles).astype(ft))
+    sin = b.init("rotary.sin_cache", np.sin(angles).astype(ft))
+
+    # Embedding (tied with the LM head when the config says so).
+    emb = w("model.embed_tokens.weight")
+    head = emb if arch["tie_word_embeddings"] or "lm_head.weight" not in W else w("lm_head.weight")
+    tied = head is emb
+    if quantization in ("int8", "int4"):
+        qe = quant.quantize(emb, bits=8, block=BLOCK)
+        kb = H // BLOCK
+        b.init("model.embed_tokens.weight", qe.packed.reshape(V, H))
+        b.init("model.embed_tokens.weight_scales", qe.scales)
+        x = b.node("GatherBlockQuantized", ["model.embed_tokens.weight", "input_ids", "model.embed_tokens.weight_scales"],
+                   domain=MS, name="embed/GatherBlockQuantized", bits=8, block_size=BLOCK,
+                   gather_axis=0, quantize_axis=1)[0]
+        b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "gather_q8",
+                                                  "row_offset": 0, "rows": V, "cols": H}
+        del kb
+    else:
+        b.init("model.embed_tokens.weight", emb.astype(ft))
+        x = b.node("Gather", ["model.embed_tokens.weight", "input_ids"], name="embed/Gather")[0]
+        b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "dense",
+                                                  "row_offset": 0, "rows": V, "cols": H}
+
+    residual = x
+    pending: str | None = None  # the last sub-layer's output, not yet added to the residual
+    graph_inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "sequence"]),
+        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [1]),
+        helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, []),
+        helper.make_tensor_value_info("logits_positions", TensorProto.INT64, ["positions"]),
+    ]
+    graph_outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "positions", V])]
+    cache_shape = [1, kvh, ctx, hd]
+
+    def norm(weight_name: str, tag: str) -> str:
+        nonlocal residual, pending
+        gamma = b.init(weight_name, w(weight_name).astype(ft))
+        if pending is None:
+            return b.node("SimplifiedLayerNormalization", [residual, gamma], name=f"{tag}/RMSNorm",
+                          axis=-1, epsilon=eps, stash_type=1)[0]
+        out, _, _, summed = b.node("SkipSimplifiedLayerNormalization", [pending, residual, gamma], 4,
+                                   domain=MS, name=f"{tag}/SkipRMSNorm", epsilon=eps)
+        residual, pending = summed, None
+        return out
+
+    for i in range(L):
+        p = f"model.layers.{i}"
+        h = norm(f"{p}.input_layernorm.weight", f"layers.{i}.attn_norm")
+        qkv = b.linear(h, f"{p}.self_attn.qkv_proj", [(f"{p}.self_attn.{n}_proj.weight", w(f"{p}.self_attn.{n}_proj.weight")) for n in "qkv"])
+        pk, pv = f"past_key.{i}", f"past_value.{i}"
+        graph_inputs += [helper.make_tensor_value_info(pk, onnx_ft, cache_shape),
+                         helper.make_tensor_value_info(pv, onnx_ft, cache_shape)]
+        graph_outputs += [helper.make_tensor_value_info(f"present_key.{i}", onnx_ft, cache_shape),
+                          helper.make_tensor_value_info(f"present_value.{i}", onnx_ft, cache_shape)]
+        attn = b.node("GroupQueryAttention",
+                      [qkv, "", "", pk, pv, "seqlens_k", "total_sequence_length", cos, sin],
+                      [f"layers.{i}.attn/out", f"present_key.{i}", f"present_value.{i}"],
+                      domain=MS, name=f"layers.{i}.attn/GroupQueryAttention",
+                      num_heads=nh, kv_num_heads=kvh, do_rotary=1, rotary_interleaved=0,
+                      scale=float(1.0 / np.sqrt(hd)))[0]
+        pending = b.linear(attn, f"{p}.self_attn.o_proj", [(f"{p}.self_attn.o_proj.weight", w(f"{p}.self_attn.o_proj.weight"))])
+        h = norm(f"{p}.post_attention_layernorm.weight", f"layers.{i}.mlp_norm")
+        gu = b.linear(h, f"{p}.mlp.gate_up_proj", [(f"{p}.mlp.{n}_proj.weight", w(f"{p}.mlp.{n}_proj.weight")) for n in ("gate", "up")])
+        inter = arch["intermediate"]
+        split = b.init(f"layers.{i}.mlp/split", np.array([inter, inter], np.int64)) if i == 0 else "layers.0.mlp/split"
+        gate, up = b.node("Split", [gu, split], 2, name=f"layers.{i}.mlp/Split", axis=-1)
+        act = b.node("QuickGelu", [gate], domain=MS, name=f"layers.{i}.mlp/SiLU", alpha=1.0)[0]
+        prod = b.node("Mul", [act, up], name=f"layers.{i}.mlp/Mul")[0]
+        pending = b.linear(prod, f"{p}.mlp.down_proj", [(f"{p}.mlp.down_proj.weight", w(f"{p}.mlp.down_proj.weight"))])
+
+    final = norm("model.norm.weight", "final_norm")
+    rows = b.node("Gather", [final, "logits_positions"], name="logits/GatherPositions", axis=1)[0]
+    if quantization in ("int8", "int4") and tied:
+        # Same bytes as the embedding table, viewed as [vocab, blocks, block]: one copy on disk.
+        b.init("lm_head.weight_shape", np.array([V, H // BLOCK, BLOCK], np.int64))
+        lm_b = b.node("Reshape", ["model.embed_tokens.weight", "lm_head.weight_shape"], ["lm_head.weight_q"], name="lm_head/ViewAsBlocks")[0]
+        logits = b.node("MatMulNBits", [rows, lm_b, "model.embed_tokens.weight_scales"], ["logits"], domain=MS,
+                        name="lm_head/MatMulNBits", K=H, N=V, bits=8, block_size=BLOCK, accuracy_level=4)[0]
+        b.weights["lm_head.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "gather_q8", "row_offset": 0,
+                                       "rows": V, "cols": H, "tied": True}
+    elif quantization in ("int8", "int4"):
+        logits = b.linear(rows, "lm_head", [("lm_head.weight", head)])
+    else:
+        if tied:
+            b.weights["lm_head.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "dense", "row_offset": 0,
+                                           "rows": V, "cols": H, "tied": True}
+            two_d = b.node("Reshape", [rows, b.init("lm_head.in_shape", np.array([-1, H], np.int64))], name="lm_head/Flatten")[0]
+            flat = b.node("Gemm", [two_d, "model.embed_tokens.weight"], name="lm_head/Gemm", transB=1)[0]
+            logits = b.node("Reshape", [flat, b.init("lm_head.out_shape", np.array([1, -1, V], np.int64))], name="lm_head/Unflatten")[0]
+        else:
+            logits = b.linear(rows, "lm_head", [("lm_head.weight", head)])
+        if quantization == "fp16":
+            logits = b.node("Cast", [logits], name="logits/Cast", to=TensorProto.FLOAT)[0]
+        b.nodes[-1].output[0] = "logits"
+
+    graph = helper.make_graph(b.nodes, "edgemem_decoder", graph_inputs, graph_outputs, initializer=b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)],
+                              producer_name="edgemem.export.onnx_graph")
+    model.ir_version = 8
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / "model.onnx"
+    data_name = "model.onnx.data"
+    if (out_dir / data_name).exists():
+        (out_dir / data_name).unlink()
+    onnx.save_model(model, str(onnx_path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data_name, size_threshold=1024)
+    io = {
+        "version": IO_VERSION,
+        "inputs": {
+            "input_ids": {"dtype": "int64", "shape": [1, "sequence"]},
+            "seqlens_k": {"dtype": "int32", "shape": [1], "meaning": "past_length + sequence - 1"},
+            "total_sequence_length": {"dtype": "int32", "shape": [], "meaning": "past_length + sequence"},
+            "logits_positions": {"dtype": "int64", "shape": ["positions"], "meaning": "rows of this chunk whose logits are computed"},
+        },
+        "outputs": {"logits": {"dtype": "float32", "shape": [1, "positions", V]}},
+        "kv_cache": {
+            "past_key": "past_key.{layer}", "past_value": "past_value.{layer}",
+            "present_key": "present_key.{layer}", "present_value": "present_value.{layer}",
+            "shape": cache_shape, "dtype": "float16" if quantization == "fp16" else "float32",
+            "layers": L, "shared_buffer": True,
+        },
+        "quantization": {
+            "scheme": quantization,
+            "bits": {"int8": 8, "int4": 4}.get(quantization),
+            "block": BLOCK if quantization in ("int8", "int4") else None,
+            "symmetric": {"int8": True, "int4": False}.get(quantization),
+            "embedding": {"bits": 8, "block": BLOCK, "symmetric": True} if quantization in ("int8", "int4") else None,
+            "layouts": {
+                "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric (edgemem.quant)",
+                "gather_q8": "GatherBlockQuantized: '<tensor>' uint8 [N, K] 8-bit symmetric (zero point 128), '<tensor>_scales' float32 [N, K/block]",
+                "dense_kn": "'<tensor>' float [K, N] (transposed HF weight)",
+                "dense": "'<tensor>' float [N, K] (HF layout)",
+            },
+        },
+        "weights": b.weights,
+        "data_file": data_name,
+    }
+    return {"files": ["model.onnx", data_name], "io": io, "architecture": {k: v for k, v in arch.items() if k != "tie_word_embeddings"}}

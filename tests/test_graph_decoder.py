@@ -1,0 +1,147 @@
+"""The fused decoder graph against transformers' LlamaForCausalLM on the tiny random Llama.
+
+The fp32 graph must reproduce the reference logits for a full prompt, step by step through the
+shared KV buffer, and for a multi-token chunk on top of a cached prefix (prefix reuse). The
+quantized graphs must stay close and keep greedy choices mostly the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgemem import quant
+from edgemem.engine import DecoderModel
+from export.onnx_graph import GraphError, build_decoder
+
+CTX = 256
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_llama_dir: Path) -> tuple[list[int], np.ndarray]:
+    torch = pytest.importorskip("torch")
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    ids = [int(t) for t in np.random.RandomState(0).randint(3, model.config.vocab_size, size=48)]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].numpy()
+    return ids, logits
+
+
+@pytest.fixture(scope="module")
+def built(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    out = {}
+    for q in ("fp32", "int8", "int4"):
+        d = tmp_path_factory.mktemp(f"graph-{q}")
+        result = build_decoder(tiny_llama_dir, d, quantization=q, context_length=CTX)
+        out[q] = (d, result)
+    return out
+
+
+def test_build_returns_contract(built: dict) -> None:
+    d, result = built["int8"]
+    assert sorted(result["files"]) == ["model.onnx", "model.onnx.data"]
+    assert all((d / f).is_file() for f in result["files"])
+    arch = result["architecture"]
+    assert set(arch) == {"layers", "hidden", "heads", "kv_heads", "head_dim", "intermediate", "vocab",
+                         "rope_theta", "rms_eps", "context_length"}
+    io = result["io"]
+    assert io["kv_cache"]["shape"] == [1, arch["kv_heads"], CTX, arch["head_dim"]]
+    assert set(io["inputs"]) == {"input_ids", "seqlens_k", "total_sequence_length", "logits_positions"}
+    # Every HF weight of a layer is findable inside the fused initializers.
+    w = io["weights"]
+    q = w["model.layers.0.self_attn.q_proj.weight"]
+    k = w["model.layers.0.self_attn.k_proj.weight"]
+    assert q["tensor"] == k["tensor"] and k["row_offset"] == q["rows"]
+    assert w["model.layers.1.mlp.up_proj.weight"]["row_offset"] == w["model.layers.1.mlp.gate_proj.weight"]["rows"]
+
+
+def test_fp32_matches_transformers(built: dict, reference: tuple) -> None:
+    ids, ref = reference
+    d, result = built["fp32"]
+    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+    logits = model.logits(ids)
+    assert logits.shape == ref.shape and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_fp32_stepwise_decode_matches(built: dict, reference: tuple) -> None:
+    ids, ref = reference
+    d, result = built["fp32"]
+    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+    rows = [model.feed(ids[:8]).copy()]
+    for t in ids[8:]:
+        rows.append(model.step(t).copy())
+    np.testing.assert_allclose(np.stack(rows), ref[7:], atol=1e-4, rtol=1e-4)
+    assert model.cached_ids == ids
+
+
+def test_prefix_reuse_matches_fresh_run(built: dict, reference: tuple) -> None:
+    ids, ref = reference
+    d, result = built["fp32"]
+    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+    model.feed(ids)  # the whole sequence is cached ...
+    other = ids[:30] + [5, 6, 7]
+    n = model.common_prefix(other)
+    assert n == 30
+    model.rewind(n)  # ... keep the shared prefix, overwrite the rest in place
+    tail = model.feed(other[n:], all_logits=True)
+    fresh = DecoderModel(d / "model.onnx", result["io"], threads=1).logits(other)
+    np.testing.assert_allclose(tail, fresh[30:], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(fresh[:30], ref[:30], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("q, max_diff, min_agree", [("int8", 0.3, 0.9), ("int4", 2.0, 0.6)])
+def test_quantized_close_to_reference(built: dict, reference: tuple, q: str, max_diff: float, min_agree: float) -> None:
+    ids, ref = reference
+    d, result = built[q]
+    logits = DecoderModel(d / "model.onnx", result["io"], threads=1).logits(ids)
+    assert np.abs(logits - ref).max() < max_diff
+    assert (logits.argmax(-1) == ref.argmax(-1)).mean() >= min_agree
+    # and not trivially equal: the quantized graph really is a different computation
+    assert np.abs(logits - ref).max() > 1e-5
+
+
+def test_context_overflow_is_an_error(built: dict) -> None:
+    from edgemem.errors import InputError
+
+    d, result = built["int8"]
+    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+    with pytest.raises(InputError):
+        model.feed([3] * (CTX + 1))
+
+
+def test_bad_quantization_and_folder(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(GraphError):
+        build_decoder(tiny_llama_dir, tmp_path, quantization="int3", context_length=CTX)
+    with pytest.raises(GraphError):
+        build_decoder(tmp_path, tmp_path / "out", quantization="int8", context_length=CTX)
+    with pytest.raises(GraphError):
+        build_decoder(tiny_llama_dir, tmp_path, quantization="int8", context_length=10**6)
+
+
+def test_lora_merge_roundtrip_through_io_weights(built: dict, tiny_llama_dir: Path) -> None:
+    """The sync engineer's path: dequantize rows of a fused tensor, add a delta, requantize."""
+    import onnx
+    from onnx import numpy_helper
+
+    d, result = built["int4"]
+    entry = result["io"]["weights"]["model.layers.0.self_attn.v_proj.weight"]
+    model = onnx.load(str(d / "model.onnx"))
+    inits = {t.name: numpy_helper.to_array(t, base_dir=str(d)) for t in model.graph.initializer}
+    bits = result["io"]["quantization"]["bits"]
+    qm = quant.QuantizedMatrix(packed=inits[entry["tensor"]], scales=inits[entry["tensor"] + "_scales"],
+                               zero_points=inits.get(entry["tensor"] + "_zero_points"), bits=bits, block=32,
+                               k=entry["cols"])
+    rows = quant.slice_rows(qm, entry["row_offset"], entry["row_offset"] + entry["rows"])
+    from safetensors.numpy import load_file
+
+    hf = load_file(str(tiny_llama_dir / "model.safetensors"))["model.layers.0.self_attn.v_proj.weight"]
+    w = quant.dequantize(rows)
+    assert w.shape == hf.shape
+    # 4-bit asymmetric error bound: half a step of each block's range
+    step = (np.maximum(hf.reshape(hf.shape[0], -1, 32).max(-1), 0) - np.minimum(hf.reshape(hf.shape[0], -1, 32).min(-1), 0)) / 15
+    assert np.all(np.abs(w - hf).reshape(hf.shape[0], -1, 32) <= step[..., None] * 0.5 + 1e-6)
