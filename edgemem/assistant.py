@@ -1,0 +1,209 @@
+"""The assistant: what happens to one patient message, shared by the server and the terminal chat.
+
+Order matters and is the same everywhere a patient can type: the red-flag check runs first and,
+when it fires, bypasses the model entirely (a 135M model must never be the one that answers
+"I have crushing chest pain"); otherwise the user turn is stored, the memory assembles the prompt
+(system prompt, what it remembers about this patient, the session's recent turns) within the
+model's window, the engine streams the reply, and the reply is stored as the assistant's turn.
+
+The steps are separate methods (``triage``, ``prepare``, ``generate``, ``record``) because the
+server runs them on different threads: memory work on the memory thread, generation on the one
+generation thread, triage on the event loop so an emergency never waits behind the queue.
+``chat`` runs them in order for a single-threaded caller such as ``edgemem chat --user``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+from .errors import InputError
+from .interfaces import ChatMessage, GenerationConfig, Generator
+from .profiles import Profile
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly health assistant at a clinic kiosk. Answer briefly and clearly. "
+    "Use what you remember about the patient when it helps. You do not diagnose; for anything "
+    "serious or uncertain, advise the patient to see a doctor or nurse."
+)
+MAX_MESSAGE_CHARS = 4000
+
+
+class MemoryLike(Protocol):
+    """The part of ``edgemem.memory.MemoryService`` the assistant uses."""
+
+    def start_session(self, user: str) -> str: ...
+
+    def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None) -> Any: ...
+
+    def end_session(self, user: str, session_id: str) -> Any: ...
+
+    def build_prompt(self, user: str, session_id: str, budget_tokens: int,
+                     count_tokens: Callable[[str], int], system_prompt: str) -> Any: ...
+
+
+@dataclass
+class RedFlag:
+    """An emergency detected in a patient message: the fixed reply replaces the model's."""
+
+    category: str
+    message: str
+    emergency_number: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"category": self.category, "message": self.message,
+                "emergency_number": self.emergency_number}
+
+
+@dataclass
+class Turn:
+    """One patient message on its way through the assistant."""
+
+    user: str | None
+    session_id: str | None
+    text: str
+    messages: list[ChatMessage] = field(default_factory=list)
+    red_flag: RedFlag | None = None
+    explain: Any = None
+
+
+def check_text(text: str) -> str:
+    """Reject what cannot be a patient message with a one-line reason."""
+    if not isinstance(text, str):
+        raise InputError("message must be text")
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise InputError("message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InputError(f"message is longer than {MAX_MESSAGE_CHARS} characters")
+    return text
+
+
+def detect_red_flag(text: str, profile: Profile) -> RedFlag | None:
+    """The privacy/safety part's detector, adapted to ``RedFlag``; None when no detector ships."""
+    try:
+        from . import safety
+    except ImportError:
+        return None
+    fn = getattr(safety, "detect", None) or getattr(safety, "check", None)
+    if fn is None:
+        return None
+    try:
+        hit = fn(text, profile)
+    except TypeError:
+        hit = fn(text, emergency_number=profile.emergency_number)
+    if not hit:
+        return None
+    get = (lambda k, d=None: hit.get(k, d)) if isinstance(hit, dict) else (lambda k, d=None: getattr(hit, k, d))
+    return RedFlag(
+        category=str(get("category", "") or get("name", "") or "emergency"),
+        message=str(get("message", "")),
+        emergency_number=str(get("emergency_number", profile.emergency_number)),
+    )
+
+
+class Assistant:
+    """Red-flag check, memory-assembled prompt, streamed generation, stored turns."""
+
+    def __init__(self, memory: MemoryLike | None, profile: Profile, *,
+                 system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+                 red_flag: Callable[[str, Profile], RedFlag | None] = detect_red_flag) -> None:
+        self.memory = memory
+        self.profile = profile
+        self.system_prompt = system_prompt
+        self._red_flag = red_flag
+
+    # Sessions (memory thread).
+    def start_session(self, user: str) -> str | None:
+        return self.memory.start_session(user) if self.memory is not None else None
+
+    def end_session(self, user: str, session_id: str | None) -> None:
+        """Clear the working memory and consolidate (MaLP's rehearsal and executive steps)."""
+        if self.memory is not None and session_id is not None:
+            self.memory.end_session(user, session_id)
+
+    # One message (triage: any thread, cheap).
+    def triage(self, text: str) -> RedFlag | None:
+        return self._red_flag(text, self.profile)
+
+    def prepare(self, user: str | None, session_id: str | None, text: str,
+                generator: Generator, *, history: Sequence[ChatMessage] | None = None,
+                system_prompt: str | None = None, max_new_tokens: int | None = None) -> Turn:
+        """Store the user turn and assemble the prompt (memory thread).
+
+        With ``history`` (an OpenAI client that sends the whole conversation) the memory supplies
+        the system part (system prompt plus what it remembers) and the client's messages are the
+        conversation; without it the memory's session turns are.
+        """
+        text = check_text(text)
+        turn = Turn(user=user, session_id=session_id, text=text)
+        system = system_prompt or self.system_prompt
+        new_tokens = max_new_tokens or self.profile.max_new_tokens
+        budget = max(64, min(self.profile.context_length, generator.context_length) - new_tokens)
+        if self.memory is None or user is None or session_id is None:
+            turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
+            return turn
+        self.memory.add_turn(user, session_id, "user", text)
+        plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
+        turn.explain = getattr(plan, "explain", None)
+        planned = [_as_message(m) for m in getattr(plan, "messages", plan)]
+        if history is None:
+            turn.messages = planned
+        else:
+            head = [m for m in planned if m.role == "system"]
+            turn.messages = [*head, *[m for m in history if m.role != "system"], ChatMessage("user", text)]
+        return turn
+
+    # Generation thread.
+    def generate(self, turn: Turn, generator: Generator, config: GenerationConfig,
+                 cancelled: Callable[[], bool] = lambda: False) -> Iterator[str]:
+        """Stream the reply; stops between tokens once ``cancelled()`` turns true."""
+        if turn.red_flag is not None:
+            yield turn.red_flag.message
+            return
+        stream = generator.stream_chat(turn.messages, config)
+        try:
+            for piece in stream:
+                if cancelled():
+                    break
+                if piece:
+                    yield piece
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    # Memory thread.
+    def record(self, turn: Turn, reply: str) -> None:
+        """Store what the patient was shown (also a partial reply cut short by a disconnect)."""
+        if self.memory is None or turn.user is None or turn.session_id is None or not reply.strip():
+            return
+        if turn.red_flag is not None:
+            self.memory.add_turn(turn.user, turn.session_id, "user", turn.text)
+        self.memory.add_turn(turn.user, turn.session_id, "assistant", reply)
+
+    def chat(self, user: str | None, session_id: str | None, text: str, generator: Generator,
+             config: GenerationConfig | None = None) -> Iterator[str]:
+        """All steps in order on the caller's thread (the terminal chat)."""
+        text = check_text(text)
+        flag = self.triage(text)
+        if flag is not None:
+            turn = Turn(user=user, session_id=session_id, text=text, red_flag=flag)
+        else:
+            turn = self.prepare(user, session_id, text, generator)
+        pieces: list[str] = []
+        try:
+            for piece in self.generate(turn, generator, config or GenerationConfig(
+                    max_new_tokens=self.profile.max_new_tokens)):
+                pieces.append(piece)
+                yield piece
+        finally:
+            self.record(turn, "".join(pieces))
+
+
+def _as_message(m: Any) -> ChatMessage:
+    if isinstance(m, ChatMessage):
+        return m
+    if isinstance(m, dict):
+        return ChatMessage(str(m["role"]), str(m["content"]))
+    return ChatMessage(str(m.role), str(m.content))
