@@ -1,0 +1,29 @@
+"""Server settings, with defaults that suit a kiosk on loopback.
+
+Everything a deployment may want to tune sits here, so the CLI, the tests and a vendor's own
+launcher build the same object; docs/deploy.md says what to change per firmware profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    # Requests allowed to wait behind the running generation before new ones get 429.
+    queue_size: int = 4
+    # A chat request is a few KB; anything near this limit is a mistake or an attack.
+    max_body_bytes: int = 64 * 1024
+    # Wall-clock limit of one request, waiting in line included.
+    request_timeout_s: float = 120.0
+    # A patient who walks away: the session ends (and consolidates) after this much quiet.
+    session_idle_s: float = 600.0
+    # Serve the kiosk page and let it start patient sessions without the admin token.
+    kiosk: bool = True
+    # Extra Host header values to accept (DNS-rebinding guard); loopback names always pass.
+    allowed_hosts: tuple[str, ...] = ()
+    # Name reported by /v1/models and echoed in completions.
+    model_id: str = "edgemem"

@@ -1,0 +1,207 @@
+"""The server's moving parts and the two threads they live on.
+
+Two single-thread executors keep the device's resources honest: the *generation* thread owns the
+engine (one onnxruntime session, one generation at a time, see ``queue``), and the *memory*
+thread owns the memory service (one SQLite connection and one usearch index, which are not shared
+across threads). The event loop never blocks on either; it only awaits their futures.
+
+The engine follows the A/B slots: before each generation the generation thread compares the
+active slot's manifest with the one it loaded and, when ``edgemem sync apply`` switched slots,
+loads the new bundle and drops the old one. Memories live in the home folder, not in the bundle,
+so nothing a patient said is lost across an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from ..assistant import Assistant, MemoryLike
+from ..errors import EdgememError
+from ..home import Home
+from ..interfaces import Generator
+from ..profiles import Profile
+from .config import ServeConfig
+from .queue import GenerationQueue
+from .tokens import Session, SessionRegistry, load_or_create_admin_token
+
+log = logging.getLogger("edgemem.serve")
+T = TypeVar("T")
+
+EngineLoader = Callable[[Path, Profile | None, Home], Generator]
+MemoryOpener = Callable[[Home, Path, Profile], MemoryLike | None]
+
+
+def load_engine(bundle: Path, profile: Profile | None, home: Home) -> Generator:
+    """The real engine: verify the bundle, build the onnxruntime session."""
+    from ..engine import Engine
+
+    return Engine.from_bundle(bundle, profile=profile, home=home)
+
+
+def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None:
+    """The real memory service, with the bundle's sentence embedder and the home's data key."""
+    from .. import memory
+
+    opener = getattr(memory, "open_memory", None) or getattr(memory.MemoryService, "open", None)
+    if opener is not None:
+        return opener(home, bundle=bundle, profile=profile)
+    from ..memory.embedder import OnnxEmbedder
+    from ..privacy import keys
+
+    codec = keys.load_codec(home) if hasattr(keys, "load_codec") else keys.open_codec(home)
+    return memory.MemoryService(home, OnnxEmbedder(bundle / "embedder"), codec, profile)
+
+
+def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
+    """What changes when a slot switch or a re-apply puts a different bundle in place."""
+    if bundle is None:
+        return None
+    try:
+        st = (bundle / "manifest.json").stat()
+    except OSError:
+        return None
+    return (str(bundle.resolve()), st.st_mtime_ns, st.st_size)
+
+
+class Runtime:
+    """Engine, memory, assistant, queue and sessions of one server process."""
+
+    def __init__(self, home: Home, config: ServeConfig, profile: Profile, *,
+                 bundle: Path | None = None, engine_loader: EngineLoader = load_engine,
+                 memory_opener: MemoryOpener = open_memory) -> None:
+        self.home = home
+        self.config = config
+        self.profile = profile
+        self.fixed_bundle = bundle
+        self._engine_loader = engine_loader
+        self._memory_opener = memory_opener
+        self.queue = GenerationQueue(config.queue_size)
+        self._memory_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemem-memory")
+        self.sessions = SessionRegistry()
+        self.admin_token = load_or_create_admin_token(home)
+        self.engine: Generator | None = None
+        self.memory: MemoryLike | None = None
+        self.assistant = Assistant(None, profile)
+        self.bundle: Path | None = None
+        self.bundle_info: dict[str, Any] = {}
+        self._fingerprint: tuple[str, int, int] | None = None
+        self.problem: str | None = "starting"
+        self.reloads = 0
+        self._reload_lock = threading.Lock()
+
+    # Threads.
+    def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
+        return self._memory_thread.submit(fn, *args, **kwargs)
+
+    async def memory_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.wrap_future(self.on_memory(fn, *args, **kwargs))
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+    def current_bundle(self) -> Path | None:
+        if self.fixed_bundle is not None:
+            return self.fixed_bundle
+        from ..sync.slots import active_bundle
+
+        return active_bundle(self.home)
+
+    # Start, reload, stop.
+    async def start(self) -> None:
+        """Load the engine (generation thread) and open the memory (memory thread)."""
+        try:
+            await self.queue.run_sync(self._load_engine)
+            if self.engine is not None and self.memory is None and self.bundle is not None:
+                self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
+                self.assistant = Assistant(self.memory, self.profile)
+            if self.engine is not None:
+                self.problem = None
+        except EdgememError as e:
+            self.problem = str(e)
+        except Exception as e:  # a broken bundle must leave a server that says why, not a crash
+            log.exception("startup failed")
+            self.problem = f"startup failed: {type(e).__name__}: {e}"
+
+    def _load_engine(self) -> None:
+        """Load the current bundle if it differs from the loaded one (generation thread)."""
+        with self._reload_lock:
+            bundle = self.current_bundle()
+            fp = bundle_fingerprint(bundle)
+            if bundle is None or fp is None:
+                if self.engine is None:
+                    self.problem = "no active bundle: apply one with `edgemem sync apply BUNDLE` or pass --bundle"
+                return
+            if fp == self._fingerprint and self.engine is not None:
+                return
+            t0 = time.perf_counter()
+            engine = self._engine_loader(bundle, self.profile, self.home)
+            old = self.engine
+            self.engine, self.bundle, self._fingerprint = engine, bundle, fp
+            manifest = getattr(engine, "manifest", None)
+            self.bundle_info = {
+                "path": str(bundle),
+                "version": getattr(manifest, "version", None) if manifest is not None else None,
+                "load_s": round(time.perf_counter() - t0, 3),
+            }
+            if old is not None:
+                self.reloads += 1
+                log.info("switched to bundle %s", bundle)
+                close = getattr(old, "close", None)
+                if close is not None:
+                    close()
+
+    def maybe_reload(self) -> None:
+        """Between requests, on the generation thread: pick up a bundle applied since."""
+        if self.fixed_bundle is not None:
+            return
+        try:
+            self._load_engine()
+        except Exception as e:  # keep serving the bundle that works
+            log.warning("new bundle failed to load, keeping the current one: %s", e)
+
+    async def stop(self) -> None:
+        """End open sessions (so they consolidate), then release the threads."""
+        for s in self.sessions.all():
+            self.sessions.remove(s.token)
+            try:
+                await self.memory_call(self.assistant.end_session, s.user, s.session_id)
+            except Exception as e:
+                log.warning("could not end session on shutdown: %s", e)
+        if self.memory is not None and hasattr(self.memory, "close"):
+            await self.memory_call(self.memory.close)
+        self.queue.shutdown()
+        self._memory_thread.shutdown(wait=True)
+
+    # Sessions.
+    async def start_session(self, user: str, kind: str) -> Session:
+        sid = await self.memory_call(self.assistant.start_session, user)
+        return self.sessions.add(user, sid, kind)
+
+    async def end_session(self, session: Session) -> None:
+        self.sessions.remove(session.token)
+        await self.memory_call(self.assistant.end_session, session.user, session.session_id)
+
+    async def api_session(self, user: str) -> Session:
+        """The open API session of ``user`` (an integration passing ``user``), started on demand."""
+        s = self.sessions.find(user=user, kind="api")
+        if s is not None:
+            s.last_used = time.monotonic()
+            return s
+        return await self.start_session(user, "api")
+
+    async def sweep_idle(self) -> int:
+        """End sessions nobody used for ``session_idle_s`` (a patient walked away)."""
+        gone = self.sessions.idle(self.config.session_idle_s)
+        for s in gone:
+            try:
+                await self.memory_call(self.assistant.end_session, s.user, s.session_id)
+            except Exception as e:
+                log.warning("idle session end failed: %s", e)
+        return len(gone)
