@@ -1,0 +1,289 @@
+// Kiosk page logic: sessions, streamed chat over SSE, the memory panel. No framework, no CDN.
+// The page holds only a per-session token (never the admin token); ending the session revokes it.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const state = { token: null, patient: null, busy: false, emergencyNumber: "112",
+    idleMs: 600000, idleTimer: null, controller: null };
+  // Timings for the browser tests and the latency benchmark: send -> first token seen.
+  const metrics = (window.edgemem = { timings: [] });
+
+  // ---------- small helpers ----------
+  function say(text) { $("status").textContent = text || ""; }
+  function show(view) {
+    $("start-view").hidden = view !== "start";
+    $("chat-view").hidden = view !== "chat";
+  }
+  async function api(method, path, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) throw apiError(res, data);
+    return data;
+  }
+  function apiError(res, data) {
+    const err = new Error((data && data.error && data.error.message) || ("error " + res.status));
+    err.status = res.status;
+    err.code = data && data.error && data.error.code;
+    err.retryAfter = Number(res.headers.get("Retry-After") || 0);
+    return err;
+  }
+  function bubble(role, text, cls) {
+    const li = document.createElement("li");
+    li.className = "msg " + role + (cls ? " " + cls : "");
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = role === "user" ? "You" : role === "assistant" ? "Assistant" : "";
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text || "";
+    if (who.textContent) li.append(who);
+    li.append(body);
+    $("log").append(li);
+    li.scrollIntoView({ block: "end" });
+    return li;
+  }
+  function note(text) { bubble("note", text); }
+
+  // ---------- idle: a patient who walks away is signed out ----------
+  function touch() {
+    clearTimeout(state.idleTimer);
+    if (state.token) state.idleTimer = setTimeout(() => endSession("Session ended after inactivity."), state.idleMs);
+  }
+  ["pointerdown", "keydown"].forEach((ev) => document.addEventListener(ev, touch, { passive: true }));
+
+  // ---------- emergency banner ----------
+  function emergency(flag) {
+    $("emergency-text").textContent = flag.message ||
+      ("Call " + (flag.emergency_number || state.emergencyNumber) + " now.");
+    $("emergency").hidden = false;
+    $("emergency-close").focus();
+  }
+  $("emergency-close").addEventListener("click", () => { $("emergency").hidden = true; $("msg").focus(); });
+
+  // ---------- sessions ----------
+  $("start-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const patient = $("patient").value.trim();
+    $("start-error").textContent = "";
+    if (!patient) { $("start-error").textContent = "Please enter your patient number."; return; }
+    $("start").disabled = true;
+    try {
+      const s = await api("POST", "/api/session", { patient });
+      state.token = s.token; state.patient = s.patient;
+      state.idleMs = Math.max(5000, (s.idle_timeout_s || 600) * 1000);
+      $("who").textContent = "Patient " + s.patient;
+      $("log").replaceChildren();
+      $("patient").value = "";
+      show("chat");
+      note("Hello! Ask me about your health, medication or your visit today.");
+      $("msg").focus();
+      touch();
+      loadMemories();
+    } catch (e) {
+      $("start-error").textContent = e.status === 503 ? "The assistant is starting. Please try again in a moment." : e.message;
+    } finally {
+      $("start").disabled = false;
+    }
+  });
+
+  async function endSession(message) {
+    if (state.controller) state.controller.abort();
+    const token = state.token;
+    if (token) { try { await api("POST", "/api/session/end"); } catch (e) { /* already ended */ } }
+    resetToStart(message || "Session ended. Thank you!");
+  }
+  function resetToStart(message) {
+    clearTimeout(state.idleTimer);
+    state.token = null; state.patient = null; state.busy = false;
+    $("log").replaceChildren();
+    $("memories").replaceChildren();
+    closePanel();
+    show("start");
+    say(message || "");
+    setTimeout(() => say(""), 8000);
+    $("patient").focus();
+  }
+  $("end").addEventListener("click", () => endSession());
+
+  // ---------- chat: POST /v1/chat/completions, stream=true, read SSE from the body ----------
+  $("send-form").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
+  $("msg").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); send(); }
+  });
+
+  async function send() {
+    const text = $("msg").value.trim();
+    if (!text || state.busy || !state.token) return;
+    state.busy = true; $("send").disabled = true;
+    $("msg").value = "";
+    bubble("user", text);
+    const li = bubble("assistant", "", "pending");
+    const out = li.querySelector(".text");
+    $("log").setAttribute("aria-busy", "true");
+    const t0 = performance.now();
+    let first = null, server = null, flagged = false;
+    state.controller = new AbortController();
+    try {
+      const res = await fetch("/v1/chat/completions", {
+        method: "POST", signal: state.controller.signal,
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + state.token },
+        body: JSON.stringify({ model: "edgemem", stream: true, messages: [{ role: "user", content: text }] }),
+      });
+      if (!res.ok) {
+        let data = null; try { data = await res.json(); } catch (e) { /* not JSON */ }
+        throw apiError(res, data);
+      }
+      await readEvents(res.body, (chunk) => {
+        if (chunk.error) throw new Error(chunk.error.message);
+        const ext = chunk.edgemem;
+        if (ext && ext.red_flag) { flagged = true; li.classList.add("alert"); emergency(ext.red_flag); }
+        if (ext && ext.timing) server = ext.timing;
+        const c = chunk.choices && chunk.choices[0];
+        const piece = c && c.delta && c.delta.content;
+        if (piece) {
+          if (first === null) { first = performance.now(); li.classList.remove("pending"); }
+          out.textContent += piece;
+          li.scrollIntoView({ block: "end" });
+        }
+      });
+      if (!out.textContent) out.textContent = "(no reply)";
+      li.dataset.done = "1";
+      metrics.timings.push({ page_ttft_ms: first === null ? null : first - t0,
+        total_ms: performance.now() - t0, red_flag: flagged, server });
+      loadMemories();
+    } catch (e) {
+      li.remove();
+      if (e.name === "AbortError") return;
+      if (e.status === 401) { resetToStart("Your session ended. Please start again."); return; }
+      if (e.status === 429) note("The assistant is busy. Please send again in " + (e.retryAfter || 2) + " seconds.");
+      else note("Sorry, something went wrong: " + e.message);
+      $("msg").value = text;
+    } finally {
+      li.classList.remove("pending");
+      $("log").setAttribute("aria-busy", "false");
+      state.busy = false; $("send").disabled = false; state.controller = null;
+      if (state.token) $("msg").focus();
+    }
+  }
+
+  // Server-sent events from a fetch body: "data: {...}\n\n" frames, ending with "data: [DONE]".
+  async function readEvents(body, onChunk) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buf.indexOf("\n\n")) >= 0) {
+        const frame = buf.slice(0, cut); buf = buf.slice(cut + 2);
+        for (const line of frame.split("\n")) {
+          if (!line.startsWith("data:")) continue;
+          const data = line.slice(5).trim();
+          if (data === "[DONE]") return;
+          onChunk(JSON.parse(data));
+        }
+      }
+    }
+  }
+
+  // ---------- memory panel ----------
+  async function loadMemories() {
+    if (!state.token) return;
+    let data;
+    try { data = await api("GET", "/api/session/memories"); } catch (e) { return; }
+    const list = $("memories");
+    list.replaceChildren();
+    for (const m of data.memories || []) {
+      const id = m.memory_id !== undefined ? m.memory_id : m.id;
+      const text = m.text || m.content || m.summary || "";
+      const li = document.createElement("li");
+      li.dataset.id = String(id);
+      const span = document.createElement("span");
+      span.className = "text";
+      const kind = m.kind || m.tier;
+      if (kind) { const k = document.createElement("span"); k.className = "kind"; k.textContent = kind; span.append(k); }
+      span.append(document.createTextNode(text));
+      const del = document.createElement("button");
+      del.type = "button";
+      del.textContent = "Delete";
+      del.setAttribute("aria-label", "Delete memory: " + text);
+      del.addEventListener("click", () => deleteMemory(id, li));
+      li.append(span, del);
+      list.append(li);
+    }
+    $("memories-empty").hidden = list.children.length > 0;
+  }
+  async function deleteMemory(id, li) {
+    try {
+      await api("DELETE", "/api/session/memories/" + encodeURIComponent(id));
+      const next = li.nextElementSibling || li.previousElementSibling;
+      li.remove();
+      $("memories-empty").hidden = $("memories").children.length > 0;
+      (next ? next.querySelector("button") : $("forget")).focus();
+      say("Memory deleted.");
+    } catch (e) { say("Could not delete: " + e.message); }
+  }
+  function openPanel() {
+    $("memory-panel").classList.add("open");
+    $("memory-toggle").setAttribute("aria-expanded", "true");
+    loadMemories();
+    $("memory-close").focus();
+  }
+  function closePanel() {
+    $("memory-panel").classList.remove("open");
+    $("memory-toggle").setAttribute("aria-expanded", "false");
+  }
+  $("memory-toggle").addEventListener("click", openPanel);
+  $("memory-close").addEventListener("click", () => { closePanel(); $("memory-toggle").focus(); });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && $("memory-panel").classList.contains("open")) { closePanel(); $("memory-toggle").focus(); }
+  });
+
+  // "Forget me": a confirmation dialog, then erase and sign out.
+  $("forget").addEventListener("click", () => { $("forget-dialog").showModal(); $("forget-cancel").focus(); });
+  $("forget-cancel").addEventListener("click", () => $("forget-dialog").close());
+  $("forget-confirm").addEventListener("click", async () => {
+    $("forget-dialog").close();
+    try {
+      await api("POST", "/api/session/forget", { confirm: true });
+      resetToStart("Everything about you has been forgotten.");
+    } catch (e) { say("Could not forget: " + e.message); }
+  });
+
+  // ---------- large text, privacy notice ----------
+  function setLarge(on) {
+    document.documentElement.classList.toggle("large", on);
+    $("large-text").setAttribute("aria-pressed", String(on));
+    try { localStorage.setItem("edgemem.large", on ? "1" : ""); } catch (e) { /* private mode */ }
+  }
+  $("large-text").addEventListener("click", () => setLarge(!document.documentElement.classList.contains("large")));
+  try { setLarge(localStorage.getItem("edgemem.large") === "1"); } catch (e) { /* no storage */ }
+  function togglePrivacy(open) {
+    $("privacy").hidden = !open;
+    $("privacy-toggle").setAttribute("aria-expanded", String(open));
+    if (open) $("privacy-close").focus();
+  }
+  $("privacy-toggle").addEventListener("click", () => togglePrivacy($("privacy").hidden));
+  $("privacy-more").addEventListener("click", () => togglePrivacy(true));
+  $("privacy-close").addEventListener("click", () => { togglePrivacy(false); $("privacy-toggle").focus(); });
+
+  // ---------- start-up: the emergency number and readiness come from the server ----------
+  async function boot() {
+    try {
+      const c = await api("GET", "/api/config");
+      state.emergencyNumber = c.emergency_number;
+      document.querySelectorAll(".emergency-number").forEach((el) => { el.textContent = c.emergency_number; });
+      if (!c.ready) { say("The assistant is starting…"); setTimeout(boot, 3000); return; }
+      say("");
+    } catch (e) { say("Waiting for the assistant…"); setTimeout(boot, 3000); return; }
+    document.body.dataset.ready = "1";
+  }
+  show("start");
+  $("patient").focus();
+  boot();
+})();
