@@ -24,7 +24,7 @@ from typing import Any, Callable, TypeVar
 from ..assistant import Assistant, MemoryLike
 from ..errors import EdgememError
 from ..home import Home
-from ..interfaces import Generator
+from ..interfaces import ChatMessage, GenerationConfig, Generator
 from ..profiles import Profile
 from .config import ServeConfig
 from .queue import GenerationQueue
@@ -106,12 +106,13 @@ class Runtime:
     def ready(self) -> bool:
         return self.problem is None
 
-    def current_bundle(self) -> Path | None:
+    def current_bundle(self, *, booting: bool = False) -> Path | None:
+        """The bundle to serve; at process start through the A/B boot counter (``slots.boot``)."""
         if self.fixed_bundle is not None:
             return self.fixed_bundle
-        from ..sync.slots import active_bundle
+        from ..sync import slots
 
-        return active_bundle(self.home)
+        return slots.boot(self.home) if booting else slots.active_bundle(self.home)
 
     # Start, reload, stop.
     async def start(self) -> None:
@@ -132,7 +133,7 @@ class Runtime:
     def _load_engine(self) -> None:
         """Load the current bundle if it differs from the loaded one (generation thread)."""
         with self._reload_lock:
-            bundle = self.current_bundle()
+            bundle = self.current_bundle(booting=self.engine is None)
             fp = bundle_fingerprint(bundle)
             if bundle is None or fp is None:
                 if self.engine is None:
@@ -142,6 +143,14 @@ class Runtime:
                 return
             t0 = time.perf_counter()
             engine = self._engine_loader(bundle, self.profile, self.home)
+            # One token now: proves the bundle generates (the A/B trial counts this as a good
+            # start) and keeps first-use costs away from the first patient.
+            for _ in engine.stream_chat([ChatMessage("user", "Hello")], GenerationConfig(max_new_tokens=1)):
+                pass
+            if self.fixed_bundle is None:
+                from ..sync import slots
+
+                slots.mark_started(self.home)
             old = self.engine
             self.engine, self.bundle, self._fingerprint = engine, bundle, fp
             manifest = getattr(engine, "manifest", None)
@@ -163,8 +172,15 @@ class Runtime:
             return
         try:
             self._load_engine()
-        except Exception as e:  # keep serving the bundle that works
+        except Exception as e:  # keep serving the bundle that works, and make the slots agree
             log.warning("new bundle failed to load, keeping the current one: %s", e)
+            try:
+                from ..sync import slots
+
+                slots.rollback(self.home, f"failed to load in the server: {type(e).__name__}")
+                self._fingerprint = bundle_fingerprint(slots.active_bundle(self.home))
+            except Exception as e2:
+                log.warning("rollback after a failed load did not work either: %s", e2)
 
     async def stop(self) -> None:
         """End open sessions (so they consolidate), then release the threads."""
