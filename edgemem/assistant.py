@@ -80,26 +80,13 @@ def check_text(text: str) -> str:
 
 
 def detect_red_flag(text: str, profile: Profile) -> RedFlag | None:
-    """The privacy/safety part's detector, adapted to ``RedFlag``; None when no detector ships."""
-    try:
-        from . import safety
-    except ImportError:
+    """The safety part's deterministic detector (``edgemem.safety.check``) with this profile's number."""
+    from . import safety
+
+    hit = safety.check(text, profile.emergency_number)
+    if hit is None:
         return None
-    fn = getattr(safety, "detect", None) or getattr(safety, "check", None)
-    if fn is None:
-        return None
-    try:
-        hit = fn(text, profile)
-    except TypeError:
-        hit = fn(text, emergency_number=profile.emergency_number)
-    if not hit:
-        return None
-    get = (lambda k, d=None: hit.get(k, d)) if isinstance(hit, dict) else (lambda k, d=None: getattr(hit, k, d))
-    return RedFlag(
-        category=str(get("category", "") or get("name", "") or "emergency"),
-        message=str(get("message", "")),
-        emergency_number=str(get("emergency_number", profile.emergency_number)),
-    )
+    return RedFlag(category=hit.category, message=hit.message, emergency_number=profile.emergency_number)
 
 
 class Assistant:
