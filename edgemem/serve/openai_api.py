@@ -165,7 +165,7 @@ def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: st
     return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
 
-def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, flag_turn: Turn | None):
+def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
     """The generation thread's part of one request: prompt, stream, store."""
 
     def work(job: Job) -> None:
@@ -174,8 +174,8 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, flag
         engine = rt.engine
         if engine is None:
             raise EdgememError(rt.problem or "engine not loaded")
-        turn = flag_turn or rt.on_memory(rt.assistant.prepare, generator=engine,
-                                          max_new_tokens=config.max_new_tokens, **turn_args).result()
+        turn = rt.on_memory(rt.assistant.prepare, generator=engine,
+                            max_new_tokens=config.max_new_tokens, **turn_args).result()
         t_prepared = time.perf_counter()
         job.emit("meta", {"prepare_ms": round((t_prepared - t_start) * 1000, 2)})
         pieces: list[str] = []
@@ -188,6 +188,7 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, flag
                 job.emit("piece", piece)
         finally:
             reply = "".join(pieces)
+            rt.stats["cancelled" if job.cancelled.is_set() else "completed"] += 1
             rt.on_memory(rt.assistant.record, turn, reply).result()
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
@@ -217,11 +218,12 @@ async def chat_completions(request: Request) -> Response:
     flag_turn = Turn(user=user, session_id=sid, text=text, red_flag=flag) if flag is not None else None
     turn_args = {"user": user, "session_id": sid, "text": text, "history": caller.history,
                  "system_prompt": caller.system_prompt}
-    work = _work(rt, turn_args, req.config, flag_turn)
+    work = _work(rt, turn_args, req.config)
     t0 = time.perf_counter()
     if flag_turn is not None:
         # An emergency skips the line: answered at once, stored on the memory thread.
         job = None
+        rt.stats["red_flags"] += 1
         reply = flag_turn.red_flag.message  # type: ignore[union-attr]
         await rt.memory_call(rt.assistant.record, flag_turn, reply)
         pieces_source: AsyncIterator[tuple[str, Any]] = _fixed(reply)
@@ -233,9 +235,10 @@ async def chat_completions(request: Request) -> Response:
         timeout = rt.config.request_timeout_s
         if not await _wait_started(job, request, timeout):
             job.cancel()
+            rt.stats["timeouts"] += 1
             raise HTTPError(503, "timed out waiting for the engine", "timeout",
                             retry_after=rt.queue.retry_after())
-        pieces_source = _job_events(job, t0 + timeout)
+        pieces_source = _job_events(job, t0 + timeout, rt.stats)
     cid = "chatcmpl-" + uuid.uuid4().hex[:24]
     created = int(time.time())
     extra = {"session_id": sid, "red_flag": flag.to_dict() if flag else None}
@@ -283,7 +286,7 @@ async def _fixed(text: str) -> AsyncIterator[tuple[str, Any]]:
     yield "done", {"finish_reason": "stop", "engine_ttft_ms": 0.0, "completion_tokens": 0}
 
 
-async def _job_events(job: Job, deadline: float) -> AsyncIterator[tuple[str, Any]]:
+async def _job_events(job: Job, deadline: float, stats: dict[str, int]) -> AsyncIterator[tuple[str, Any]]:
     """The job's events until it ends, the deadline passes (cancel) or it fails."""
     import asyncio
 
@@ -296,6 +299,7 @@ async def _job_events(job: Job, deadline: float) -> AsyncIterator[tuple[str, Any
             return
         except asyncio.TimeoutError:
             job.cancel()
+            stats["timeouts"] += 1
             yield "done", {"finish_reason": "length", "timed_out": True}
             return
         if event.kind == "error":

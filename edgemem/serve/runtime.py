@@ -93,6 +93,8 @@ class Runtime:
         self._fingerprint: tuple[str, int, int] | None = None
         self.problem: str | None = "starting"
         self.reloads = 0
+        # Counters for /readyz and the tests: how requests ended.
+        self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
 
     # Threads.
