@@ -1,0 +1,94 @@
+"""The sentence embedder on device: the bundle's MiniLM ONNX graph, tokenizers, onnxruntime.
+
+Pooling and normalization are inside the graph (see ``export/embedder.py``), so this is tokenize,
+pad, run. Speed on a 2-core board comes from batching texts of similar length together: padding
+a batch to its longest member wastes work quadratic in the spread, so texts are sorted by token
+count and cut into batches of at most ``batch_tokens`` padded tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import EdgememError
+
+
+class OnnxEmbedder:
+    """Implements ``interfaces.Embedder`` over ``<folder>/model.onnx`` + ``<folder>/tokenizer.json``."""
+
+    def __init__(self, folder: str | Path, threads: int = 2, max_tokens: int = 256,
+                 batch_tokens: int = 4096, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.folder = Path(folder)
+        model, tok = self.folder / "model.onnx", self.folder / "tokenizer.json"
+        if not model.exists() or not tok.exists():
+            raise EdgememError(f"{self.folder}: not an embedder folder (needs model.onnx and tokenizer.json)")
+        self.tokenizer = Tokenizer.from_file(str(tok))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_tokens)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        avail = set(ort.get_available_providers())
+        self.session = ort.InferenceSession(str(model), opts, providers=[p for p in providers if p in avail]
+                                            or ["CPUExecutionProvider"])
+        out = self.session.get_outputs()[0]
+        self.output = out.name
+        self.dim = int(out.shape[-1]) if isinstance(out.shape[-1], int) else 384
+        self.batch_tokens = batch_tokens
+        self._pad = self.tokenizer.token_to_id("[PAD]") or 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalized float32 [len(texts), dim], in input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encs = self.tokenizer.encode_batch([t if t.strip() else "." for t in texts])
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        start = 0
+        while start < len(order):
+            # Grow the batch while (count * longest) stays within the token budget.
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(encs[order[end]].ids) <= self.batch_tokens:
+                end += 1
+            idx = order[start:end]
+            width = len(encs[idx[-1]].ids)
+            ids = np.full((len(idx), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                e = encs[i].ids
+                ids[row, :len(e)] = e
+                mask[row, :len(e)] = 1
+            vecs = self.session.run([self.output], {"input_ids": ids, "attention_mask": mask})[0]
+            out[idx] = vecs
+            start = end
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def find_embedder(bundle: str | Path | None = None, home: "object | None" = None) -> Path | None:
+    """``<bundle>/embedder`` if given, else the active bundle's, else None."""
+    if bundle is not None:
+        p = Path(bundle)
+        for cand in (p / "embedder", p):
+            if (cand / "model.onnx").exists() and (cand / "tokenizer.json").exists():
+                return cand
+        raise EdgememError(f"{p}: no embedder/ folder with model.onnx and tokenizer.json")
+    if home is not None:
+        try:
+            from ..sync.slots import active_bundle  # type: ignore[import-not-found]
+
+            active = active_bundle(home)
+        except Exception:
+            active = None
+        if active is not None and (Path(active) / "embedder" / "model.onnx").exists():
+            return Path(active) / "embedder"
+    return None

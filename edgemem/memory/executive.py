@@ -1,0 +1,153 @@
+"""The executive: what moves from short-term to long-term memory, and how it merges there.
+
+Rules, after the paper and mem0:
+- *Re-mention is rehearsal.* A new note about a (kind, subject) already in the short-term ring
+  counts as an access of that note (its sources merge); it is not a second note.
+- *Promotion.* A ring note is consolidated into long-term memory when it was accessed at least
+  ``threshold`` times within ``window_s`` (the paper's frequency rule) or it is important
+  (medications, allergies, chronic conditions: the kiosk must never lose them).
+- *Merge, mem0-style.* Consolidating a note against long-term memory is one of:
+  ``ADD`` (nothing about it yet), ``UPDATE`` (same subject, new content; a contradiction such as
+  "I stopped taking ibuprofen" flips the memory and keeps the old text in its history),
+  ``NOOP`` (a near duplicate: embedding cosine >= ``dup_cosine`` or string similarity >=
+  ``dup_similarity``; sources merge, the memory is reinforced). ``DELETE`` is the patient's own
+  request (``MemoryService.delete_memory``).
+- A note that contradicts a long-term memory updates it at once, promoted or not: a stale
+  "takes ibuprofen" must not survive the session that said otherwise.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .short_term import ShortNote, ShortTermBuffer
+from .store import Store
+from .text import similarity
+from .types import NEVER_FORGET, Note
+
+
+@dataclass(frozen=True)
+class ExecutivePolicy:
+    threshold: int = 2  # accesses within the window to promote (the paper's frequency rule)
+    window_s: float = 30 * 86400.0
+    dup_cosine: float = 0.92
+    dup_similarity: float = 0.85
+
+
+EmbedIndex = Callable[[int, list[tuple[int, str]]], None]  # (pid, [(memory id, text)]) -> embedded + indexed
+EmbedTexts = Callable[[Sequence[str]], "np.ndarray | None"]
+
+
+class Executive:
+    def __init__(self, store: Store, policy: ExecutivePolicy, embed_index: EmbedIndex, embed: EmbedTexts) -> None:
+        self.store = store
+        self.policy = policy
+        self.embed_index = embed_index
+        self.embed = embed
+
+    def rehearse(self, ring: ShortTermBuffer, notes: Sequence[Note], session_id: str | None,
+                 now: float) -> list[ShortNote]:
+        """Put new notes into the ring (re-mentions become accesses); return the ring notes touched."""
+        touched = []
+        for n in notes:
+            existing = ring.find(n.kind, n.subject)
+            if existing is not None and existing.negated == n.negated:
+                ring.touch(existing, now)
+                for s in n.source_ids:
+                    if s not in existing.source_ids:
+                        existing.source_ids.append(s)
+                if n.text != existing.text and len(n.text) >= len(existing.text):
+                    existing.text = n.text
+                touched.append(existing)
+                continue
+            if existing is not None:
+                # The patient changed their story inside the short-term window: newest wins.
+                ring.remove(existing.id)
+            sn = ShortNote(text=n.text, kind=n.kind, subject=n.subject, negated=n.negated,
+                           source_ids=list(n.source_ids), session_id=session_id, created=now, last_access=now,
+                           accesses=[now], important=n.kind in NEVER_FORGET, event_time=n.time,
+                           promoted=existing.promoted if existing is not None else None)
+            ring.add(sn)
+            touched.append(sn)
+        return touched
+
+    def consolidate(self, pid: int, ring: ShortTermBuffer, now: float | None = None,
+                    force: bool = False) -> list[dict]:
+        """Promote what qualifies; apply contradictions; return the events (for ``--explain`` and tests)."""
+        now = _time.time() if now is None else now
+        events: list[dict] = []
+        to_embed: list[tuple[int, str]] = []
+        with self.store.tx():
+            for note in list(ring):
+                existing = self._find(pid, note)
+                qualifies = force or note.important or \
+                    note.accesses_within(self.policy.window_s, now) >= self.policy.threshold
+                if existing is None and not qualifies:
+                    continue
+                if existing is None:
+                    dup = self._near_duplicate(pid, note)
+                    if dup is not None:
+                        self.store.update_memory(pid, dup["id"], source_ids=note.source_ids, event="NOOP",
+                                                 now=now, reinforce=True)
+                        note.promoted = dup["id"]
+                        events.append({"event": "NOOP", "memory_id": dup["id"], "text": note.text})
+                        continue
+                    mid = self.store.add_memory(
+                        pid, tier="long", kind=note.kind, text=note.text, source_ids=note.source_ids,
+                        subject=note.subject, negated=note.negated, important=note.important,
+                        session_id=note.session_id, event_time=note.event_time, now=now,
+                        access_count=note.access_count)
+                    note.promoted = mid
+                    to_embed.append((mid, note.text))
+                    events.append({"event": "ADD", "memory_id": mid, "text": note.text})
+                    continue
+                note.promoted = existing["id"]
+                if not self._newer_sources(note, existing):
+                    continue  # already consolidated from these very turns
+                if existing["negated"] != note.negated or \
+                        similarity(note.text, existing["text"]) < self.policy.dup_similarity:
+                    # A contradiction, or the same subject with new content: newest wins, history keeps the old.
+                    self.store.update_memory(pid, existing["id"], text=note.text, source_ids=note.source_ids,
+                                             negated=note.negated, event="UPDATE", now=now, reinforce=True)
+                    to_embed.append((existing["id"], note.text))
+                    events.append({"event": "UPDATE", "memory_id": existing["id"], "old": existing["text"],
+                                   "text": note.text})
+                else:
+                    self.store.update_memory(pid, existing["id"], source_ids=note.source_ids, event="NOOP",
+                                             now=now, reinforce=True)
+                    events.append({"event": "NOOP", "memory_id": existing["id"], "text": note.text})
+        if to_embed:
+            self.embed_index(pid, to_embed)
+        return events
+
+    @staticmethod
+    def _newer_sources(note: ShortNote, existing: dict) -> bool:
+        return any(s not in existing["source_ids"] for s in note.source_ids)
+
+    def _find(self, pid: int, note: ShortNote) -> dict | None:
+        if note.promoted is not None:
+            m = self.store.memory(pid, note.promoted)
+            if m is not None and m["status"] == "active":
+                return m
+        if note.kind in ("other", "advice"):
+            return None  # subjects of free sentences are too loose to merge on
+        same = [m for m in self.store.memories(pid, tier="long", subject=note.subject) if m["kind"] == note.kind]
+        return same[-1] if same else None
+
+    def _near_duplicate(self, pid: int, note: ShortNote) -> dict | None:
+        cands = [m for m in self.store.memories(pid, tier="long", kinds=[note.kind]) if m["negated"] == note.negated]
+        if not cands:
+            return None
+        for m in cands:
+            if similarity(m["text"], note.text) >= self.policy.dup_similarity:
+                return m
+        vecs = self.embed([note.text] + [m["text"] for m in cands[-64:]])
+        if vecs is None:
+            return None
+        sims = vecs[1:] @ vecs[0]
+        best = int(np.argmax(sims))
+        return cands[-64:][best] if float(sims[best]) >= self.policy.dup_cosine else None

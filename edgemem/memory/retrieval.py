@@ -1,0 +1,170 @@
+"""Hybrid retrieval over every tier of one patient's memory.
+
+Retrievers, each producing a ranked list:
+- dense: usearch over MiniLM embeddings of raw turns, long-term notes and session summaries;
+- BM25: FTS5 over the blinded terms of the same rows;
+- fuzzy: per-term Levenshtein match over the short-term ring (the paper's STM matching; the ring
+  is small, so a linear scan costs microseconds);
+- time: when the query names a time ("last week", "in March") the rows inside that window, and the
+  summaries of sessions held then, form their own list; "recently"/"currently" adds a recency list.
+
+Fusion is weighted reciprocal-rank fusion (each list votes ``w / (K + rank)``), then two moves that
+raw-turn retrieval lacks and the long-chat baselines show are worth it:
+- *provenance expansion*: a note or summary that matches lends part of its score to the turns it
+  came from, so evidence phrased differently from the query still surfaces;
+- *coverage collapse*: a turn already covered by a higher-ranked note's provenance does not take
+  another of the k slots (its id is in that hit's ``source_ids``).
+Every hit is checked against SQLite (active, this patient) before it is returned.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import timeparse
+from .store import split_key
+from .text import fuzzy_score
+from .types import Hit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .service import MemoryService
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    rrf_k: float = 60.0
+    w_dense: float = 1.0
+    w_bm25: float = 1.0
+    w_fuzzy: float = 0.8
+    w_time: float = 0.8
+    w_recent: float = 0.3
+    tier_prior: dict[str, float] = field(default_factory=lambda: {"long": 1.15, "summary": 1.0, "turn": 1.0,
+                                                                   "working": 0.9, "short": 1.05})
+    expand: float = 0.35  # share of a note/summary's score lent to each of its source turns
+    depth: int = 50  # candidates per retriever (>= 5 k)
+    fuzzy_min: float = 0.34
+    collapse: bool = True
+
+
+def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
+                  cfg: RetrievalConfig | None = None, mode: str = "hybrid") -> list[Hit]:
+    """``mode``: "hybrid" (everything), "dense", "bm25", "rrf" (plain dense+BM25 fusion over the
+    same rows: the baselines the evaluation compares against)."""
+    cfg = cfg or svc.retrieval
+    now = _time.time() if now is None else now
+    depth = max(cfg.depth, 5 * k)
+    lists: dict[str, list[tuple[tuple[str, Any], float]]] = {}
+    store = svc.store
+
+    if mode in ("hybrid", "dense", "rrf") and svc.embedder is not None:
+        qv = svc.embed([query])
+        if qv is not None:
+            index = svc.index(pid)
+            lists["dense"] = [(_ref(key), sim) for key, sim in index.search(qv[0], depth)]
+    if mode in ("hybrid", "bm25", "rrf"):
+        lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
+    ring = svc.ring(pid) if mode == "hybrid" else None
+    if ring is not None and len(ring):
+        scored = [(("s", n.id), fuzzy_score(query, n.text)) for n in ring]
+        scored = [x for x in scored if x[1] >= cfg.fuzzy_min]
+        scored.sort(key=lambda x: -x[1])
+        lists["fuzzy"] = scored[:depth]
+
+    hint = timeparse.parse(query, now) if mode == "hybrid" else timeparse.TimeHint()
+
+    # Materialize candidates (decrypt only what can win).
+    turn_ids = {ref[1] for lst in lists.values() for ref, _ in lst if ref[0] == "t"}
+    mem_ids = {ref[1] for lst in lists.values() for ref, _ in lst if ref[0] == "m"}
+    if hint.window:
+        for s in store.sessions(pid):
+            if s["started"] is not None and hint.start <= s["started"] < hint.end:  # type: ignore[operator]
+                mem_ids.update(m["id"] for m in store.memories(pid, tier="summary") if m["session_id"] == s["id"])
+    items: dict[tuple[str, Any], Hit] = {}
+    open_sessions = svc.open_session_ids()
+    for t in store.turns(pid, ids=turn_ids):
+        tier = "working" if t["session_id"] in open_sessions else "turn"
+        items[("t", t["id"])] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
+                                    kind=t["role"])
+    for m in store.memories(pid, ids=mem_ids, status="active"):
+        items[("m", m["id"])] = Hit(text=m["text"], score=0.0, tier=m["tier"], source_ids=list(m["source_ids"]),
+                                    memory_id=m["id"], kind=m["kind"], time=m["event_time"] or m["created"])
+    if ring is not None:
+        for n in ring:
+            if ("s", n.id) in {r for r, _ in lists.get("fuzzy", [])}:
+                items[("s", n.id)] = Hit(text=n.text, score=0.0, tier="short", source_ids=list(n.source_ids),
+                                         memory_id=n.promoted, kind=n.kind, time=n.event_time or n.created)
+
+    weights = {"dense": cfg.w_dense, "bm25": cfg.w_bm25, "fuzzy": cfg.w_fuzzy}
+    if mode in ("dense", "bm25"):
+        weights = {mode: 1.0}
+    scores: dict[tuple[str, Any], float] = {}
+    why: dict[tuple[str, Any], dict[str, Any]] = {}
+    for name, lst in lists.items():
+        w = weights.get(name, 0.0)
+        rank = 0
+        for ref, raw in lst:
+            if ref not in items:
+                continue  # deleted/archived since indexed: never surfaces
+            rank += 1
+            scores[ref] = scores.get(ref, 0.0) + w / (cfg.rrf_k + rank)
+            why.setdefault(ref, {})[name] = rank
+    if mode == "hybrid":
+        if hint.window:
+            inside = sorted((r for r, h in items.items() if h.time is not None and hint.start <= h.time < hint.end),  # type: ignore[operator]
+                            key=lambda r: -scores.get(r, 0.0))
+            for rank, ref in enumerate(inside, 1):
+                scores[ref] = scores.get(ref, 0.0) + cfg.w_time / (cfg.rrf_k + rank)
+                why.setdefault(ref, {})["time"] = rank
+        if hint.recent or hint.first:
+            by_time = sorted((r for r in scores if items[r].time is not None), key=lambda r: items[r].time,  # type: ignore[arg-type,return-value]
+                             reverse=hint.recent)
+            for rank, ref in enumerate(by_time, 1):
+                scores[ref] += cfg.w_recent / (cfg.rrf_k + rank)
+        for ref in scores:
+            scores[ref] *= cfg.tier_prior.get(items[ref].tier, 1.0)
+        # Provenance expansion: matching notes/summaries lend score to their source turns.
+        lent: dict[str, float] = {}
+        for ref, s in scores.items():
+            if ref[0] in ("m", "s"):
+                for tid in items[ref].source_ids:
+                    lent[tid] = max(lent.get(tid, 0.0), cfg.expand * s)
+        if lent:
+            by_tid = {h.source_ids[0]: r for r, h in items.items() if r[0] == "t"}
+            missing = [tid for tid in lent if tid not in by_tid]
+            if missing:
+                ids = store.turn_ids_by_tid(pid, missing)
+                for t in store.turns(pid, ids=ids.values()):
+                    tier = "working" if t["session_id"] in open_sessions else "turn"
+                    ref = ("t", t["id"])
+                    items[ref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
+                                     kind=t["role"])
+                    by_tid[t["tid"]] = ref
+            for tid, bonus in lent.items():
+                ref = by_tid.get(tid)
+                if ref is not None:
+                    scores[ref] = scores.get(ref, 0.0) + bonus
+                    why.setdefault(ref, {})["expanded"] = round(bonus, 5)
+
+    ranked = sorted(scores.items(), key=lambda x: -x[1])
+    out: list[Hit] = []
+    covered: set[str] = set()
+    for ref, s in ranked:
+        h = items[ref]
+        if cfg.collapse and mode == "hybrid" and ref[0] == "t" and h.source_ids[0] in covered:
+            continue
+        if mode == "hybrid" and ref[0] == "s" and h.memory_id is not None and ("m", h.memory_id) in scores:
+            continue  # the promoted copy of this note is already a candidate
+        h.score = round(float(s), 6)
+        h.why = why.get(ref, {})
+        out.append(h)
+        covered.update(h.source_ids)
+        if len(out) >= k:
+            break
+    return out
+
+
+def _ref(key: int) -> tuple[str, int]:
+    kind, i = split_key(key)
+    return ("t", i) if kind == "turn" else ("m", i)

@@ -1,0 +1,598 @@
+"""``MemoryService``: the dual-process memory of one device, per patient.
+
+The one object the assistant, the server, sync and the evaluation talk to (contract in
+docs/ARCHITECTURE.md). It owns the SQLite store (source of truth), the per-patient short-term
+rings and vector indexes (derived or small state under the home folder), and runs the MaLP/DPeM
+cycle: every turn is stored, embedded and rehearsed into notes in the short-term ring; at the end
+of a session the executive consolidates (promotion, merge, contradiction), a summary is written,
+the patient's preference is updated and weak memories are archived.
+
+All calls are isolated by patient: the user id is mapped to an internal id through a blinded key
+and every query is scoped by it. Not thread-safe by itself: the server serializes calls per
+device (one kiosk, one conversation at a time); use one service per process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time as _time
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import EdgememError, InputError
+from ..home import Home
+from ..interfaces import Embedder
+from ..privacy.cipher import Codec
+from . import preference as prefmod
+from .executive import Executive, ExecutivePolicy
+from .forgetting import ForgettingPolicy
+from .prompt import CORE_KINDS, assemble
+from .rehearsal import Extractor, LLMExtractor, RuleExtractor, summarize
+from .retrieval import RetrievalConfig, hybrid_search
+from .short_term import ShortTermBuffer
+from .store import Store, memory_key, turn_key
+from .types import Hit, PromptPlan
+from .vectors import PatientIndex, to_bytes
+
+ROLES = ("user", "assistant", "other", "system")
+
+
+def to_epoch(value: Any, default: float | None = None) -> float:
+    """Accept epoch seconds, ISO-8601 strings (``Z`` allowed) or datetimes."""
+    if value is None:
+        return _time.time() if default is None else default
+    if isinstance(value, bool):
+        raise InputError(f"bad time {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, _dt.datetime):
+        d = value
+    elif isinstance(value, str):
+        try:
+            d = _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"bad time {value!r}: expected ISO-8601 like 2024-03-01T10:00:00Z") from None
+    else:
+        raise InputError(f"bad time {value!r}")
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.timezone.utc)
+    return d.timestamp()
+
+
+class MemoryService:
+    """See module docstring. ``embedder`` may be None (BM25 + fuzzy only)."""
+
+    def __init__(self, home: Home | str | Path | None = None, embedder: Embedder | None = None,
+                 codec: Codec | None = None, profile: Any = None, *,
+                 generator: Any = None, extractor: Extractor | None = None,
+                 executive: ExecutivePolicy | None = None, forgetting: ForgettingPolicy | None = None,
+                 retrieval: RetrievalConfig | None = None, synchronous: str = "FULL",
+                 max_open_indexes: int = 4, index_params: dict[str, int] | None = None) -> None:
+        if home is None or isinstance(home, (str, Path)):
+            home = Home.resolve(home)
+        self.home = home.ensure()
+        if codec is None:
+            from .keyfile import default_codec
+
+            codec = default_codec(self.home)
+        self.codec = codec
+        if profile is None or isinstance(profile, str):
+            from ..profiles import load
+
+            try:
+                profile = load(profile or "x86-kiosk", self.home.root)
+            except EdgememError:
+                profile = None
+        self.profile = profile
+        self.capacity = int(getattr(profile, "short_term_capacity", 64))
+        self.precision = str(getattr(profile, "index_precision", "f16"))
+        self.embedder = embedder
+        self.dim = int(getattr(embedder, "dim", 384))
+        self.store = Store(self.home.db_path, codec, synchronous=synchronous)
+        self.rules = RuleExtractor()
+        self.extractor: Extractor = extractor or (LLMExtractor(generator, self.rules) if generator is not None else self.rules)
+        self.exec_policy = executive or ExecutivePolicy()
+        self.forgetting = forgetting or ForgettingPolicy()
+        self.retrieval = retrieval or RetrievalConfig()
+        self.index_params = dict(index_params or {})
+        self.executive = Executive(self.store, self.exec_policy, self._embed_index_memories, self.embed)
+        self._rings: dict[int, ShortTermBuffer] = {}
+        self._indexes: "OrderedDict[int, PatientIndex]" = OrderedDict()
+        self._max_indexes = max_open_indexes
+        self._open: dict[str, int] = {}  # session id -> pid
+        self._touch: dict[int, set[int]] = {}
+        self._closed = False
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _pid(self, user: str, create: bool = True) -> int | None:
+        return self.store.patient(user, create=create)
+
+    def _need_pid(self, user: str) -> int:
+        pid = self._pid(user, create=False)
+        if pid is None:
+            raise InputError(f"no patient {user!r} in memory")
+        return pid
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        if self.embedder is None or not texts:
+            return None
+        return np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+
+    def ring(self, pid: int) -> ShortTermBuffer:
+        r = self._rings.get(pid)
+        if r is None:
+            ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
+            r = ShortTermBuffer(self.home.short_term_dir / f"{ukey}.stm", self.codec, self.capacity,
+                                aad=f"stm:{pid}".encode())
+            self._rings[pid] = r
+        return r
+
+    def _index_path(self, pid: int) -> Path:
+        ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
+        return self.home.index_dir / f"{ukey}.usearch"
+
+    def index(self, pid: int) -> PatientIndex:
+        """The patient's vector index, loaded, caught up with SQLite, or rebuilt from it."""
+        idx = self._indexes.get(pid)
+        if idx is not None:
+            self._indexes.move_to_end(pid)
+            return idx
+        idx = PatientIndex(self._index_path(pid), self.codec, f"index:{pid}".encode(), dim=self.dim,
+                           precision=self.precision, **self.index_params)
+        if not idx.load():
+            idx.reset()
+        self._catch_up(pid, idx)
+        self._indexes[pid] = idx
+        while len(self._indexes) > self._max_indexes:
+            old_pid, old = self._indexes.popitem(last=False)
+            if old.dirty:
+                old.save()
+        return idx
+
+    def _catch_up(self, pid: int, idx: PatientIndex, batch: int = 4096) -> None:
+        gen = self.store.generation(pid)
+        if idx.generation > gen:  # index from a future/foreign database: distrust it
+            idx.reset()
+        if idx.generation == gen and len(idx) > 0:
+            return
+        keys: list[int] = []
+        blobs: list[bytes] = []
+        for key, raw in self.store.embeddings_since(pid, idx.generation):
+            keys.append(key)
+            blobs.append(raw)
+            if len(keys) >= batch:
+                idx.add(keys, np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(keys), self.dim))
+                keys, blobs = [], []
+        if keys:
+            idx.add(keys, np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(keys), self.dim))
+        idx.generation = gen
+        idx.dirty = True
+
+    def _embed_index_memories(self, pid: int, items: list[tuple[int, str]]) -> None:
+        vecs = self.embed([t for _, t in items])
+        if vecs is None:
+            return
+        with self.store.tx() as c:
+            gen = self.store.bump_generation(pid)
+            for (mid, _), v in zip(items, vecs):
+                c.execute("UPDATE memories SET emb=?, vgen=? WHERE id=? AND patient_id=?",
+                          (self.store.seal(pid, "emb", to_bytes(v)), gen, mid, pid))
+        idx = self.index(pid)
+        idx.add([memory_key(m) for m, _ in items], vecs)
+        idx.generation = gen
+
+    def open_session_ids(self) -> set[str]:
+        return set(self._open)
+
+    # --- sessions and turns -------------------------------------------------------------------
+    def start_session(self, user: str, session_id: str | None = None, time: Any = None,
+                      label: str | None = None) -> str:
+        pid = self._pid(user)
+        assert pid is not None
+        sid = session_id or uuid.uuid4().hex
+        existing = self.store.conn.execute("SELECT patient_id FROM sessions WHERE id=?", (sid,)).fetchone()
+        if existing is not None:
+            if int(existing[0]) != pid:
+                raise InputError(f"session {sid!r} belongs to another patient")
+        else:
+            self.store.add_session(pid, sid, label, to_epoch(time))
+        self._open[sid] = pid
+        return sid
+
+    def _session_pid(self, user: str, session_id: str) -> int:
+        pid = self._pid(user)
+        assert pid is not None
+        row = self.store.conn.execute("SELECT patient_id, ended FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no session {session_id!r}: call start_session first")
+        if int(row[0]) != pid:
+            raise InputError(f"session {session_id!r} belongs to another patient")
+        self._open.setdefault(session_id, pid)
+        return pid
+
+    def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None, *,
+                 turn_id: str | None = None, speaker: str | None = None) -> str:
+        """Store one turn (embedded, FTS-indexed) and rehearse it into short-term notes."""
+        return self.ingest_turns(user, session_id, [{"role": role, "text": text, "time": time, "id": turn_id,
+                                                      "speaker": speaker}])[0]
+
+    def ingest_turns(self, user: str, session_id: str, turns: Sequence[dict[str, Any]]) -> list[str]:
+        """Batch ``add_turn``: one embedding call and one transaction for all ``turns``.
+
+        Each turn: ``{"role", "text", "time"?, "id"?, "speaker"?}``. Returns the turn ids.
+        """
+        pid = self._session_pid(user, session_id)
+        seq = self.store.next_seq(session_id)
+        rows = []
+        now = _time.time()
+        seen: set[str] = set()
+        for i, t in enumerate(turns):
+            role = t.get("role")
+            text = t.get("text")
+            if role not in ROLES:
+                raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+            if not isinstance(text, str) or not text.strip():
+                raise InputError("turn text must be a non-empty string")
+            tid = t.get("id") or f"{session_id[:12]}:{seq + i}"
+            tid = str(tid)
+            if tid in seen or self.store.has_tid(pid, tid):
+                raise InputError(f"duplicate turn id {tid!r} for this patient")
+            seen.add(tid)
+            rows.append({"session_id": session_id, "tid": tid, "seq": seq + i, "role": role,
+                         "speaker": t.get("speaker"), "text": text, "time": to_epoch(t.get("time"), now)})
+        vecs = self.embed([r["text"] for r in rows])
+        with self.store.tx() as c:
+            if seq == 0:
+                # A session's clock is its first turn's (imports replay history with old times).
+                c.execute("UPDATE sessions SET started=? WHERE id=?", (min(r["time"] for r in rows), session_id))
+            gen = self.store.bump_generation(pid) if vecs is not None else 0
+            if vecs is not None:
+                for r, v in zip(rows, vecs):
+                    r["emb"] = to_bytes(v)
+            ids = self.store.add_turns(pid, rows, gen)
+        if vecs is not None:
+            idx = self.index(pid)
+            idx.add([turn_key(i) for i in ids], vecs)
+            idx.generation = gen
+        # Rehearsal (rules: cheap and deterministic) into the short-term ring; the LLM extractor, when
+        # configured, runs at session end where its latency does not hold up a reply.
+        notes = []
+        for r in rows:
+            notes.extend(self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
+        if notes:
+            ring = self.ring(pid)
+            self.executive.rehearse(ring, notes, session_id, now=max(r["time"] for r in rows))
+            ring.save()
+        return [r["tid"] for r in rows]
+
+    def end_session(self, user: str, session_id: str, time: Any = None) -> dict[str, Any]:
+        """Close a session: LLM rehearsal (if any), summary, preference, consolidation, forgetting."""
+        pid = self._session_pid(user, session_id)
+        turns = self.store.turns(pid, session_id=session_id)
+        now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
+        report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
+        ring = self.ring(pid)
+        if isinstance(self.extractor, LLMExtractor):
+            notes = []
+            for t in turns:
+                if t["role"] == "user":
+                    notes.extend(n for n in self.extractor.extract(t["tid"], t["role"], t["text"], t["time"])
+                                 if n.confidence < 1.0)
+            self.executive.rehearse(ring, notes, session_id, now)
+            report["llm_notes"] = len(notes)
+        # Summary (one per session; a re-closed session replaces its summary).
+        text, sources = summarize(turns)
+        if text:
+            for old in self.store.memories(pid, tier="summary"):
+                if old["session_id"] == session_id:
+                    self.store.delete_memory(pid, old["id"])
+            started = turns[0]["time"] if turns else now
+            mid = self.store.add_memory(pid, tier="summary", kind="other", text=text, source_ids=sources,
+                                        session_id=session_id, event_time=started, now=now)
+            self._embed_index_memories(pid, [(mid, text)])
+            report["summary"] = text
+        # Preference from this session's patient turns.
+        user_turns = [t["text"] for t in turns if t["role"] == "user"]
+        if user_turns:
+            prof = self.store.profile(pid)
+            prof["preference"] = prefmod.detect(user_turns, prof.get("preference"))
+            self.store.set_profile(pid, prof)
+            report["preference"] = prof["preference"]["style"]
+        report["events"] = self.executive.consolidate(pid, ring, now=now)
+        ring.save()
+        report["archived"] = self.sweep(pid, now)
+        self._flush_touches(pid, now)
+        self.store.end_session(pid, session_id, now)
+        self._open.pop(session_id, None)
+        idx = self._indexes.get(pid)
+        if idx is not None and idx.dirty:
+            idx.save()
+        return report
+
+    def sweep(self, pid: int, now: float | None = None) -> int:
+        """Archive memories whose retention fell below the threshold (never the protected kinds)."""
+        now = _time.time() if now is None else now
+        weak = [m for m in self.store.memories(pid, status="active") if self.forgetting.should_archive(m, now)]
+        for m in weak:
+            self.store.update_memory(pid, m["id"], status="archived", event="ARCHIVE", now=now)
+        if weak and pid in self._indexes:
+            self._indexes[pid].remove([memory_key(m["id"]) for m in weak])
+        return len(weak)
+
+    # --- retrieval ----------------------------------------------------------------------------
+    def search(self, user: str, query: str, k: int = 10, *, now: Any = None, reinforce: bool = True,
+               mode: str = "hybrid") -> list[Hit]:
+        """Hybrid search of one patient's memory; ``mode`` in hybrid|dense|bm25|rrf (baselines)."""
+        if not isinstance(query, str) or not query.strip():
+            raise InputError("query must be a non-empty string")
+        if k < 1:
+            raise InputError("k must be >= 1")
+        pid = self._pid(user, create=False)
+        if pid is None:
+            return []
+        t = to_epoch(now) if now is not None else _time.time()
+        hits = hybrid_search(self, pid, query, k, now=t, mode=mode)
+        if reinforce:
+            self._touch.setdefault(pid, set()).update(h.memory_id for h in hits if h.memory_id is not None
+                                                      and h.tier in ("long", "summary"))
+            ring = self._rings.get(pid)
+            if ring is not None and any(h.tier == "short" for h in hits):
+                by_text = {h.text for h in hits if h.tier == "short"}
+                for n in ring:
+                    if n.text in by_text:
+                        ring.touch(n, t)
+                ring.save()
+            if len(self._touch.get(pid, ())) >= 64:
+                self._flush_touches(pid, t)
+        return hits
+
+    def _flush_touches(self, pid: int, now: float) -> None:
+        mids = self._touch.pop(pid, set())
+        if mids:
+            self.store.touch_memories(pid, sorted(mids), now)
+
+    def build_prompt(self, user: str, session_id: str | None, budget_tokens: int,
+                     count_tokens: Callable[[str], int], system_prompt: str = "",
+                     query: str | None = None, k: int = 8) -> PromptPlan:
+        """Messages for the engine within ``budget_tokens``; ``explain`` says what went in and why."""
+        pid = self._pid(user)
+        assert pid is not None
+        working = self.store.turns(pid, session_id=session_id) if session_id else []
+        if query is None:
+            query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
+        hits = self.search(user, query, k) if query and query.strip() else []
+        core = [m for m in self.store.memories(pid, tier="long", kinds=list(CORE_KINDS))]
+        # Newest first per subject, and at most 12: a prompt is not a chart.
+        core.sort(key=lambda m: (CORE_KINDS.index(m["kind"]), -m["updated"]))
+        core = core[:12]
+        ring = self.ring(pid)
+        short = [n for n in reversed(list(ring)) if n.kind not in ("other",)][:8]
+        style = self.preference(user)
+        return assemble(system_prompt=system_prompt, style=style, core=core, hits=hits, short_notes=short,
+                        working=working, budget_tokens=budget_tokens, count_tokens=count_tokens)
+
+    # --- inspection and control ---------------------------------------------------------------
+    def preference(self, user: str) -> str | None:
+        pid = self._pid(user, create=False)
+        if pid is None:
+            return None
+        pref = self.store.profile(pid).get("preference") or {}
+        return pref.get("style")
+
+    def set_preference(self, user: str, style: str | None) -> None:
+        if style is not None and style not in prefmod.STYLES:
+            raise InputError(f"preference must be one of {', '.join(prefmod.STYLES)}")
+        pid = self._pid(user)
+        assert pid is not None
+        prof = self.store.profile(pid)
+        rec = dict(prof.get("preference") or {})
+        rec.update({"style": style, "source": "set", "explicit": style})
+        prof["preference"] = rec
+        self.store.set_profile(pid, prof)
+
+    def profile_of(self, user: str) -> dict[str, Any]:
+        pid = self._pid(user, create=False)
+        return self.store.profile(pid) if pid is not None else {}
+
+    def list_memories(self, user: str, include_archived: bool = False, tier: str | None = None) -> list[dict[str, Any]]:
+        pid = self._pid(user, create=False)
+        if pid is None:
+            return []
+        mems = self.store.memories(pid, status=None if include_archived else "active", tier=tier)
+        return [m for m in mems if include_archived or m["status"] == "active"]
+
+    def short_term(self, user: str) -> list[dict[str, Any]]:
+        pid = self._pid(user, create=False)
+        return self.ring(pid).to_list() if pid is not None else []
+
+    def history(self, user: str, memory_id: int | None = None) -> list[dict[str, Any]]:
+        pid = self._need_pid(user)
+        return self.store.history(pid, memory_id)
+
+    def delete_memory(self, user: str, memory_id: int) -> bool:
+        pid = self._need_pid(user)
+        ok = self.store.delete_memory(pid, int(memory_id))
+        if ok:
+            self.index(pid).remove([memory_key(int(memory_id))])
+            ring = self.ring(pid)
+            for n in ring:
+                if n.promoted == int(memory_id):
+                    ring.remove(n.id)
+            ring.save()
+            self.index(pid).save()
+        return ok
+
+    def forget(self, user: str) -> bool:
+        """Remove the patient from every tier: rows, FTS, vector index file, short-term ring."""
+        pid = self._pid(user, create=False)
+        if pid is None:
+            return False
+        path = self._index_path(pid)
+        ring = self.ring(pid)
+        idx = self._indexes.pop(pid, None)
+        self.store.forget(pid)
+        ring.wipe()
+        self._rings.pop(pid, None)
+        self._touch.pop(pid, None)
+        for sid in [s for s, p in self._open.items() if p == pid]:
+            self._open.pop(sid)
+        for p in (path, path.with_suffix(".tmp")):
+            if p.exists():
+                size = p.stat().st_size
+                with open(p, "r+b") as f:
+                    f.write(b"\0" * size)
+                p.unlink()
+        del idx
+        return True
+
+    def iter_users(self) -> Iterator[str]:
+        for _, name in self.store.users():
+            yield name
+
+    def set_consent(self, user: str, value: bool) -> None:
+        pid = self._pid(user)
+        assert pid is not None
+        self.store.set_consent(pid, bool(value))
+
+    def consent(self, user: str) -> bool:
+        pid = self._pid(user, create=False)
+        return self.store.consent(pid) if pid is not None else False
+
+    def stats(self, user: str) -> dict[str, Any]:
+        pid = self._need_pid(user)
+        d = self.store.count(pid)
+        d["short_term"] = len(self.ring(pid))
+        d["preference"] = self.preference(user)
+        d["consent"] = self.store.consent(pid)
+        return d
+
+    def export(self, user: str) -> dict[str, Any]:
+        """Everything kept about a patient, decrypted: turns, memories (with history), summaries, profile."""
+        pid = self._need_pid(user)
+        mems = self.store.memories(pid, status=None)
+        return {
+            "user": user,
+            "consent": self.store.consent(pid),
+            "profile": self.store.profile(pid),
+            "sessions": self.store.sessions(pid),
+            "turns": [{"id": t["tid"], "session": t["session_id"], "role": t["role"], "speaker": t["speaker"],
+                       "text": t["text"], "time": t["time"]} for t in self.store.turns(pid)],
+            "memories": [dict(m, history=self.store.history(pid, m["id"])) for m in mems if m["tier"] == "long"],
+            "summaries": [m for m in mems if m["tier"] == "summary"],
+            "short_term": self.ring(pid).to_list(),
+        }
+
+    def rekey(self, new_codec: Codec) -> None:
+        """Re-encrypt everything (SQLite, rings, index files) under ``new_codec``."""
+        for pid in list(self._indexes):
+            self._indexes[pid].dirty = False
+        old_rings = {}
+        for pid, _ in self.store.users():
+            ring = self.ring(pid)
+            old_rings[pid] = (ring.path, list(ring.notes))
+        old_paths = {pid: self._index_path(pid) for pid, _ in self.store.users()}
+        self.store.rekey(new_codec)
+        self.codec = new_codec
+        self._rings.clear()
+        self._indexes.clear()
+        for pid, (old_path, notes) in old_rings.items():
+            ring = self.ring(pid)  # new blinded file name
+            ring.notes = notes
+            ring.save()
+            if old_path != ring.path and old_path.exists():
+                old_path.unlink()
+        for pid, old_path in old_paths.items():
+            if old_path.exists():
+                old_path.unlink()
+            self.index(pid).save()  # rebuilt from SQLite under the new key
+
+    def flush(self) -> None:
+        for pid in list(self._touch):
+            self._flush_touches(pid, _time.time())
+        for idx in self._indexes.values():
+            if idx.dirty:
+                idx.save()
+        for r in self._rings.values():
+            r.save()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self.store.close()
+        self._closed = True
+
+    def __enter__(self) -> "MemoryService":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def import_jsonl(svc: MemoryService, lines: Iterable[str], *, batch: int = 256,
+                 progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """The ``memory import`` format: one turn per line; a session closes when the file moves on.
+
+    Consecutive lines of the same (user, session) are batched (one embedding call, one
+    transaction); when the (user, session) changes, the previous session is ended, so rehearsal and
+    consolidation run as they would live.
+    """
+    counts = {"turns": 0, "sessions": 0, "users": 0}
+    users: set[str] = set()
+    current: tuple[str, str] | None = None
+    sid = ""
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal pending
+        if pending and current is not None:
+            svc.ingest_turns(current[0], sid, pending)
+            counts["turns"] += len(pending)
+            if progress:
+                progress(len(pending))
+        pending = []
+
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"line {lineno}: not JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise InputError(f"line {lineno}: expected an object")
+        for key in ("user", "session", "role", "text"):
+            if not isinstance(rec.get(key), str) or not rec[key]:
+                raise InputError(f"line {lineno}: missing or empty '{key}'")
+        key = (rec["user"], rec["session"])
+        if key != current:
+            flush()
+            if current is not None:
+                svc.end_session(current[0], sid)
+            current = key
+            users.add(rec["user"])
+            sid = svc.start_session(rec["user"], session_id=_session_id(svc, rec["user"], rec["session"]),
+                                    time=rec.get("time"), label=rec["session"])
+            counts["sessions"] += 1
+        if rec["role"] not in ROLES:
+            raise InputError(f"line {lineno}: role must be user, assistant or other")
+        pending.append({"role": rec["role"], "text": rec["text"], "time": rec.get("time"), "id": rec.get("id"),
+                        "speaker": rec.get("speaker")})
+        if len(pending) >= batch:
+            flush()
+    flush()
+    if current is not None:
+        svc.end_session(current[0], sid)
+    counts["users"] = len(users)
+    return counts
+
+
+def _session_id(svc: MemoryService, user: str, session: str) -> str:
+    # Stable per (user, session label) so re-importing a file is detected (duplicate turn ids), and
+    # opaque (keyed blind): the label may contain patient text and is stored encrypted separately.
+    return "s" + svc.codec.blind(f"\0session\0{user}\0{session}")[1:]

@@ -1,0 +1,149 @@
+"""Short-term memory: a fixed-capacity ring buffer of recent notes per patient.
+
+The paper's STM holds what was just said, with how often each note has been recalled, so the
+executive can promote what keeps coming back. Capacity comes from the firmware profile
+(``short_term_capacity``): a Pi Zero keeps fewer notes than a kiosk PC. When full, the oldest,
+least-recalled note leaves first.
+
+Persistence: one encrypted file per patient (named by the patient's blinded key, so file names say
+nothing), replaced atomically (write temp, fsync, rename, fsync the folder) on every change, so a
+restart or a SIGKILL loses nothing that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time as _time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..privacy.cipher import Codec
+
+
+@dataclass
+class ShortNote:
+    text: str
+    kind: str
+    subject: str
+    negated: bool = False
+    source_ids: list[str] = field(default_factory=list)
+    session_id: str | None = None
+    created: float = 0.0
+    last_access: float = 0.0
+    accesses: list[float] = field(default_factory=list)  # times it was recalled or re-mentioned
+    important: bool = False
+    promoted: int | None = None  # long-term memory id once consolidated
+    event_time: float | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def access_count(self) -> int:
+        return len(self.accesses)
+
+    def accesses_within(self, window_s: float, now: float) -> int:
+        return sum(1 for t in self.accesses if now - t <= window_s)
+
+
+class ShortTermBuffer:
+    """One patient's ring buffer; ``save()`` after changes (the service does)."""
+
+    MAX_ACCESS_TIMES = 32
+
+    def __init__(self, path: Path, codec: Codec, capacity: int, aad: bytes) -> None:
+        self.path = path
+        self.codec = codec
+        self.capacity = capacity
+        self.aad = aad
+        self.notes: list[ShortNote] = []
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.codec.decrypt(self.path.read_bytes(), self.aad))
+        except (ValueError, OSError):
+            # A torn or foreign file cannot happen with atomic replace; if it does, start empty
+            # rather than refuse to serve (long-term memory and raw turns are still in SQLite).
+            self.notes = []
+            return
+        fields = set(ShortNote.__dataclass_fields__)
+        self.notes = [ShortNote(**{k: v for k, v in n.items() if k in fields}) for n in data.get("notes", [])]
+        self._trim()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        blob = self.codec.encrypt(json.dumps({"v": 1, "notes": [asdict(n) for n in self.notes]}).encode(), self.aad)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, blob)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        try:
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+
+    def _trim(self) -> list[ShortNote]:
+        evicted = []
+        while len(self.notes) > self.capacity:
+            # Oldest first, but a note recalled recently survives one more round than a cold one.
+            victim = min(range(len(self.notes)),
+                         key=lambda i: (self.notes[i].last_access + 3600.0 * self.notes[i].access_count, i))
+            evicted.append(self.notes.pop(victim))
+        return evicted
+
+    def add(self, note: ShortNote) -> list[ShortNote]:
+        """Append a note, returns what fell out of the ring."""
+        self.notes.append(note)
+        return self._trim()
+
+    def find(self, kind: str, subject: str) -> ShortNote | None:
+        for n in reversed(self.notes):
+            if n.kind == kind and n.subject == subject:
+                return n
+        return None
+
+    def touch(self, note: ShortNote, now: float | None = None) -> None:
+        now = _time.time() if now is None else now
+        note.accesses.append(now)
+        del note.accesses[:-self.MAX_ACCESS_TIMES]
+        note.last_access = now
+
+    def remove(self, note_id: str) -> bool:
+        before = len(self.notes)
+        self.notes = [n for n in self.notes if n.id != note_id]
+        return len(self.notes) != before
+
+    def __iter__(self) -> Iterator[ShortNote]:
+        return iter(list(self.notes))
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [asdict(n) for n in self.notes]
+
+    def wipe(self) -> None:
+        """Forget: overwrite then unlink (best effort against recovery on simple filesystems)."""
+        self.notes = []
+        if self.path.exists():
+            size = self.path.stat().st_size
+            with open(self.path, "r+b") as f:
+                f.write(b"\0" * size)
+                f.flush()
+                os.fsync(f.fileno())
+            self.path.unlink()
+        tmp = self.path.with_suffix(".tmp")
+        if tmp.exists():
+            tmp.unlink()

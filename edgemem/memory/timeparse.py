@@ -1,0 +1,81 @@
+"""Time awareness for queries: "last week", "yesterday", "in March", "3 days ago", "recently".
+
+Long multi-session chats answer "when" questions from the session a thing was said in, so a query
+that names a time gets a window; hits inside it are boosted (never filtered: people misremember
+dates). Times are epoch seconds, relative to the ``now`` the caller passes (the import's clock
+for an imported history, the wall clock live).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .text import fold
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+        "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3}
+_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+
+@dataclass(frozen=True)
+class TimeHint:
+    start: float | None = None
+    end: float | None = None
+    recent: bool = False  # "recently", "latest", "now", "currently": prefer the newest
+    first: bool = False  # "first time", "originally": prefer the oldest
+
+    @property
+    def window(self) -> bool:
+        return self.start is not None and self.end is not None
+
+
+def parse(query: str, now: float) -> TimeHint:
+    q = fold(query)
+    today = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = 86400.0
+    t0 = today.timestamp()
+    recent = bool(re.search(r"\b(recent|recently|latest|lately|currently|current|now|these days|last time|"
+                            r"most recent|still)\b", q))
+    first = bool(re.search(r"\b(first time|originally|initially|at first|in the beginning|earliest)\b", q))
+    if re.search(r"\byesterday\b", q):
+        return TimeHint(t0 - day, t0, recent, first)
+    if re.search(r"\btoday\b|\bthis morning\b", q):
+        return TimeHint(t0, now + 1, recent, first)
+    m = re.search(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|couple of|few) (day|week|month|year)s? ago\b", q)
+    if m:
+        n = int(m.group(1)) if m.group(1).isdigit() else _NUM[m.group(1)]
+        span = _UNIT[m.group(2)] * day
+        center = now - n * span
+        return TimeHint(center - span, center + span, recent, first)
+    m = re.search(r"\b(last|past|previous|this) (week|month|year)\b", q)
+    if m:
+        span = _UNIT[m.group(2)] * day
+        if m.group(1) == "this":
+            return TimeHint(now - span, now + 1, recent, first)
+        if m.group(1) == "past":
+            return TimeHint(now - span, now + 1, recent, first)
+        return TimeHint(now - 2 * span, now - 0.0 * span + 1, recent, first)
+    m = re.search(r"\b(in|during|since|last|early|late|mid) (" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b(?: (\d{4}))?", q)
+    if m and not (m.group(2) == "may" and m.group(1) == "in" and not m.group(3)) or (m and m.group(3)):
+        month = _MONTHS[m.group(2)]
+        year = int(m.group(3)) if m.group(3) else today.year
+        if not m.group(3) and month > today.month:
+            year -= 1  # "in March" asked in January means last March
+        start = dt.datetime(year, month, 1, tzinfo=dt.timezone.utc)
+        end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=dt.timezone.utc)
+        if m.group(1) == "since":
+            return TimeHint(start.timestamp(), now + 1, recent, first)
+        return TimeHint(start.timestamp(), end.timestamp(), recent, first)
+    m = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", q)
+    if m:
+        try:
+            d = dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=dt.timezone.utc)
+            return TimeHint(d.timestamp() - day, d.timestamp() + 2 * day, recent, first)
+        except ValueError:
+            pass
+    return TimeHint(None, None, recent, first)
