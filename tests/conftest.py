@@ -25,3 +25,13 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_model import make_tiny_llama
 
     return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def minilm_embedder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real all-MiniLM-L6-v2 exported to ONNX (model.onnx + tokenizer.json), once per session."""
+    from export.embedder import export_embedder
+
+    out = tmp_path_factory.mktemp("minilm")
+    export_embedder(None, out)
+    return out
