@@ -8,10 +8,11 @@ The order of the steps is the safety argument:
    memories and their vector index were built for them), a strictly newer version (unless
    ``allow_downgrade``), and free disk for two copies. A refusal is one line and the active
    bundle and state file are byte-for-byte untouched.
-2. **Stage.** The inactive slot is first released in the state file (so a half-written slot is
-   never named by it), then the bundle is copied into a staging folder, fsynced, verified again
-   (the copy is what will run), smoke-tested (it loads, generates, and its perplexity on the golden
-   text in its manifest is within the manifest's limit), and renamed into the slot.
+2. **Stage.** The bundle is copied into a staging folder beside the slots, verified again (the
+   copy is what will run) and smoke-tested (it loads, generates, and its perplexity on the golden
+   text in its manifest is within the manifest's limit). Only then is the inactive slot released
+   in the state file (so a half-replaced slot is never named by it) and the staged folder,
+   fsynced, renamed into it. A smoke-test failure leaves state and slots as they were.
 3. **Switch.** One atomic rename of ``state.json``. Before it, the old bundle is active; after
    it, the new one is, on trial (``slots.boot``), with the old one kept as the rollback target.
 
@@ -195,8 +196,7 @@ def apply(bundle_path: str | os.PathLike[str], home: Home | None = None, *,
         point("checked")
         st = slots.load_state(h)
         previous_version = st.version_of(st.active)
-        slot = slots.release_inactive(h, st)
-        point("released")
+        slot = st.inactive
         staging = slots.new_staging_dir(h, slot)
         try:
             if installer is None:
@@ -205,6 +205,7 @@ def apply(bundle_path: str | os.PathLike[str], home: Home | None = None, *,
                     raise BundleError(f"{src} changed while it was being applied")
             else:
                 staged = installer(h, staging, current)
+                trusted = _trusted_keys(h, extra_keys)  # the installer may have created the device key
                 check_compatible(staged, current, allow_downgrade=allow_downgrade, allow_new_base=allow_new_base)
             lap("stage")
             point("staged")
@@ -212,9 +213,12 @@ def apply(bundle_path: str | os.PathLike[str], home: Home | None = None, *,
             if smoke:
                 from .smoke import smoke_test
 
-                smoke_report = smoke_test(staging, staged, home=h)
+                smoke_report = smoke_test(staging, staged, home=h, trusted_keys=trusted)
                 lap("smoke")
             point("smoked")
+            # Only now, with a staged bundle that works, is the old content of the slot given up.
+            slots.release_inactive(h, st)
+            point("released")
             target = slots.install_staged(h, staging, slot)
             point("installed")
         except BaseException:

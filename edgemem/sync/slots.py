@@ -215,6 +215,10 @@ def cleanup(home: Home | str | os.PathLike[str] | None) -> list[str]:
             if p.name.startswith((".staging-", ".trash-")):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
+    if h.bundles.is_dir():
+        for p in h.bundles.glob(".state.json.tmp-*"):  # a state write killed before its rename
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
     if removed:
         atomic.fsync_dir(h.slots)
     return removed

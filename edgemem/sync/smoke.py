@@ -31,8 +31,11 @@ def perplexity(logits: np.ndarray, ids: list[int]) -> float:
     return float(math.exp(nll.mean()))
 
 
-def golden_perplexity(folder: Path, manifest: Manifest, threads: int = 2) -> float | None:
-    """Perplexity of the bundle's decoder on its golden text (None if the manifest has none)."""
+def golden_check(folder: Path, manifest: Manifest, threads: int = 2) -> dict[str, Any] | None:
+    """Score the golden text: perplexity, and greedy agreement with the builder's ``argmax`` if given.
+
+    The text is tokenized without special tokens, exactly as the builder's gate scored it.
+    """
     golden = manifest.golden
     if not golden or not golden.get("text"):
         return None
@@ -45,10 +48,17 @@ def golden_perplexity(folder: Path, manifest: Manifest, threads: int = 2) -> flo
     if len(ids) < 2:
         raise BundleError("golden text in the manifest is too short to score")
     model = DecoderModel(str(folder / "model.onnx"), manifest.io, threads=threads)
-    return perplexity(model.logits(ids), ids)
+    logits = model.logits(ids)
+    out: dict[str, Any] = {"golden_ppl": perplexity(logits, ids), "golden_tokens": len(ids)}
+    ref = golden.get("argmax")
+    if ref:
+        got = logits.argmax(-1)[: len(ref)]
+        out["agreement"] = float((got == np.asarray(ref[: len(got)])).mean())
+    return out
 
 
-def smoke_test(folder: Path, manifest: Manifest, home: Home | None = None, new_tokens: int = 4) -> dict[str, Any]:
+def smoke_test(folder: Path, manifest: Manifest, home: Home | None = None, new_tokens: int = 4,
+               trusted_keys: Any = None) -> dict[str, Any]:
     """Load, generate, score the golden text; raise ``BundleError`` with one line on failure."""
     from ..interfaces import ChatMessage, GenerationConfig
 
@@ -56,20 +66,28 @@ def smoke_test(folder: Path, manifest: Manifest, home: Home | None = None, new_t
     try:
         from ..engine import Engine
 
-        engine = Engine.from_bundle(folder, home=home)
+        engine = Engine.from_bundle(folder, home=home, trusted_keys=trusted_keys)
         cfg = GenerationConfig(max_new_tokens=new_tokens, temperature=0.0)
         pieces = list(engine.stream_chat([ChatMessage("user", "Hello, how are you?")], cfg))
-        ppl = golden_perplexity(folder, manifest)
+        golden = golden_check(folder, manifest)
     except BundleError as e:
         raise BundleError(f"smoke test failed: {e}") from None
     except Exception as e:  # onnxruntime, tokenizers: any failure to run means "do not switch"
         raise BundleError(f"smoke test failed: the new bundle does not run here "
                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     report: dict[str, Any] = {"generated_chars": len("".join(pieces)), "seconds": round(time.perf_counter() - t0, 3)}
-    if ppl is not None:
-        max_ppl = float(manifest.golden["max_ppl"])  # type: ignore[index]
+    if golden is not None:
+        g = manifest.golden or {}
+        ppl = golden["golden_ppl"]
+        max_ppl = float(g["max_ppl"])
         report.update(golden_ppl=round(ppl, 4), max_ppl=max_ppl)
         if not math.isfinite(ppl) or ppl > max_ppl:
             raise BundleError(f"smoke test failed: golden-text perplexity {ppl:.3f} exceeds the "
                               f"manifest's limit {max_ppl:.3f}")
+        if "agreement" in golden:
+            need = float(g.get("min_agreement", 0.9))
+            report.update(agreement=round(golden["agreement"], 4), min_agreement=need)
+            if golden["agreement"] < need:
+                raise BundleError(f"smoke test failed: greedy agreement {golden['agreement']:.3f} with the "
+                                  f"off-device build is below {need:.3f}")
     return report
