@@ -59,13 +59,27 @@ def jsonable(item: Any) -> Any:
     return str(item)
 
 
+PUBLIC_FIELDS = ("memory_id", "text", "kind", "tier", "subject", "important", "created", "updated")
+
+
+def public_memory(m: Any) -> Any:
+    """What a client sees of a memory: its id, text and kind, not the bookkeeping."""
+    m = jsonable(m)
+    if isinstance(m, dict):
+        if "memory_id" not in m and "id" in m:
+            m["memory_id"] = m["id"]
+        return {k: m[k] for k in PUBLIC_FIELDS if k in m}
+    return m
+
+
 def _memory_id(raw: str) -> int | str:
     return int(raw) if raw.lstrip("-").isdigit() else raw
 
 
 async def _list(rt: Runtime, user: str) -> list[Any]:
     _require_memory(rt)
-    return jsonable(await rt.memory_call(rt.memory.list_memories, user))  # type: ignore[union-attr]
+    found = await rt.memory_call(rt.memory.list_memories, user)  # type: ignore[union-attr]
+    return [public_memory(m) for m in found]
 
 
 async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:

@@ -208,9 +208,9 @@ async def chat_completions(request: Request) -> Response:
     body = await read_json(request, rt.config.max_body_bytes)
     req = parse_chat_request(body, rt.profile.max_new_tokens)
     text = check_text(req.messages[-1].content)
-    caller = await resolve_caller(request, rt, req)
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
+    caller = await resolve_caller(request, rt, req)
     session = caller.session
     user = session.user if session else None
     sid = session.session_id if session else None

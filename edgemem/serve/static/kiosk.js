@@ -205,7 +205,7 @@
       li.dataset.id = String(id);
       const span = document.createElement("span");
       span.className = "text";
-      const kind = m.kind || m.tier;
+      const kind = m.tier === "summary" ? "visit summary" : (m.kind && m.kind !== "other" ? m.kind : "");
       if (kind) { const k = document.createElement("span"); k.className = "kind"; k.textContent = kind; span.append(k); }
       span.append(document.createTextNode(text));
       const del = document.createElement("button");

@@ -1,0 +1,38 @@
+"""A real kiosk server for the serve and browser tests: the tiny bundle, real memory, real uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgemem.home import Home
+from edgemem.profiles import load
+from edgemem.serve.config import ServeConfig
+from edgemem.serve.runtime import Runtime
+from edgemem.serve.server import BackgroundServer, free_port
+
+
+@dataclass
+class Kiosk:
+    url: str
+    runtime: Runtime
+
+    @property
+    def admin(self) -> str:
+        return self.runtime.admin_token
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin}"}
+
+
+@contextlib.contextmanager
+def running_kiosk(bundle: Path, home_dir: Path, **config: Any) -> Iterator[Kiosk]:
+    """Serve ``bundle`` from a fresh home on a free loopback port until the block ends."""
+    home = Home(home_dir).ensure()
+    cfg = ServeConfig(port=free_port(), **config)
+    runtime = Runtime(home, cfg, load("x86-kiosk"), bundle=bundle)
+    with BackgroundServer(runtime) as url:
+        assert runtime.ready, runtime.problem
+        yield Kiosk(url, runtime)

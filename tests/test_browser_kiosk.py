@@ -1,0 +1,181 @@
+"""The kiosk page in Debian's Chromium (headless, driven by Playwright) against a real server.
+
+A whole patient session at 800x480 (the 7-inch touch screen) and 1920x1080: start with a patient
+number, type, watch the reply stream in, end the session, come back and find the memory in "What
+I remember about you", delete it, then "forget me". Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from serve_helpers import Kiosk, running_kiosk
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+SIZES = [(800, 480), (1920, 1080)]
+
+# Counts how many times the reply bubble's text changed while it streamed in.
+WATCH_STREAM = """() => {
+  window.__updates = 0;
+  new MutationObserver((ms) => {
+    for (const m of ms) {
+      const li = (m.target.nodeType === 3 ? m.target.parentNode : m.target).closest('li.msg.assistant');
+      if (li && !li.dataset.done) window.__updates++;
+    }
+  }).observe(document.getElementById('log'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def kiosk(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
+    with running_kiosk(tiny_bundle, tmp_path_factory.mktemp("browser-home"), queue_size=2) as k:
+        yield k
+
+
+def shot(page: Any, name: str, size: tuple[int, int]) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{size[0]}x{size[1]}.png"))
+
+
+def start(page: Any, patient: str) -> None:
+    page.fill("#patient", patient)
+    page.press("#patient", "Enter")
+    page.wait_for_selector("#chat-view:not([hidden])")
+
+
+def send(page: Any, text: str, n_done: int) -> dict[str, Any]:
+    page.fill("#msg", text)
+    page.press("#msg", "Enter")
+    page.wait_for_function(f"window.edgemem.timings.length >= {n_done}", timeout=60_000)
+    return page.evaluate(f"window.edgemem.timings[{n_done - 1}]")
+
+
+def admin_memories(kiosk: Kiosk, patient: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{kiosk.url}/api/admin/patients/{patient}/memories", headers=kiosk.admin_headers())
+    return r.json()["memories"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_whole_patient_session(browser: Any, kiosk: Kiosk, size: tuple[int, int]) -> None:
+    patient = f"47{size[0]}"
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(kiosk.url + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.evaluate("document.activeElement.id") == "patient"  # ready for a badge scan
+    shot(page, "1-start", size)
+
+    # First visit: say something worth remembering; the reply streams in piece by piece.
+    start(page, patient)
+    page.evaluate(WATCH_STREAM)
+    timing = send(page, "I am allergic to penicillin and I take metformin for diabetes.", 1)
+    reply = page.inner_text("li.msg.assistant[data-done='1'] .text")
+    assert reply and reply != "(no reply)"
+    assert page.evaluate("window.__updates") > 1, "the reply must stream in, not arrive at once"
+    assert timing["page_ttft_ms"] is not None and timing["page_ttft_ms"] <= timing["total_ms"]
+    shot(page, "2-chat", size)
+    page.click("#end")
+    page.wait_for_selector("#start-view:not([hidden])")
+    assert "Session ended" in page.inner_text("#status")
+
+    # Second visit: the memory is there.
+    start(page, patient)
+    if size[0] < 960:
+        page.click("#memory-toggle")
+        page.wait_for_selector("#memory-panel.open")
+    item = page.locator("#memories li", has_text="penicillin").first
+    item.wait_for(timeout=15_000)
+    shot(page, "3-memories", size)
+    memory_id = item.get_attribute("data-id")
+    assert any(str(m["memory_id"]) == memory_id for m in admin_memories(kiosk, patient))
+
+    item.get_by_role("button").click()
+    page.wait_for_selector(f"#memories li[data-id='{memory_id}']", state="detached")
+    assert all(str(m["memory_id"]) != memory_id for m in admin_memories(kiosk, patient))
+
+    # Forget me, with confirmation.
+    page.click("#forget")
+    page.wait_for_selector("#forget-dialog[open]")
+    shot(page, "4-forget-confirm", size)
+    page.click("#forget-confirm")
+    page.wait_for_selector("#start-view:not([hidden])")
+    assert "forgotten" in page.inner_text("#status")
+    assert admin_memories(kiosk, patient) == []
+    assert not errors, errors
+    page.close()
+
+
+def test_emergency_banner_and_accessibility(browser: Any, kiosk: Kiosk) -> None:
+    page = browser.new_page(viewport={"width": 800, "height": 480})
+    page.goto(kiosk.url + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    # Every control has an accessible name; the conversation is a live log.
+    assert page.get_by_label("Patient number or badge").count() == 1
+    start(page, "5150")
+    assert page.get_attribute("#log", "role") == "log"
+    assert page.get_by_label("Your message").count() == 1
+    send(page, "My husband collapsed and is not breathing", 1)
+    banner = page.locator("#emergency")
+    assert banner.is_visible()
+    assert "112" in banner.inner_text()
+    assert page.get_attribute("#emergency", "role") == "alert"
+    assert page.evaluate("document.activeElement.id") == "emergency-close"
+    shot(page, "5-emergency", (800, 480))
+    page.click("#emergency-close")
+    assert not banner.is_visible()
+
+    # Large text is a toggle that grows the text and says it is pressed.
+    before = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.click("#large-text")
+    after = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert after > before and page.get_attribute("#large-text", "aria-pressed") == "true"
+    shot(page, "6-large-text", (800, 480))
+    page.click("#large-text")
+    # Keyboard only: Tab from the message box reaches Send.
+    page.focus("#msg")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    page.click("#end")
+    page.close()
+
+
+def test_page_weight_and_local_assets_only(browser: Any, kiosk: Kiosk) -> None:
+    page = browser.new_page()
+    sizes: dict[str, int] = {}
+    foreign: list[str] = []
+
+    def on_response(r: Any) -> None:
+        if not r.url.startswith(kiosk.url):
+            foreign.append(r.url)
+        elif "/api/" not in r.url:
+            sizes[r.url] = len(r.body())
+
+    page.on("response", on_response)
+    page.goto(kiosk.url + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    assert not foreign
+    assert 0 < sum(sizes.values()) <= 200 * 1024, sizes
+    csp = httpx.get(kiosk.url + "/").headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+    page.close()
