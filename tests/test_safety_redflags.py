@@ -1,8 +1,10 @@
 """Red-flag triage on the committed test set: every emergency caught, few false alarms.
 
-tests/data/redflags.jsonl was written first and the rules were fixed against it (the development
-set); tests/data/redflags_heldout.jsonl was written after the rules were frozen and is reported as
-measured (docs/privacy.md). Both are plain JSONL: {"text", "label": "redflag"|"ok", "category"?}.
+tests/data/redflags.jsonl was written first and the rules were fixed against it. Then three
+held-out sets were written one after another, each after freezing the rules, measured once (the
+figures are in docs/privacy.md: that is the honest estimate on unseen wording), and only then
+folded into development. All four must now pass. Plain JSONL: {"text", "label": "redflag"|"ok",
+"category"?}.
 """
 
 from __future__ import annotations
@@ -31,11 +33,27 @@ def _score(rows: list[dict]) -> dict:
             "recall": 1 - len(missed) / len(pos), "fpr": len(false_alarms) / len(neg)}
 
 
+SETS = ["redflags.jsonl", "redflags_heldout.jsonl", "redflags_heldout2.jsonl", "redflags_heldout3.jsonl"]
+
+
 def test_development_set_recall_100_and_fp_at_most_5_percent():
     s = _score(_load("redflags.jsonl"))
     assert s["n_pos"] >= 100 and s["n_neg"] >= 100
     assert s["missed"] == [], s["missed"]
     assert s["fpr"] <= 0.05, s["false_alarms"]
+
+
+@pytest.mark.parametrize("name", SETS[1:])
+def test_each_former_held_out_set_recall_100_and_fp_at_most_5_percent(name):
+    s = _score(_load(name))
+    assert s["missed"] == [], s["missed"]
+    assert s["fpr"] <= 0.05, s["false_alarms"]
+
+
+def test_all_sets_together():
+    s = _score([r for name in SETS for r in _load(name)])
+    assert s["n_pos"] >= 280 and s["n_neg"] >= 260
+    assert s["recall"] == 1.0 and s["fpr"] <= 0.01, s
 
 
 def test_every_category_is_covered_by_the_set():

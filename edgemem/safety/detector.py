@@ -34,18 +34,18 @@ PSEUDO_NEGATION = re.compile(
 SCOPE_BREAK = frozenset([",", "and", "then", "now", "so", "because", "since", "which", "who", "that"])
 RESOLVED = re.compile(
     r"\b(?:went away|gone away|has gone|have gone|is gone|are gone|was gone|resolved|stopped|"
-    r"has stopped|eased off|eased|settled|subsided|cleared up|cleared|passed|went|disappeared|"
+    r"has stopped|eased off|eased|settled|subsided|cleared up|passed(?! out)|disappeared|"
     r"is better|feels better|is fine now|fine now|ok now|okay now|all good now|much better|"
     r"under control|back to normal|recovered|got better|healed)\b")
 HISTORY = re.compile(
     r"\b(?:last (?:year|month|week|summer|winter|spring|autumn|fall|christmas|time)|"
     r"\d+ (?:years?|months?|weeks?|decades?) ago|(?:a|one|two|few|couple of|several|many) (?:\S+ )?(?:years?|months?|weeks?|decades?) ago|"
     r"years ago|months ago|years back|in (?:19|20)\d\d|back in|as a (?:child|kid|teen|teenager|baby|student)|"
-    r"when i was (?:a |young|little|\d+|in)|used to|history of|in the past|previously|previous|"
+    r"when (?:i|he|she|they|we) (?:was|were) (?:a |young|little|\d+|in|small)|\bonce\b(?! (?:again|more))|used to|history of|in the past|previously|previous|"
     r"died (?:of|from|after)|passed away|survived|recovered from|years since|since childhood|"
     r"long time ago|ages ago|once had|had one before|(?:my|his|her) (?:late|old) )")
 RECENT = re.compile(
-    r"\b(?:now|right now|again|just|currently|at the moment|today|tonight|this morning|this evening|"
+    r"\b(?:(?<!\d )(?<!fine )(?<!ok )(?<!okay )(?<!well )(?<!better )now(?! (?:fine|ok|okay|well|better|healthy|\d+|grown|an adult|old|older|recovered))|right now|again|every hour|each hour|per hour|just|currently|at the moment|today|tonight|this morning|this evening|"
     r"this afternoon|minutes? ago|\d+ minutes|an hour ago|hours? ago|suddenly|started|starting|keeps|"
     r"still|happening|is having|am having|are having|be having)\b")
 RIGHT_NOW = re.compile(r"\b(?:right now|at the moment|at this moment|this minute|as we speak|please help|help me)\b")
@@ -71,7 +71,7 @@ HYPOTHETICAL = re.compile(
     r"tell me (?:about|more about)|explain|learn about|learned about|read about|reading about|heard about|information|info on|info about|"
     r"told me about|talked about|talking about|question about|curious|wondering (?:about|what|how|whether)|"
     r"does (?:\S+ )?run in|family history|insurance|vaccine against|vaccinated against|"
-    r"joke|kidding|figure of speech|metaphor|sarcasm|lol|haha)\b")
+    r"joke|joking|jk|kidding|how (?:much|many) (?:\S+ ){0,3}(?:is|are|would be|counts as|before|until|can)|figure of speech|metaphor|sarcasm|lol|haha)\b")
 DEVICE = re.compile(
     r"\b(?:phone|computer|laptop|app|screen|battery|printer|wifi|internet|car|engine|email|website|"
     r"kiosk|machine|system|server|router|tv|television|plant|plants|fish tank|game|console|"
@@ -79,7 +79,7 @@ DEVICE = re.compile(
 DEVICE_SENSITIVE = frozenset(["unconscious_seizure", "overdose", "breathing"])
 NOSE = re.compile(r"\b" r"breathe (?:\S+ )?(?:through|out of|thru) (?:my|his|her|the) nose|nose is (?:blocked|stuffy|congested)|blocked nose|stuffy nose")
 IDIOM = re.compile(
-    r"\b(?:killing me|kill me|will kill|would kill|could kill|kill for|dying to|dying of (?:boredom|laughter|curiosity|embarrassment)|"
+    r"\b(?:(?<!chest is )(?<!chest )(?<!heart is )killing me|kill me|will kill|would kill|could kill|kill for|dying to|dying for|dying of (?:boredom|laughter|curiosity|embarrassment)|"
     r"dead tired|dead on my feet|bored to death|scared to death|to die for|die laughing|"
     r"bleeding (?:me dry|edge|heart)|heart attack on a plate|gave me a heart attack|give me a heart attack|"
     r"giving me a heart attack|almost had a heart attack when|nearly had a heart attack when|"
@@ -87,6 +87,7 @@ IDIOM = re.compile(
     r"catch my breathe (?:after|from|when)|hold my breathe|holding my breathe|"
     r"blood (?:test|tests|pressure|sugar|donation|donor|type|work|count|results|bank)|"
     r"burn(?:ed|t|ing)? out|burnout|burn(?:ing)? calories|burn(?:ing)? fat|burnt toast|burned toast|burned the|burnt the|"
+    r"choking back|choked up|choke back|(?:had|have|having) a heart attack when (?:i|he|she|they|we) (?:saw|heard|got|found|opened)|"
     r"stroke of (?:luck|genius|midnight)|swimming stroke|breast ?stroke|back ?stroke|heat ?stroke test|"
     r"stroked|stroking|stroke (?:my|his|her|the) (?:cat|dog|hair|beard|arm|back)|"
     r"overdose on (?:sugar|chocolate|caffeine|coffee|netflix|tv|work|cake|candy|sweets)|"

@@ -170,7 +170,8 @@ def clauses(text: str) -> list[str]:
         clause = " ".join(tokens)
         # Two-word typos ("heat attack", "epi pen") after single-word correction.
         for wrong, right in (("heat attack", "heart attack"), ("epi pen", "epipen"),
-                             ("can not", "cannot"), ("cant", "cannot")):
+                             ("can not", "cannot"), ("cant", "cannot"), ("all of a sudden", "suddenly"),
+                             ("out of the blue", "suddenly")):
             clause = re.sub(rf"\b{wrong}\b", right, clause)
         clause = clause.strip(" ,")
         if clause:

@@ -25,8 +25,10 @@ NOT_STOP = r"(?:will not|does not|did not|cannot|is not|has not|would not|wont|k
 PILLS = (r"(?:pills?|tablets?|capsules?|meds|medication|medicines?|paracetamol|acetaminophen|tylenol|"
          r"ibuprofen|advil|aspirin|sleeping pills?|painkillers?|pain killers?|antidepressants?|"
          r"insulin|opioids?|oxycodone|codeine|morphine|fentanyl|heroin|methadone|benzos?|"
-         r"diazepam|valium|xanax|lithium|iron pills?|vitamins?|digoxin|warfarin|co codamol)")
-POISONS = (r"(?:bleach|antifreeze|anti freeze|detergent|laundry pods?|dishwasher tablets?|"
+         r"diazepam|valium|xanax|lithium|iron pills?|vitamins?|digoxin|warfarin|co codamol|blood thinners?|"
+         r"thinners|anticoagulants?|beta blockers?|statins?|antibiotics|antihistamines|melatonin|gummies|heart pills)")
+POISONS = (r"(?:bleach|antifreeze|anti freeze|detergent|dishwasher (?:liquid|detergent|powder|gel)|washing up liquid|"
+           r"fabric softener|liquid (?:soap|detergent)|cleaner|caustic soda|laundry pods?|dishwasher tablets?|"
            r"drain cleaner|oven cleaner|cleaning (?:fluid|liquid|products?|spray)|rat poison|"
            r"weed ?killer|pesticides?|insecticide|poison|button batter(?:y|ies)|batter(?:y|ies)|"
            r"magnets?|lamp oil|paraffin|petrol|gasoline|kerosene|methanol|windscreen wash|"
@@ -43,7 +45,13 @@ RULES: dict[str, list[str]] = {
         r"(?:in|on|across|around|behind) " + POSS + r"? ?(?:chest|breastbone|sternum)\b",
         r"\b(?:crushing|squeezing|stabbing|sharp|severe|bad) (?:chest|pain in " + POSS + r" chest)\b",
         r"\bheart attack\b",
+        r"\bheart (?:\S+ ){0,2}(?:hurts|hurting|pains?|aches|aching)\b",
         r"\b(?:clutching|holding|grabbing|gripping) (?:his|her|my|their) chest\b",
+        r"\bchest (?:\S+ ){0,3}(?:pains?|pressure|discomfort|tightness|tightening|heaviness|hurts?|hurting|aches?|aching|squeezing|crushing|squeezed|crushed)\b",
+        r"\b(?:tightening|tight|squeezing|pressing|crushing|heavy|weight|belt|band|vice) (?:\S+ ){0,3}(?:round|around|on|across|in|over) (?:my|his|her|their|the) chest\b",
+        r"\bpains? (?:\S+ ){0,4}(?:in|on|across|around|behind) (?:\S+ ){0,4}(?:chest|breastbone|sternum)\b",
+        r"\bheart (?:feels|is) (?:like (?:it is )?(?:being )?)?(?:crushed|squeezed|crushing|squeezing|being crushed|being squeezed|in a vice)\b",
+        r"\bchest (?:is |feels )?(?:\S+ ){0,2}(?:burning|hurting|sore|painful)\b.*\b(?:left arm|jaw|sweat\w*|clammy|faint|short of breathe)\b",
         r"\b(?:squeezing|crushing|pressing on|sitting on|pushing on|stabbing) " + POSS + r" chest\b",
         r"\bcardiac arrest\b",
         r"\bheart (?:has )?(?:stopped|is stopping|stops)\b",
@@ -55,14 +63,19 @@ RULES: dict[str, list[str]] = {
         r"\b(?:having|had|have|has|having had|is having|just had) (?:a |another )?(?:mini )?stroke\b",
         r"\b(?:think|thinks|maybe|might be|could be|looks like|is it|signs? of|symptoms? of) (?:it is |this is |i am having |he is having |she is having )?(?:a )?stroke\b",
         r"\bstroke (?:symptoms|signs)\b",
-        r"\b(?:face|mouth|smile|lip|cheek) (?:is |has |went |looks |seems |started )?(?:all |suddenly |gone |going )?"
+        r"\b(?:face|mouth|smile|lip|cheek|eye|eyelid)s? (?:and (?:his |her |my )?(?:face|mouth|eye|lip|smile)s? )?(?:\S+ ){0,3}"
         r"(?:drooping|sagging|crooked|lopsided|uneven|fallen|dropped|numb|paralyzed)\b",
         r"\b(?:drooping|droopy|sagging|crooked|lopsided|uneven) (?:face|mouth|smile)\b",
+        r"\b(?:half|one side) of (?:my|his|her|their|the) (?:face|body|mouth) (?:\S+ ){0,3}(?:numb|weak|droop\w*|paralyzed|dead|heavy|not moving|will not move|cannot move|tingling|frozen|fallen)\b",
+        r"\bsudden(?:ly)?\b.*\b(?:double vision|(?:vision|sight) (?:went|is|became|has gone|turned|going) (?:double|blurry|black|dark|funny)|cannot (?:walk|stand|see|speak|talk)(?: straight| properly)?|numbness|paralyzed|slurr\w*|droop\w*|lost (?:my |his |her )?(?:balance|vision|sight|speech))\b",
+        r"\b(?:cannot|unable to|could not|not able to) smile (?:properly|straight|on one side|evenly)\b",
+        r"\b(?:mouth|face|lip|side of (?:my|his|her) (?:face|mouth)) (?:\S+ ){0,2}(?:will not|cannot|does not|is not|would not) move\b",
+        r"\b(?:speech|words|talking|voice) (?:\S+ ){0,3}(?:slurred|slurring|garbled|jumbled|weird|strange|funny|wrong|odd|muddled|gibberish)\b(?=.*\b(?:suddenly|sudden|numb|weak|droop\w*|arm|face|confused)\b)",
         r"\bone side of " + POSS + r" (?:face|body|mouth) (?:is |has |went |feels |seems |has gone )?"
         r"(?:gone )?(?:numb|weak|drooping|paralyzed|dead|heavy|not working|tingling)\b",
         r"\b(?:cannot|unable to|could not|not able to) (?:lift|move|raise|feel|use) " + POSS
         + r" (?:left |right )?(?:arm|leg|hand|side)\b",
-        r"\b(?:left|right) (?:arm|leg|side)(?: and (?:arm|leg|face|hand))? (?:is |are |has |have |went |feels |feel |has gone |have gone )?(?:suddenly )?(?:gone )?(?:completely )?(?:numb|weak|limp|dead|paralyzed)\b",
+        r"\b(?:left|right) (?:arm|leg|side)(?: and (?:arm|leg|face|hand))? (?:is |are |has |have |went |feels |feel |has gone |have gone )?(?:suddenly )?(?:gone |very |really )?(?:completely )?(?:numb|weak|limp|dead|paralyzed|heavy)\b",
         r"\b(?:weakness|numbness|numb|weak|paralyzed|paralysis) (?:in |on |down )?(?:one side|" + POSS + r" (?:left|right) (?:side|arm|leg))\b",
         r"\bsudden(?:ly)? (?:\S+ )?(?:weakness|numbness|numb|weak|confused|confusion|blind|blindness|"
         r"cannot (?:see|speak|talk|understand)|trouble (?:speaking|talking|seeing)|"
@@ -79,12 +92,13 @@ RULES: dict[str, list[str]] = {
     ],
     "bleeding": [
         r"\b(?:bleeding|bleed|bleeds|blood) (?:\S+ ){0,6}" + NOT_STOP + r"\b",
+        r"\b" + NOT_STOP + r" (?:\S+ )?(?:bleeding|gushing|pouring)\b",
         r"\b(?:cannot|can not) (?:stop|get) (?:the )?(?:bleeding|blood)(?: to stop)?\b",
         r"\bbleeding (?:so |very |really )?(?:heavily|badly|a lot|profusely|everywhere|non ?stop|like crazy|out|to death|from " + POSS + r" (?:head|neck|chest|stomach|belly))\b",
         r"\b(?:heavy|severe|massive|uncontrolled|uncontrollable|serious|lots of|a lot of|so much|tons of|huge amount of|too much) (?:of )?(?:bleeding|blood)\b",
         r"\b(?:spurting|gushing|pouring|pumping|squirting|spraying|streaming) (?:out )?(?:\S+ ){0,2}blood\b",
         r"\bblood (?:is |keeps )?(?:spurting|gushing|pouring|pumping|squirting|spraying|everywhere|all over)\b",
-        r"\b(?:vomiting|throwing up|threw up|vomited|vomit|coughing up|coughed up|cough up|coughing|spitting up|puking) (?:up )?(?:a lot of |lots of |some |bright red |dark |fresh )?blood\b",
+        r"\b(?:vomiting|throwing up|threw up|vomited|vomit|coughing up|coughed up|cough up|coughing|spitting up|puking|pooing|passing) (?:up )?(?:\S+ ){0,4}blood\b",
         r"\b(?:vomit|sick) (?:is |looks like )?(?:full of )?(?:blood|coffee grounds)\b|\bblood in (?:my|his|her) (?:vomit|sick)\b",
         r"\b(?:soaked|soaking|soaks) (?:through )?(?:\S+ ){0,3}(?:towels?|bandages?|pads?|tea towels?|shirt|clothes) (?:with blood|in blood)?\b(?=.*\b(?:blood|bleed|bleeding|cut|wound)\b)",
         r"\blost (?:a lot of|so much|lots of) blood\b",
@@ -99,6 +113,9 @@ RULES: dict[str, list[str]] = {
         r"\b(?:not|stopped|stop|stops|is not|are not|has stopped) " + BREATHE + r"\b",
         r"\b(?:shortness|short) of breathe\b",
         r"\bbreathless(?:ness)?\b",
+        r"\b(?:cannot|could not|not|unable to|struggling to|hard to) (?:get|getting) (?:enough |any )?(?:air|oxygen)\b|\bair hunger\b",
+        r"\b(?:breathing|breathe) (?:is |feels |sounds |has become |became )?(?:really |very |so |getting |too )?(?:hard|difficult|laboured|labored|shallow|noisy and|rattly|agonal|fast and shallow)\b",
+        r"\b(?:ribs|chest|belly|skin between (?:his|her) ribs) (?:is |are )?(?:pulling|sucking|sinking) in\b",
         r"\b(?:gasping|gasp|gasps|gasped|fighting|struggling) for (?:air|breathe)\b",
         r"\b(?:choking|choked and cannot|is choking|are choking|started choking)\b",
         r"\b(?:something|food|a \S+|piece of \S+) (?:is )?(?:stuck|lodged) in " + POSS + r" (?:throat|windpipe|airway)\b",
@@ -112,14 +129,17 @@ RULES: dict[str, list[str]] = {
     ],
     "anaphylaxis": [
         r"\banaphyla\w*",
-        r"\b(?:throat|airway|tongue|lips?|mouth|face|eyes) (?:is |are |has |have |feels? |keeps? |started )?(?:\S+ )?"
-        r"(?:closing|swelling|swollen|swelled|tightening|puffing up|blowing up|ballooning|tight and)\b",
+        r"\b(?:throat|airway|tongue|lips?|mouth|face|eyes) (?:\S+ ){0,4}"
+        r"(?:closing|swelling|swollen|swelled|tightening|puffing up|puffed up|blowing up|blown up|swelled up|ballooning|tight)\b",
+        r"\b(?:ate|eaten|eating|stung|sting|took|taken|nuts|peanuts?|shellfish|allergic)\b.*\b(?:struggling|cannot|unable|hard|difficult|trouble|difficulty) (?:to )?swallow\w*",
+        r"\btongue (?:\S+ ){0,3}(?:huge|enormous|thick|too big|massive)\b",
         r"\b(?:swollen|swelling|puffy) (?:throat|tongue|lips?|mouth|face|airway)\b",
         r"\b(?:severe|bad|serious|major|massive|strong) allergic reaction\b",
         r"\ballergic reaction\b.*\b(?:breathe|breathing|throat|swell|swelling|swollen|hives all over|dizzy|faint|wheez|vomit|tongue|lips)\w*",
         r"\b(?:breathe|breathing|throat|swell|swelling|swollen|dizzy|faint|wheez)\w*\b.*\ballergic reaction\b",
         r"\b(?:use|used|using|need|needed|needs|give|gave|giving|inject|injected|administer|administered|jab|jabbed|grab|get) "
-        r"(?:\S+ )?(?:epipen|adrenaline|epinephrine|auto ?injector)\b",
+        r"(?:\S+ ){0,3}(?:epipen|adrenaline|epinephrine|auto ?injector)\b",
+        r"\ballergic to (?:\S+ ){1,3}.*\b(?:ate|eaten|eating|had some|took|taken|stung|touched|drank)\b.*\b(?:wheez\w*|tingl\w*|swell\w*|swollen|hives|throat|breathe|breathing|dizzy|faint\w*|vomit\w*|itchy all over)\b",
         r"\b(?:hives|rash|welts) (?:all over|everywhere|spreading)\b.*\b(?:breathe|breathing|throat|swell|dizzy|faint)\w*",
         r"\b(?:stung|sting|ate|eaten|eating)\b.*\b(?:throat|tongue|lips) (?:is |are )?(?:closing|swelling|swollen|tight)\b",
     ],
@@ -128,10 +148,15 @@ RULES: dict[str, list[str]] = {
         r"\b(?:kill|killing|hang|hanging|shoot|shooting|poison|poisoning|drown|hurt|hurting|harm|harming|"
         r"cut|cutting|burn|burning|starve|end) (?:my ?self|myself|meself)\b(?! (?:shaving|cooking|chopping|by accident|accidentally|on the|on a|with the knife while|while))",
         r"\bself ?harm\w*\b",
+        r"\bcutting (?:my|his|her) (?:arms?|wrists?|legs?|thighs?|skin|self)\b|\bcut (?:my|his|her) wrists?\b",
         r"\b(?:end|ending|take|taking) (?:my|my own) life\b|\bend (?:it all|everything|things) \b|\bend (?:it all|everything|things)$|\bending it all\b",
         r"\b(?:want|wanna|going|planning|plan|ready|decided|thinking about|thinking of|think about|tempted) (?:to )?(?:die|be dead|not be here|not exist|disappear forever|not wake up|end it)\b",
         r"\b(?:do not|no longer|not) (?:want|wanna|wish) to (?:live|be alive|be here anymore|wake up|exist|go on)\b",
         r"\b(?:wish|wishing) (?:i|that i) (?:was|were|had been|could be) dead\b|\bwish (?:i|that i) (?:was|were) (?:never born|not alive|gone)\b",
+        r"\b(?:no|not see the|not see any|do not see the|cannot see the|cannot see any|not see a) point (?:in|of) (?:living|life|going on|being alive|carrying on|anything)\b",
+        r"\blife (?:is not|is no longer|not) worth (?:living|it)\b|\b(?:would|had) rather (?:be dead|die|not be alive|not exist)\b",
+        r"\b(?:planning|plan|going|want|wanna|thinking about|thinking of|decided) (?:to )?(?:overdose|od|take an overdose|take all)\b",
+        r"\b(?:want|wanna|wish|like) to (?:\S+ ){0,4}(?:never|not) wake up\b",
         r"\bbetter off (?:dead|without me|if i (?:was|were) (?:gone|dead))\b",
         r"\b(?:no|nothing) (?:reason|point|left) (?:to|in) (?:live|living|go on|going on)\b|\bnothing (?:left )?to live for\b",
         r"\bcannot (?:go on|take it anymore|do this anymore|keep going) (?:like this|anymore|any more)?\b(?=.*\b(?:die|dead|end|life|live|myself|pills|anymore)\b)",
@@ -143,11 +168,15 @@ RULES: dict[str, list[str]] = {
     "overdose": [
         r"\b(?:overdose|overdosed|overdosing|od d|od)\b(?! risk)",
         r"\b(?:took|taken|take|swallowed|ate|had|has taken|have taken|just took) (?:\S+ ){0,2}(?:too many|too much|a lot of|lots of|loads of|a whole|an entire|the whole|whole|entire|all (?:of )?(?:my|the|his|her)|a handful of|handfuls of|a bottle of|a box of|a packet of|a pack of|double|triple|extra) "
-        r"(?:\S+ ){0,2}" + PILLS + r"\b",
-        r"\b(?:took|taken|swallowed|ate|had|has taken|have taken|took like|took about|took around|just took) (?:like |about |around |over |maybe |at least )?(?:[1-9]\d|\d{3,}) (?:\S+ ){0,2}" + PILLS + r"\b",
+        r"(?:\S+ ){0,3}" + PILLS + r"\b",
+        r"\b(?:took|taken|swallowed|ate|had|has taken|have taken|took like|took about|took around|just took) (?:like |about |around |over |maybe |at least )?(?:[1-9]\d|\d{3,}) (?:\S+ ){0,3}" + PILLS + r"\b",
         r"\b(?:took|taken|swallowed|ate|had|has taken|have taken|just took) (?:\S+ ){0,3}(?:whole|entire|full) (?:bottle|box|packet|pack|strip|blister pack|sheet)\b",
         r"\b(?:swallowed|drank|drunk|ate|eaten|drinking|swallowing|licked|chewed|sucked on|got into|has eaten|has drunk|has swallowed) (?:\S+ ){0,3}" + POISONS + r"\b",
         r"\b" + POISONS + r"\b.*\b(?:swallowed|drank|drunk|in (?:his|her|my) mouth|ingested)\b",
+        r"\b(?:child|toddler|son|daughter|kid|baby|grandson|granddaughter|boy|girl|he|she)\b.*\b(?:swallowed|ate|eaten|took|taken|got into|chewed) "
+        r"(?:(?:a few|some|several|lots|loads|a handful|a bunch|all|\d+) of (?:my|the|grandma s|grandmas|grandpa s|nan s|granny s|his grandmother s|her grandmother s|his grandfather s|her grandfather s|someone s|her|his) "
+        r"|(?:my|grandma s|grandmas|grandpa s|nan s|granny s|his grandmother s|her grandmother s|his grandfather s|her grandfather s|someone s|a bottle of|a packet of|a box of) )(?:\S+ ){0,2}" + PILLS + r"\b",
+        r"\b(?:took|taken|swallowed|ate) (?:a bunch|bunches|a load|loads|a heap|a pile|a fistful|a mouthful) of (?:\S+ ){0,3}" + PILLS + r"\b",
         r"\b(?:got into|into) (?:my|the|his|her|grandma s|grandmas) (?:pills|tablets|medicine|medication|meds|medicine cabinet)\b",
         r"\bpoisoned\b|\bpoisoning\b(?<!food poisoning)",
         r"\bcarbon monoxide\b",
@@ -163,6 +192,8 @@ RULES: dict[str, list[str]] = {
         r"\b(?:seizure|seizures|seizing|convulsion|convulsions|convulsing|convulsed|fitting|epileptic fit|grand mal)\b",
         r"\b(?:having|had|has|is having) (?:a )?fit\b(?=.*\b(?:shaking|jerking|floor|eyes|foam|epilep|unconscious|seizure|rolled|stiff|twitching)\w*)",
         r"\b(?:shaking|jerking|twitching) (?:all over|uncontrollably|violently)\b(?=.*\b(?:floor|unconscious|eyes|foam|not responding|fell|collapsed)\b)",
+        r"\b(?:will not|does not|is not|cannot|not|can not) (?:answer|respond|react|open (?:his|her|their) eyes)(?: me| to me| to anything)?\b",
+        r"\blying on the (?:floor|ground)\b.*\b(?:not|will not|cannot)\b",
         r"\b(?:eyes|eyes are) (?:rolled|rolling) (?:back|up)\b",
         r"\bfoaming at the mouth\b",
         r"\bhit " + POSS + r" head\b.*\b(?:unconscious|passed out|knocked out|confused|vomit\w*|drowsy|blacked out|not making sense)\b",
@@ -171,23 +202,28 @@ RULES: dict[str, list[str]] = {
         r"\b(?:burn|burns|burned|burnt|scald|scalded|scalds|scalding)\b.*\b(?:severe|severely|badly|bad|serious|blistered|blistering|blisters all over|"
         r"skin (?:is |has )?(?:peeling|coming off|came off|falling off|charred|white|black|melted|melting|leathery)|"
         r"whole|entire|all over|large|big|huge|face|chemical|acid|electrical|third degree|3rd degree|second degree|2nd degree|full thickness)\b",
+        r"\bburn (?:\S+ ){0,3}(?:the size of|bigger than|larger than) (?:a|my|his|her) (?:hand|palm|plate|fist)\b|\bburn (?:\S+ ){0,8}(?:white|leathery|charred|black)\b",
         r"\b(?:severe|serious|bad|deep|large|big|huge|major|third degree|3rd degree|second degree|2nd degree|chemical|acid|electrical) (?:\S+ )?(?:burns?|scalds?)\b",
         r"\b(?:boiling|hot) (?:water|oil|fat|soup|tea|kettle|pan|coffee) (?:\S+ ){0,3}(?:all over|on (?:his|her|my|the baby s|the babys) (?:face|chest|body|legs?|arms?))\b",
         r"\b(?:clothes|clothing|hair|shirt|dress|sleeve|skirt|pyjamas|trousers|i|he|she|body) (?:\S+ ){0,2}(?:caught fire|caught on fire|on fire|in flames)\b",
         r"\bset (?:myself|himself|herself|themselves) on fire\b",
+        r"\b(?:boiling|scalding|hot) (?:water|oil|fat|liquid|soup|tea|coffee|steam)\b.*\b(?:blister\w*|peeling|skin (?:came|is coming) off|all over)\b",
+        r"\b(?:caustic|lye|acid|alkali|chemical|bleach|drain cleaner|oven cleaner)\b.*\b(?:burning|burnt|burned|burns)\b",
         r"\b(?:electrocuted|electric shock|electrical shock|struck by lightning)\b",
         r"\b(?:chemical|acid|bleach|lye|oven cleaner) (?:in|into|splashed in|got in) " + POSS + r" (?:eye|eyes|face)\b",
         r"\bsmoke inhalation\b|\binhaled (?:a lot of )?smoke\b",
     ],
     "infant_fever_meningitis": [
-        r"\b(?:newborn|new born|neonate)\b.*\b(?:fever|temperature|temp|hot|38|39|40|floppy|not feeding|will not feed|blue|rash)\b",
+        r"\b(?:newborn|new born|neonate)\b.*\b(?:fever|temperature|temp|hot|burning up|very warm|38|39|40|floppy|not feeding|will not feed|blue|rash)\b",
+        r"\b(?:baby|infant|newborn|he|she|son|daughter) is (?:only |just |about )?(?:[0-9]|1[0-2]) (?:days?|weeks?)\b.*\b(?:fever|temperature|temp|hot|38|39|40|floppy|not feeding|will not feed)\b",
         r"\b(?:[0-9]|1[0-2]) (?:days?|weeks?) old\b.*\b(?:fever|temperature|temp|hot|38|39|40|floppy|not feeding|will not feed)\b",
-        r"\b(?:[0-3]|1p5|2p5) (?:months?|mo|mth|mths) old\b.*\b(?:fever|temperature|temp|38|39|40|floppy)\b",
+        r"\b(?:[0-3]|1p5|2p5) (?:months?|mo|mth|mths) old\b.*\b(?:fever|temperature|temp|38|39|40|floppy|hot|will not feed|not feeding|feeding poorly|limp)\b",
         r"\b(?:baby|infant|toddler|child|son|daughter|kid)\b.*\b(?:floppy|limp|lethargic and|will not wake|hard to wake|not waking|high pitched cry|bulging soft spot|bulging fontanelle)\b",
         r"\b(?:baby|infant|newborn)\b.*\b(?:fever|temperature|temp) (?:of |is |at |was |reading |reads |over |above )?(?:39|40|41|42|103|104|105|106)\b",
         r"\b(?:stiff neck|neck is stiff|neck is very stiff|neck stiffness|cannot (?:bend|move|touch) (?:my|his|her) (?:neck|chin to (?:my|his|her) chest))\b.*\b(?:fever|temperature|rash|headache|light|vomit\w*|confused|confusion|drowsy|spots)\b",
         r"\b(?:fever|temperature|rash|headache|vomit\w*|spots)\b.*\b(?:stiff neck|neck is stiff|neck stiffness|cannot (?:bend|move|touch) (?:my|his|her) (?:neck|chin))\b",
-        r"\brash (?:\S+ ){0,3}(?:does not|did not|will not|not|that does not|that will not|that did not) (?:fade|go away|disappear|blanch) (?:when|under|with|if)\b(?=.*\b(?:glass|press\w*|tumbler)\b)",
+        r"\brash\b.*\b(?:glass|tumbler)\b|\b(?:glass|tumbler)\b.*\brash\b",
+        r"\brash (?:\S+ ){0,6}(?:does not|did not|will not|not|that does not|that will not|that did not) (?:fade|go away|disappear|blanch) (?:when|under|with|if)\b(?=.*\b(?:glass|press\w*|tumbler)\b)",
         r"\b(?:non ?blanching|purple|purplish|dark red|pinprick) (?:\S+ )?(?:rash|spots|dots|blotches)\b(?=.*\b(?:fever|temperature|glass|unwell|drowsy|stiff|baby|child|fade|headache|vomit\w*)\b)",
         r"\b(?:fever|temperature|temp|drowsy|unwell|stiff neck|headache|vomit\w*)\b.*\b(?:non ?blanching|purple|purplish|pinprick) (?:\S+ )?(?:rash|spots|dots|blotches)\b",
         r"\bnon ?blanching rash\b",
