@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -122,9 +122,12 @@ def _merge_dense(p: _Patcher, tensor: str, spec: Mapping[str, Any], delta: np.nd
     p.write(tensor, (w.astype(np.float32) + delta).astype(w.dtype), start)
 
 
-def merge_into(folder: Path, io: Mapping[str, Any], lora: Mapping[str, LoraWeight]) -> dict[str, int]:
+def merge_into(folder: Path, io: Mapping[str, Any],
+               lora: Mapping[str, LoraWeight | Sequence[LoraWeight]]) -> dict[str, int]:
     """Merge ``lora`` (HF weight name -> factors) into the decoder files in ``folder``, in place.
 
+    A weight may get several factor pairs whose deltas are summed: replacing an adapter merged
+    earlier is one pass with the old pair at ``-scale`` and the new one at ``+scale``.
     ``folder`` must be a private copy (the staging folder of an apply). Returns a count per layout.
     """
     weights = io.get("weights") or {}
@@ -132,16 +135,18 @@ def merge_into(folder: Path, io: Mapping[str, Any], lora: Mapping[str, LoraWeigh
     p = _Patcher(Path(folder))
     counts: dict[str, int] = {}
     try:
-        for hf_name, lw in sorted(lora.items()):
+        for hf_name, pairs in sorted(lora.items()):
             spec = weights.get(hf_name)
             if spec is None:
                 raise BundleError(f"cannot merge: the decoder graph does not store {hf_name!r}")
             rows, cols = int(spec["rows"]), int(spec["cols"])
-            if lw.a.shape[1] != cols or lw.b.shape[0] != rows or lw.a.shape[0] != lw.b.shape[1]:
-                raise BundleError(f"cannot merge: LoRA factors for {hf_name} have shapes {lw.b.shape} @ {lw.a.shape}, "
-                                  f"the weight is [{rows}, {cols}]")
+            pairs = [pairs] if isinstance(pairs, LoraWeight) else list(pairs)
+            for lw in pairs:
+                if lw.a.shape[1] != cols or lw.b.shape[0] != rows or lw.a.shape[0] != lw.b.shape[1]:
+                    raise BundleError(f"cannot merge: LoRA factors for {hf_name} have shapes {lw.b.shape} @ "
+                                      f"{lw.a.shape}, the weight is [{rows}, {cols}]")
             layout = spec["layout"]
-            delta = lw.delta()
+            delta = sum((lw.delta() for lw in pairs[1:]), pairs[0].delta())
             if layout == "nbits":
                 _merge_nbits(p, spec["tensor"], spec, qinfo, delta)
             elif layout == "dense_kn":
