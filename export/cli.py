@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "onnx": ("export.cli_build", "onnx", "Export an HF Llama folder to an optimized, quantized ONNX decoder."),
     "build": ("export.cli_build", "build", "Build a signed, quality-gated bundle for a firmware profile."),
     "keygen": ("export.cli_build", "keygen", "Make an ed25519 bundle-signing key pair."),
-    "adapter": ("export.cli_build", "adapter", "Build a signed adapter-only update."),
+    "adapter": ("export.cli_adapter", "adapter", "Build a signed adapter-only update."),
 }
 
 
