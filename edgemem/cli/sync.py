@@ -96,3 +96,65 @@ def confirm_cmd(ctx: click.Context) -> None:
 
     st = slots.confirm(home_of(ctx))
     click.echo(f"active version {st.version_of(st.active)} confirmed")
+
+
+@sync.command(name="outbox")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--host-key", type=click.Path(dir_okay=False),
+              help="Training host's X25519 public key (default: the pinned keys/outbox-host.pub).")
+@click.option("--no-deidentify", is_flag=True, help="Keep names, addresses, phone numbers and dates in the text.")
+@click.option("--json", "as_json", is_flag=True, help="Print the package manifest as JSON.")
+@click.pass_context
+def outbox_cmd(ctx: click.Context, directory: str, host_key: str | None, no_deidentify: bool, as_json: bool) -> None:
+    """Write the dialogues and memories of consenting patients, new since the last package,
+    de-identified and encrypted to the training host, into DIRECTORY (a USB stick, a share)."""
+    from ..sync.outbox import write_outbox
+
+    m = write_outbox(home_of(ctx), directory, host_key=host_key, deidentify=not no_deidentify)
+    if m.get("empty"):
+        _echo(m, as_json, f"nothing new to send ({m['counts']['not_consenting']} patients without consent skipped)")
+        return
+    c = m["counts"]
+    _echo(m, as_json, f"wrote package {m['package_id']}: {c['dialogues']} dialogues, {c['memories']} memories "
+                      f"of {c['patients']} consenting patients ({c['not_consenting']} without consent skipped)")
+
+
+@sync.command(name="consent")
+@click.argument("user")
+@click.option("--yes/--no", "value", default=None, help="Give or withdraw consent; omit to show it.")
+@click.pass_context
+def consent_cmd(ctx: click.Context, user: str, value: bool | None) -> None:
+    """Show or set whether USER's dialogues may leave the device for training."""
+    from ..memory.service import MemoryService
+
+    with MemoryService(home_of(ctx), None) as svc:
+        if value is not None:
+            svc.set_consent(user, value)
+            from ..privacy import audit
+
+            audit.record(home_of(ctx), "consent", user=user, value=value)
+        click.echo(f"{user}: consent {'yes' if svc.consent(user) else 'no'}")
+
+
+@sync.command(name="host-keygen")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.pass_context
+def host_keygen_cmd(ctx: click.Context, out: str) -> None:
+    """On the training host: make the X25519 key pair outboxes are encrypted to (OUT, OUT.pub)."""
+    from ..sync.box import generate_host_keypair, host_key_id, load_public
+
+    priv, pub = generate_host_keypair(out)
+    click.echo(f"wrote {priv} (keep it on the host) and {pub} (pin it on devices: edgemem sync pin-host); "
+               f"key id {host_key_id(load_public(pub))}")
+
+
+@sync.command(name="pin-host")
+@click.argument("public_key", type=click.Path(dir_okay=False))
+@click.pass_context
+def pin_host_cmd(ctx: click.Context, public_key: str) -> None:
+    """Pin the training host's public key: outboxes are encrypted to it by default."""
+    from ..sync.box import host_key_id, load_public
+    from ..sync.outbox import pin_host_key
+
+    path = pin_host_key(home_of(ctx), public_key)
+    click.echo(f"pinned host key {host_key_id(load_public(path))} at {path}")

@@ -56,7 +56,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         re.IGNORECASE)),
     ("PHONE", re.compile(r"(?<![\w/])\+?\(?\d[\d\s().-]{5,}\d(?![\w/])")),
     ("ADDRESS", re.compile(
-        rf"\b\d{{1,5}}[a-z]?\s+(?:{_NAME}\s+){{1,3}}(?i:{_STREET})\b\.?"
+        rf"\b\d{{1,5}}[a-z]?\s+(?:{_NAME}\s+){{1,3}}(?i:{_STREET})\b"
         rf"|(?<=, )\d{{4,5}}\s+{_NAME}\b"
         rf"|\b{_NAME}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring)\s+\d{{1,4}}[a-z]?\b"
         r"|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")),
