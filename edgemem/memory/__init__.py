@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MemoryService", "Hit", "PromptPlan", "Note", "OnnxEmbedder", "import_jsonl"]
+__all__ = ["MemoryService", "Hit", "PromptPlan", "Note", "OnnxEmbedder", "import_jsonl", "open_memory"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +16,10 @@ def __getattr__(name: str) -> Any:
         from . import service
 
         return getattr(service, name)
+    if name == "open_memory":
+        from .service import MemoryService
+
+        return MemoryService.open
     if name in ("Hit", "PromptPlan", "Note"):
         from . import types
 

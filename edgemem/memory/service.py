@@ -108,6 +108,21 @@ class MemoryService:
         self._touch: dict[int, set[int]] = {}
         self._closed = False
 
+    @classmethod
+    def open(cls, home: Home | str | Path | None = None, *, bundle: str | Path | None = None,
+             embedder_dir: str | Path | None = None, profile: Any = None, codec: Codec | None = None,
+             **kwargs: Any) -> "MemoryService":
+        """The device's memory with its usual parts: the bundle's (or active bundle's) embedder,
+        the home's data key, the profile. No embedder found means BM25 + fuzzy retrieval only."""
+        from .embedder import OnnxEmbedder, find_embedder
+
+        if home is None or isinstance(home, (str, Path)):
+            home = Home.resolve(home)
+        folder = Path(embedder_dir) if embedder_dir else find_embedder(bundle, home)
+        threads = int(getattr(profile, "threads", 2) or 2)
+        embedder = OnnxEmbedder(folder, threads=threads) if folder is not None else None
+        return cls(home, embedder, codec, profile, **kwargs)
+
     # --- plumbing -----------------------------------------------------------------------------
     def _pid(self, user: str, create: bool = True) -> int | None:
         return self.store.patient(user, create=create)
@@ -126,15 +141,21 @@ class MemoryService:
     def ring(self, pid: int) -> ShortTermBuffer:
         r = self._rings.get(pid)
         if r is None:
-            ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
-            r = ShortTermBuffer(self.home.short_term_dir / f"{ukey}.stm", self.codec, self.capacity,
+            r = ShortTermBuffer(self.home.short_term_dir / f"{self._file_stem(pid)}.stm", self.codec, self.capacity,
                                 aad=f"stm:{pid}".encode())
             self._rings[pid] = r
         return r
 
-    def _index_path(self, pid: int) -> Path:
+    def _file_stem(self, pid: int) -> str:
+        # Named by a hash of the patient's blinded key: says nothing about the patient, even with
+        # PlainCodec (whose "blinding" is the identity), and changes when the key is rotated.
+        import hashlib
+
         ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
-        return self.home.index_dir / f"{ukey}.usearch"
+        return hashlib.sha256(ukey.encode("utf-8")).hexdigest()[:32]
+
+    def _index_path(self, pid: int) -> Path:
+        return self.home.index_dir / f"{self._file_stem(pid)}.usearch"
 
     def index(self, pid: int) -> PatientIndex:
         """The patient's vector index, loaded, caught up with SQLite, or rebuilt from it."""

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS turns (
     patient_id INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     tid TEXT NOT NULL,
+    tid_enc BLOB NOT NULL,
     seq INTEGER NOT NULL,
     role TEXT NOT NULL,
     speaker BLOB,
@@ -287,9 +288,9 @@ class Store:
             for r in rows:
                 emb = r.get("emb")
                 cur = c.execute(
-                    "INSERT INTO turns (patient_id, session_id, tid, seq, role, speaker, text, time, emb, vgen) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (pid, r["session_id"], r["tid"], r["seq"], r["role"],
+                    "INSERT INTO turns (patient_id, session_id, tid, tid_enc, seq, role, speaker, text, time, emb, vgen) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (pid, r["session_id"], self.blind_tid(r["tid"]), self.seal(pid, "turns", r["tid"]), r["seq"], r["role"],
                      self.seal(pid, "turns", r["speaker"]) if r.get("speaker") else None,
                      self.seal(pid, "turns", r["text"]), r["time"],
                      self.seal(pid, "emb", emb) if emb is not None else None, vgen if emb is not None else 0))
@@ -300,12 +301,17 @@ class Store:
                     c.execute("INSERT INTO fts (rowid, body, pid) VALUES (?, ?, ?)", (turn_key(tid), body, f"p{pid}"))
         return ids
 
+    def blind_tid(self, tid: str) -> str:
+        # Callers' turn ids may carry names ("alice-3"): stored blinded for lookup, sealed for display.
+        return self.codec.blind("\0tid\0" + tid)
+
     def has_tid(self, pid: int, tid: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM turns WHERE patient_id=? AND tid=?", (pid, tid)).fetchone() is not None
+        return self.conn.execute("SELECT 1 FROM turns WHERE patient_id=? AND tid=?",
+                                 (pid, self.blind_tid(tid))).fetchone() is not None
 
     def turns(self, pid: int, session_id: str | None = None, ids: Iterable[int] | None = None,
               limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
-        q = "SELECT id, session_id, tid, seq, role, speaker, text, time FROM turns WHERE patient_id=?"
+        q = "SELECT id, session_id, tid_enc, seq, role, speaker, text, time FROM turns WHERE patient_id=?"
         args: list[Any] = [pid]
         if session_id is not None:
             q += " AND session_id=?"
@@ -321,7 +327,7 @@ class Store:
             q += f" LIMIT {int(limit)}"
         out = []
         for r in self.conn.execute(q, args):
-            out.append({"id": r[0], "session_id": r[1], "tid": r[2], "seq": r[3], "role": r[4],
+            out.append({"id": r[0], "session_id": r[1], "tid": self.open(pid, "turns", r[2]), "seq": r[3], "role": r[4],
                         "speaker": self.open(pid, "turns", r[5]) if r[5] else None,
                         "text": self.open(pid, "turns", r[6]), "time": r[7]})
         return out
@@ -330,9 +336,10 @@ class Store:
         tl = list(tids)
         if not tl:
             return {}
+        blind = {self.blind_tid(t): t for t in tl}
         rows = self.conn.execute(f"SELECT tid, id FROM turns WHERE patient_id=? AND tid IN ({','.join('?' * len(tl))})",
-                                 [pid, *tl]).fetchall()
-        return {r[0]: int(r[1]) for r in rows}
+                                 [pid, *blind]).fetchall()
+        return {blind[r[0]]: int(r[1]) for r in rows}
 
     # --- memories -----------------------------------------------------------------------------
     def add_memory(self, pid: int, *, tier: str, kind: str, text: str, source_ids: Sequence[str],
@@ -544,6 +551,7 @@ class Store:
             recrypt("sessions", "label", "sessions")
             recrypt("turns", "speaker", "turns")
             recrypt("turns", "text", "turns")
+            recrypt("turns", "tid_enc", "turns")
             recrypt("turns", "emb", "emb")
             recrypt("memories", "text", "memories")
             recrypt("memories", "source_ids", "memories")
@@ -566,8 +574,10 @@ class Store:
                 status = c.execute("SELECT status FROM memories WHERE id=?", (mid,)).fetchone()[0]
                 if body and status == "active":
                     c.execute("INSERT INTO fts (rowid, body, pid) VALUES (?, ?, ?)", (memory_key(mid), body, f"p{pid}"))
-            for tid, pid, blob in c.execute("SELECT id, patient_id, text FROM turns").fetchall():
+            for tid, pid, blob, tid_enc in c.execute("SELECT id, patient_id, text, tid_enc FROM turns").fetchall():
                 plain = new.decrypt(bytes(blob), f"turns:{pid}".encode()).decode("utf-8")
+                ext = new.decrypt(bytes(tid_enc), f"turns:{pid}".encode()).decode("utf-8")
+                c.execute("UPDATE turns SET tid=? WHERE id=?", (new.blind("\0tid\0" + ext), tid))
                 body = " ".join(self.blind_terms(plain))
                 c.execute("DELETE FROM fts WHERE rowid=?", (turn_key(tid),))
                 if body:

@@ -1,0 +1,210 @@
+"""The memory's storage tiers on real files: SQLite+FTS5, usearch index files, the short-term ring.
+
+Isolation between patients, encryption at rest, persistence across restarts, rebuilding the
+derived index, and forget leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edgemem.home import Home
+from edgemem.memory.embedder import OnnxEmbedder
+from edgemem.memory.service import MemoryService
+from edgemem.privacy.cipher import DataKey, PlainCodec
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm_embedder_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(minilm_embedder_dir)
+
+
+def _home(tmp_path: Path) -> Home:
+    return Home(tmp_path / "home").ensure()
+
+
+def _seed(svc: MemoryService, user: str, lines: list[tuple[str, str]], t0: float = 1_700_000_000.0,
+          prefix: str = "") -> str:
+    sid = svc.start_session(user, time=t0)
+    for i, (role, text) in enumerate(lines):
+        svc.add_turn(user, sid, role, text, time=t0 + 60 * i, turn_id=f"{prefix}{user}-{i}")
+    svc.end_session(user, sid)
+    return sid
+
+
+ALICE = [("user", "I am allergic to penicillin and I take metformin for my diabetes."),
+         ("assistant", "Thank you. I recommend you keep a list of your medications with you."),
+         ("user", "My left knee has been swelling since the football match.")]
+BOB = [("user", "I have been coughing at night and I use an albuterol inhaler."),
+       ("assistant", "A night cough with asthma should be checked; keep using the inhaler.")]
+
+
+def test_patients_are_isolated(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    svc = MemoryService(_home(tmp_path), embedder, DataKey.generate())
+    _seed(svc, "alice", ALICE)
+    _seed(svc, "bob", BOB)
+    for query in ("penicillin allergy", "knee swelling", "metformin diabetes"):
+        bob_hits = svc.search("bob", query, 10)
+        assert all("alice" not in sid for h in bob_hits for sid in h.source_ids)
+        assert not any("penicillin" in h.text or "knee" in h.text for h in bob_hits)
+    alice_hits = svc.search("alice", "penicillin allergy", 5)
+    assert alice_hits and "penicillin" in alice_hits[0].text
+    assert all(s.startswith("alice-") for h in alice_hits for s in h.source_ids)
+    assert svc.search("carol", "anything", 5) == []
+    svc.close()
+
+
+def test_encrypted_at_rest_and_fts_blinded(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home = _home(tmp_path)
+    svc = MemoryService(home, embedder, DataKey.generate())
+    _seed(svc, "alice", ALICE)
+    svc.close()
+    blobs = b"".join(p.read_bytes() for p in home.root.rglob("*") if p.is_file() and p.name != "data.key")
+    for secret in (b"penicillin", b"metformin", b"alice", b"knee"):
+        assert secret not in blobs
+    # FTS holds tokens, but none is a word the patient said.
+    conn = sqlite3.connect(home.db_path)
+    rows = conn.execute("SELECT body FROM fts").fetchall()
+    assert rows and all(tok.startswith("t") and len(tok) == 17 for (body,) in rows for tok in body.split())
+    conn.close()
+
+
+def test_plaintext_codec_shows_what_encryption_hides(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    # The same check with PlainCodec finds the words: the test above can fail.
+    home = _home(tmp_path)
+    svc = MemoryService(home, embedder, PlainCodec())
+    _seed(svc, "alice", ALICE)
+    svc.close()
+    data = home.db_path.read_bytes() + (home.db_path.with_name("memory.sqlite-wal").read_bytes()
+                                        if home.db_path.with_name("memory.sqlite-wal").exists() else b"")
+    assert b"penicillin" in data
+
+
+def test_restart_keeps_everything_and_wrong_key_fails(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home = _home(tmp_path)
+    key = DataKey.generate()
+    svc = MemoryService(home, embedder, key)
+    _seed(svc, "alice", ALICE)
+    before_mem = svc.list_memories("alice")
+    before_short = svc.short_term("alice")
+    pref = svc.profile_of("alice")
+    svc.close()
+    svc2 = MemoryService(home, embedder, key)
+    assert svc2.list_memories("alice") == before_mem
+    assert svc2.short_term("alice") == before_short and before_short
+    assert svc2.profile_of("alice") == pref
+    hits = svc2.search("alice", "knee swelling", 3)
+    assert any("knee" in h.text for h in hits)
+    svc2.close()
+    from edgemem.errors import EdgememError
+
+    other = MemoryService(home, embedder, DataKey.generate())
+    with pytest.raises(EdgememError):
+        # Another key cannot even find the patient (blinded key), and cannot decrypt rows.
+        other.export("alice")
+    other.close()
+
+
+def _dense_only(svc: MemoryService, user: str, query: str) -> list[str]:
+    return [h.text for h in svc.search(user, query, 3, mode="dense", reinforce=False)]
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "truncate"])
+def test_index_is_rebuilt_from_sqlite(tmp_path: Path, embedder: OnnxEmbedder, damage: str) -> None:
+    home = _home(tmp_path)
+    key = DataKey.generate()
+    svc = MemoryService(home, embedder, key)
+    _seed(svc, "alice", ALICE)
+    expected = _dense_only(svc, "alice", "swollen knee after sports")
+    svc.close()
+    files = list(home.index_dir.glob("*.usearch"))
+    assert len(files) == 1
+    if damage == "delete":
+        files[0].unlink()
+    elif damage == "corrupt":
+        raw = bytearray(files[0].read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        files[0].write_bytes(bytes(raw))
+    else:
+        files[0].write_bytes(files[0].read_bytes()[:100])
+    svc2 = MemoryService(home, embedder, key)
+    assert _dense_only(svc2, "alice", "swollen knee after sports") == expected
+    svc2.close()
+    assert files[0].exists()  # saved again on close
+
+
+def test_stale_index_catches_up(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home = _home(tmp_path)
+    key = DataKey.generate()
+    svc = MemoryService(home, embedder, key)
+    _seed(svc, "alice", ALICE)
+    svc.close()
+    index_file = next(home.index_dir.glob("*.usearch"))
+    old = index_file.read_bytes()
+    svc = MemoryService(home, embedder, key)
+    _seed(svc, "alice", [("user", "I started physiotherapy for my shoulder injury.")], t0=1_700_100_000.0, prefix="s2-")
+    svc.close()
+    index_file.write_bytes(old)  # an index saved before the last session: stale
+    svc = MemoryService(home, embedder, key)
+    idx = svc.index(svc.store.patient("alice"))
+    assert idx.generation == svc.store.generation(svc.store.patient("alice"))
+    assert any("physiotherapy" in t for t in _dense_only(svc, "alice", "shoulder physiotherapy"))
+    svc.close()
+
+
+def test_forget_leaves_nothing(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home = _home(tmp_path)
+    svc = MemoryService(home, embedder, PlainCodec())  # plaintext, so leftovers would be visible
+    _seed(svc, "alice", ALICE)
+    _seed(svc, "bob", BOB)
+    pid = svc.store.patient("alice")
+    assert len(list(home.index_dir.glob("*.usearch"))) == 2
+    assert len(list(home.short_term_dir.glob("*.stm"))) == 2
+    assert svc.forget("alice") is True
+    conn = svc.store.conn
+    for table in ("sessions", "turns", "memories", "history"):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE patient_id=?", (pid,)).fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM fts WHERE pid MATCH ?", (f"p{pid}",)).fetchone()[0] == 0
+    assert len(list(home.index_dir.glob("*.usearch"))) == 1
+    assert len(list(home.short_term_dir.glob("*.stm"))) == 1
+    assert list(svc.iter_users()) == ["bob"]
+    assert svc.search("alice", "penicillin", 5) == []
+    assert svc.search("bob", "inhaler", 3)  # bob untouched
+    svc.close()
+    data = b"".join(p.read_bytes() for p in home.root.rglob("*") if p.is_file())
+    for secret in (b"penicillin", b"metformin", b"football"):
+        assert secret not in data, secret
+
+
+def test_delete_one_memory(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    svc = MemoryService(_home(tmp_path), embedder, DataKey.generate())
+    _seed(svc, "alice", ALICE)
+    allergy = next(m for m in svc.list_memories("alice") if m["kind"] == "allergy")
+    assert svc.delete_memory("alice", allergy["id"]) is True
+    assert svc.delete_memory("alice", allergy["id"]) is False
+    assert all(h.memory_id != allergy["id"] for h in svc.search("alice", "allergic penicillin", 10))
+    svc.close()
+
+
+def test_consent_users_export_and_rekey(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home = _home(tmp_path)
+    svc = MemoryService(home, embedder, DataKey.generate())
+    _seed(svc, "alice", ALICE)
+    assert svc.consent("alice") is False
+    svc.set_consent("alice", True)
+    assert svc.consent("alice") is True
+    ex = svc.export("alice")
+    assert {t["id"] for t in ex["turns"]} == {"alice-0", "alice-1", "alice-2"}
+    assert any(m["kind"] == "allergy" for m in ex["memories"]) and ex["summaries"]
+    new = DataKey.generate()
+    svc.rekey(new)
+    hits_after = svc.search("alice", "penicillin", 3)
+    svc.close()
+    svc2 = MemoryService(home, embedder, new)
+    assert svc2.export("alice")["turns"] == ex["turns"]
+    assert [h.text for h in svc2.search("alice", "penicillin", 3)] == [h.text for h in hits_after]
+    assert svc2.short_term("alice")
+    svc2.close()
