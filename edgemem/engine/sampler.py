@@ -1,0 +1,62 @@
+"""Next-token choice: greedy, or temperature / top-k / top-p with a repetition penalty, seedable.
+
+Works on one row of logits in numpy. Greedy is a plain argmax (the hot path of the decode loop);
+sampling only sorts when top-p asks for it, and then only the top-k candidates when top-k is set.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import InputError
+from ..interfaces import GenerationConfig
+
+
+def validate(config: GenerationConfig) -> None:
+    if config.max_new_tokens < 1:
+        raise InputError("max_new_tokens must be >= 1")
+    if config.temperature < 0:
+        raise InputError("temperature must be >= 0")
+    if config.top_k < 0:
+        raise InputError("top_k must be >= 0")
+    if not 0 < config.top_p <= 1:
+        raise InputError("top_p must be in (0, 1]")
+    if config.repetition_penalty <= 0:
+        raise InputError("repetition_penalty must be > 0")
+
+
+class Sampler:
+    def __init__(self, config: GenerationConfig) -> None:
+        validate(config)
+        self.config = config
+        self.greedy = config.temperature == 0
+        self.rng = np.random.default_rng(config.seed)
+        self.penalty = float(config.repetition_penalty)
+
+    def __call__(self, logits: np.ndarray, seen: Iterable[int] = ()) -> int:
+        c = self.config
+        if self.penalty != 1.0:
+            logits = logits.copy()
+            idx = np.fromiter(set(seen), dtype=np.int64)
+            if idx.size:
+                vals = logits[idx]
+                # CTRL-style: shrink positive logits, push negative ones further down.
+                logits[idx] = np.where(vals > 0, vals / self.penalty, vals * self.penalty)
+        if self.greedy:
+            return int(np.argmax(logits))
+        x = logits.astype(np.float64) / c.temperature
+        if c.top_k and c.top_k < x.size:
+            cand = np.argpartition(-x, c.top_k - 1)[: c.top_k]
+        else:
+            cand = np.arange(x.size)
+        xs = x[cand]
+        order = np.argsort(-xs)
+        cand, xs = cand[order], xs[order]
+        p = np.exp(xs - xs[0])
+        p /= p.sum()
+        if c.top_p < 1.0:
+            keep = int(np.searchsorted(np.cumsum(p), c.top_p) + 1)
+            cand, p = cand[:keep], p[:keep] / p[:keep].sum()
+        return int(cand[self.rng.choice(len(cand), p=p)])
