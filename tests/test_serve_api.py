@@ -20,8 +20,8 @@ openai = pytest.importorskip("openai")
 
 
 @pytest.fixture(scope="module")
-def kiosk(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
-    with running_kiosk(tiny_bundle, tmp_path_factory.mktemp("serve-home"), queue_size=1,
+def kiosk(_tiny_bundle_built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
+    with running_kiosk(_tiny_bundle_built, tmp_path_factory.mktemp("serve-home"), queue_size=1,
                        request_timeout_s=60) as k:
         yield k
 

@@ -11,18 +11,13 @@ from .main import home_of
 
 
 def resolve_profile(name: str | None, home: "object"):  # -> Profile
-    """The named profile, else the detected board's, else the generic x86 kiosk."""
+    """The named profile, else the detected board's (``EDGEMEM_PROFILE`` wins there)."""
     from .. import profiles
 
     root = getattr(home, "root", None)
     if name:
         return profiles.load(name, root)
-    detect = getattr(profiles, "detect", None)
-    if detect is not None:
-        found = detect()
-        if found is not None:
-            return found if isinstance(found, profiles.Profile) else profiles.load(str(found), root)
-    return profiles.load("x86-kiosk", root)
+    return profiles.load(profiles.detect(root).name, root)
 
 
 @click.command("serve")

@@ -165,7 +165,7 @@
       li.classList.remove("pending");
       $("log").setAttribute("aria-busy", "false");
       state.busy = false; $("send").disabled = false; state.controller = null;
-      if (state.token) $("msg").focus();
+      if (state.token && $("emergency").hidden) $("msg").focus();  // the banner keeps focus
     }
   }
 
