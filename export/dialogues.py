@@ -81,7 +81,7 @@ def _validate(obj: Any, where: str) -> Dialogue:
     return Dialogue(id=did, messages=out, patient=patient, preference=pref)
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[Dialogue]:
+def read_jsonl(path: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Dialogue]:
     """Read and validate a dialogue file; errors name the file and line."""
     p = Path(path)
     try:
@@ -99,7 +99,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[Dialogue]:
         except json.JSONDecodeError as e:
             raise InputError(f"{p}:{n}: not valid JSON ({e.msg})") from None
         out.append(_validate(obj, f"{p}:{n}"))
-    if not out:
+    if not out and not allow_empty:
         raise InputError(f"{p} holds no dialogues")
     return out
 

@@ -377,3 +377,16 @@ def train(base_dir: str | os.PathLike[str], data: Sequence[str | os.PathLike[str
     (outp / ADAPTER_INFO).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)
     return result
+
+
+def evaluate(model_dir: str | os.PathLike[str], heldout: Sequence[str | os.PathLike[str]], seq_len: int = 256,
+             max_tokens: int | None = 20000, threads: int | None = None) -> float:
+    """Held-out perplexity (assistant tokens) of an HF folder, e.g. base vs merged."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    d = Path(model_dir)
+    encoder = ChatEncoder(d)
+    ex = heldout_examples(encoder, heldout, seq_len, max_tokens)
+    return perplexity(_load_model(d), ex, encoder.pad_id)
