@@ -56,8 +56,9 @@
 
   // ---------- emergency banner ----------
   function emergency(flag) {
-    $("emergency-text").textContent = flag.message ||
-      ("Call " + (flag.emergency_number || state.emergencyNumber) + " now.");
+    // The banner says the one thing to do; the full fixed message is in the reply bubble.
+    $("emergency-text").textContent = "Call " + (flag.emergency_number || state.emergencyNumber) +
+      " now, or ask a member of staff to call for you.";
     $("emergency").hidden = false;
     $("emergency-close").focus();
   }
@@ -78,6 +79,7 @@
       $("log").replaceChildren();
       $("patient").value = "";
       show("chat");
+      say("");
       note("Hello! Ask me about your health, medication or your visit today.");
       $("msg").focus();
       touch();
@@ -198,7 +200,9 @@
     try { data = await api("GET", "/api/session/memories"); } catch (e) { return; }
     const list = $("memories");
     list.replaceChildren();
-    for (const m of data.memories || []) {
+    // Facts first (allergies, medication, conditions...), visit summaries after them.
+    const items = (data.memories || []).slice().sort((a, b) => (a.tier === "summary") - (b.tier === "summary"));
+    for (const m of items) {
       const id = m.memory_id !== undefined ? m.memory_id : m.id;
       const text = m.text || m.content || m.summary || "";
       const li = document.createElement("li");
@@ -207,7 +211,10 @@
       span.className = "text";
       const kind = m.tier === "summary" ? "visit summary" : (m.kind && m.kind !== "other" ? m.kind : "");
       if (kind) { const k = document.createElement("span"); k.className = "kind"; k.textContent = kind; span.append(k); }
-      span.append(document.createTextNode(text));
+      const body = document.createElement("span");
+      body.className = "body";
+      body.textContent = text;
+      span.append(body);
       const del = document.createElement("button");
       del.type = "button";
       del.textContent = "Delete";
