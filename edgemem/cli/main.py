@@ -75,8 +75,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def run(args: list[str] | None = None, **kwargs: Any) -> int:
     """Run the CLI and return its exit code, turning expected errors into one line."""
     try:
-        cli.main(args=args, standalone_mode=False, **kwargs)
-        return 0
+        rv = cli.main(args=args, standalone_mode=False, **kwargs)
+        # With standalone_mode=False click *returns* the code of ctx.exit(n) instead of raising.
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except EdgememError as e:
         if os.environ.get("EDGEMEM_DEBUG"):
             raise
