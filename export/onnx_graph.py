@@ -135,6 +135,35 @@ class _Builder:
         return self.node("MatMul", [x, self.init(name, w_kn)], name=name + "/MatMul")[0]
 
 
+def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 65536, threshold: int = 1024) -> None:
+    """Save with every large initializer in ``data_name`` at a 64 KiB-aligned offset.
+
+    onnxruntime memory-maps external data only when an initializer's offset is aligned to the
+    allocation granularity; mapped weights are file-backed pages the kernel can drop, and a
+    lookup table mapped this way is resident only where it is read. (``onnx.save_model`` packs
+    tensors back to back, which defeats that.)
+    """
+    from onnx import TensorProto
+
+    with open(onnx_path.parent / data_name, "wb") as f:
+        for t in model.graph.initializer:
+            if not t.HasField("raw_data") or len(t.raw_data) < threshold:
+                continue
+            pos = f.tell()
+            if pos % align:
+                f.write(b"\0" * (align - pos % align))
+                pos = f.tell()
+            f.write(t.raw_data)
+            del t.external_data[:]
+            for key, value in (("location", data_name), ("offset", str(pos)), ("length", str(len(t.raw_data)))):
+                entry = t.external_data.add()
+                entry.key, entry.value = key, value
+            t.data_location = TensorProto.EXTERNAL
+            t.ClearField("raw_data")
+    with open(onnx_path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
 def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_length: int) -> dict[str, Any]:
     """Write ``model.onnx`` + ``model.onnx.data`` into ``out_dir``; return files, io and architecture.
 
@@ -176,16 +205,20 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     head = emb if arch["tie_word_embeddings"] or "lm_head.weight" not in W else w("lm_head.weight")
     tied = head is emb
     if quantization in ("int8", "int4"):
+        # One uint8 table [vocab, blocks, block] serves both the lookup (GatherBlockQuantized) and
+        # the tied LM head (MatMulNBits): one copy on disk, and with the data file memory-mapped
+        # the lookup touches only the rows it reads.
         qe = quant.quantize(emb, bits=8, block=BLOCK)
         kb = H // BLOCK
-        b.init("model.embed_tokens.weight", qe.packed.reshape(V, H))
+        b.init("model.embed_tokens.weight", qe.packed)
         b.init("model.embed_tokens.weight_scales", qe.scales)
-        x = b.node("GatherBlockQuantized", ["model.embed_tokens.weight", "input_ids", "model.embed_tokens.weight_scales"],
-                   domain=MS, name="embed/GatherBlockQuantized", bits=8, block_size=BLOCK,
-                   gather_axis=0, quantize_axis=1)[0]
-        b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "gather_q8",
-                                                  "row_offset": 0, "rows": V, "cols": H}
-        del kb
+        b.init("model.embed_tokens.weight_scales_3d", qe.scales.reshape(V, kb, 1))
+        blocks = b.node("GatherBlockQuantized", ["model.embed_tokens.weight", "input_ids", "model.embed_tokens.weight_scales_3d"],
+                        domain=MS, name="embed/GatherBlockQuantized", bits=8, block_size=BLOCK,
+                        gather_axis=0, quantize_axis=2)[0]
+        x = b.node("Reshape", [blocks, b.init("embed/shape", np.array([1, -1, H], np.int64))], name="embed/Flatten")[0]
+        b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "nbits",
+                                                  "row_offset": 0, "rows": V, "cols": H, "bits": 8, "symmetric": True}
     else:
         b.init("model.embed_tokens.weight", emb.astype(ft))
         x = b.node("Gather", ["model.embed_tokens.weight", "input_ids"], name="embed/Gather")[0]
@@ -242,13 +275,10 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     final = norm("model.norm.weight", "final_norm")
     rows = b.node("Gather", [final, "logits_positions"], name="logits/GatherPositions", axis=1)[0]
     if quantization in ("int8", "int4") and tied:
-        # Same bytes as the embedding table, viewed as [vocab, blocks, block]: one copy on disk.
-        b.init("lm_head.weight_shape", np.array([V, H // BLOCK, BLOCK], np.int64))
-        lm_b = b.node("Reshape", ["model.embed_tokens.weight", "lm_head.weight_shape"], ["lm_head.weight_q"], name="lm_head/ViewAsBlocks")[0]
-        logits = b.node("MatMulNBits", [rows, lm_b, "model.embed_tokens.weight_scales"], ["logits"], domain=MS,
-                        name="lm_head/MatMulNBits", K=H, N=V, bits=8, block_size=BLOCK, accuracy_level=4)[0]
-        b.weights["lm_head.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "gather_q8", "row_offset": 0,
-                                       "rows": V, "cols": H, "tied": True}
+        logits = b.node("MatMulNBits", [rows, "model.embed_tokens.weight", "model.embed_tokens.weight_scales"], ["logits"],
+                        domain=MS, name="lm_head/MatMulNBits", K=H, N=V, bits=8, block_size=BLOCK, accuracy_level=4)[0]
+        b.weights["lm_head.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "nbits", "row_offset": 0,
+                                       "rows": V, "cols": H, "bits": 8, "symmetric": True, "tied": True}
     elif quantization in ("int8", "int4"):
         logits = b.linear(rows, "lm_head", [("lm_head.weight", head)])
     else:
@@ -273,8 +303,7 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     data_name = "model.onnx.data"
     if (out_dir / data_name).exists():
         (out_dir / data_name).unlink()
-    onnx.save_model(model, str(onnx_path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=data_name, size_threshold=1024)
+    _save_aligned(model, onnx_path, data_name)
     io = {
         "version": IO_VERSION,
         "inputs": {
@@ -295,10 +324,10 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
             "bits": {"int8": 8, "int4": 4}.get(quantization),
             "block": BLOCK if quantization in ("int8", "int4") else None,
             "symmetric": {"int8": True, "int4": False}.get(quantization),
+            "note": "a weights entry may override bits/symmetric (the tied embedding is 8-bit symmetric in both integer builds)",
             "embedding": {"bits": 8, "block": BLOCK, "symmetric": True} if quantization in ("int8", "int4") else None,
             "layouts": {
                 "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric (edgemem.quant)",
-                "gather_q8": "GatherBlockQuantized: '<tensor>' uint8 [N, K] 8-bit symmetric (zero point 128), '<tensor>_scales' float32 [N, K/block]",
                 "dense_kn": "'<tensor>' float [K, N] (transposed HF weight)",
                 "dense": "'<tensor>' float [N, K] (HF layout)",
             },

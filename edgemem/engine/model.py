@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import BundleError, InputError
 from .session import create_session
 
-PREFILL_CHUNK = 512  # bounds the attention scratch of one prefill run (scores are chunk x total)
+PREFILL_CHUNK = 256  # bounds the attention scratch of one prefill run (scores are chunk x total): RSS
 
 
 class DecoderModel:
@@ -47,6 +47,11 @@ class DecoderModel:
         self.kv_dtype = np.float16 if kv.get("dtype") == "float16" else np.float32
         self.session = create_session(onnx_path, threads=threads, providers=providers, arena=arena)
         self.providers = self.session.get_providers()
+        data_file = io.get("data_file")
+        if data_file:
+            from .session import release_mapped_file
+
+            release_mapped_file(os.path.join(os.path.dirname(os.fspath(onnx_path)), data_file))
         import onnxruntime as ort
 
         self._ort = ort
