@@ -1,0 +1,146 @@
+"""The kiosk page in a real browser: page weight, and send -> first token seen vs the engine's own.
+
+Starts ``edgemem serve`` on a free loopback port, opens the page in Debian's Chromium (headless,
+through Playwright), starts a patient session and sends ``--turns`` messages. For every reply the
+page records ``performance.now()`` from pressing Send to the first streamed token painted into the
+reply, and the server reports, for the same request, the engine's time to first token (from the
+engine call to its first piece) and the prompt assembly time. The overhead the kiosk adds is the
+difference, taken per request in the same run. Page weight is every byte the page loads.
+
+    python benchmarks/serve_page.py --bundle PATH [--turns 8] --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+EDGEMEM = [sys.executable, "-c", "from edgemem.cli.main import main; main()"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+MESSAGES = [
+    "Hello, I have had a headache since yesterday.",
+    "I take metformin for my diabetes.",
+    "Should I drink more water?",
+    "I am allergic to penicillin.",
+    "My knee hurts when I climb stairs.",
+    "Can I take paracetamol with metformin?",
+    "I sleep badly at night.",
+    "Thank you, that helps.",
+]
+
+
+def median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 2) if xs else None
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from edgemem.serve.server import free_port
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", type=Path, required=True)
+    ap.add_argument("--profile", default="x86-kiosk")
+    ap.add_argument("--turns", type=int, default=8)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--trust", type=Path, action="append", default=[],
+                    help="public key file (.pub) the bundle is signed with, trusted in the bench's home")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="edgemem-page-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "EDGEMEM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    from edgemem import keys
+    from edgemem.home import Home
+
+    for pub in args.trust:
+        keys.trust(keys.load_public_key(pub), Home(home).ensure())
+    proc = subprocess.Popen([*EDGEMEM, "serve", "--port", str(port), "--bundle", str(args.bundle),
+                             "--profile", args.profile], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}")
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server not ready in time")
+            time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 800, "height": 480})
+            loaded: dict[str, int] = {}
+
+            def on_response(r: object) -> None:
+                try:
+                    loaded[r.url] = len(r.body())  # type: ignore[attr-defined]
+                except Exception:
+                    pass
+
+            page.on("response", on_response)
+            page.goto(url + "/")
+            page.wait_for_selector("body[data-ready='1']")
+            weight = {u.replace(url, ""): n for u, n in loaded.items() if "/api/" not in u}
+            page.fill("#patient", "bench-1")
+            page.press("#patient", "Enter")
+            page.wait_for_selector("#chat-view:not([hidden])")
+            for i in range(args.turns):
+                page.fill("#msg", MESSAGES[i % len(MESSAGES)])
+                page.press("#msg", "Enter")
+                # Polled through evaluate: the page's CSP forbids the eval wait_for_function uses.
+                t_end = time.monotonic() + 120
+                while page.evaluate("window.edgemem.timings.length") < i + 1:
+                    if time.monotonic() > t_end:
+                        raise SystemExit("no reply within 120 s")
+                    time.sleep(0.01)
+            timings = page.evaluate("window.edgemem.timings")
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    rows = [t for t in timings if t.get("page_ttft_ms") is not None and t.get("server")]
+    page_ttft = [t["page_ttft_ms"] for t in rows]
+    engine_ttft = [t["server"]["engine_ttft_ms"] for t in rows]
+    prepare = [t["server"].get("prepare_ms", 0.0) for t in rows]
+    overhead = [t["page_ttft_ms"] - t["server"]["engine_ttft_ms"] for t in rows]
+    transport = [o - p for o, p in zip(overhead, prepare)]
+    result = {
+        "turns": len(rows),
+        "page_weight_bytes": sum(weight.values()), "page_files": weight,
+        "page_ttft_ms_median": median(page_ttft), "engine_ttft_ms_median": median(engine_ttft),
+        "overhead_ms_median": median(overhead), "overhead_ms_max": round(max(overhead), 2) if overhead else None,
+        "prepare_ms_median": median(prepare),
+        "overhead_minus_prepare_ms_median": median(transport),
+        "first_turn": rows[0] if rows else None,
+        "target_overhead_ms": 30, "target_page_weight_bytes": 200 * 1024,
+    }
+    if not args.json:
+        print(f"page weight {result['page_weight_bytes']} B; send->first token in page "
+              f"{result['page_ttft_ms_median']} ms vs engine {result['engine_ttft_ms_median']} ms "
+              f"(overhead median {result['overhead_ms_median']} ms, of which prompt assembly "
+              f"{result['prepare_ms_median']} ms)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
