@@ -100,3 +100,31 @@ def test_cancelled_waiting_job_never_runs_and_errors_do_not_kill_the_worker() ->
 
     asyncio.run(main())
     assert ran == ["ran"]  # the cancelled job's work never ran; the one after the error did
+
+
+def test_request_deadline_cancels_a_slow_generation() -> None:
+    """Past the per-request timeout the reply ends (finish "length", timed_out) and the worker stops."""
+    from edgemem.serve.openai_api import _job_events
+
+    stopped = threading.Event()
+
+    def slow(job: Job) -> None:
+        job.emit("piece", "a")
+        while not job.cancelled.wait(0.01):  # a generation that would go on and on
+            pass
+        stopped.set()
+
+    async def main() -> list[tuple[str, object]]:
+        q = GenerationQueue(max_waiting=0)
+        job = q.submit(slow)
+        stats = {"timeouts": 0}
+        t0 = time.perf_counter()
+        out = [e async for e in _job_events(job, time.perf_counter() + 0.3, stats)]
+        assert 0.25 < time.perf_counter() - t0 < 5
+        assert stats["timeouts"] == 1
+        q.shutdown()
+        return out
+
+    events = asyncio.run(main())
+    assert events == [("piece", "a"), ("done", {"finish_reason": "length", "timed_out": True})]
+    assert stopped.is_set()
