@@ -208,3 +208,37 @@ def test_consent_users_export_and_rekey(tmp_path: Path, embedder: OnnxEmbedder) 
     assert [h.text for h in svc2.search("alice", "penicillin", 3)] == [h.text for h in hits_after]
     assert svc2.short_term("alice")
     svc2.close()
+
+
+def test_sigkill_loses_nothing_acknowledged(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    """A process killed right after add_turn returned: turns, embeddings-to-be and notes all come back."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home = _home(tmp_path)
+    (tmp_path / "key").write_bytes(key_bytes := os.urandom(32))
+    key = DataKey(key_bytes)
+    script = f"""
+import os, signal
+from edgemem.home import Home
+from edgemem.memory.embedder import OnnxEmbedder
+from edgemem.memory.service import MemoryService
+from edgemem.privacy.cipher import DataKey
+svc = MemoryService(Home.resolve({str(home.root)!r}), OnnxEmbedder({str(embedder.folder)!r}),
+                    DataKey(open({str(tmp_path / 'key')!r}, 'rb').read()))
+sid = svc.start_session("zoe", time=1_700_000_000)
+svc.add_turn("zoe", sid, "user", "I am allergic to latex and I take lisinopril.", turn_id="z0")
+svc.add_turn("zoe", sid, "user", "My ankle has been swollen since Sunday.", turn_id="z1")
+print("acked", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL and "acked" in proc.stdout, proc.stderr
+    svc = MemoryService(home, embedder, key)
+    assert [t["id"] for t in svc.export("zoe")["turns"]] == ["z0", "z1"]
+    kinds = {(n["kind"], n["subject"]) for n in svc.short_term("zoe")}
+    assert {("allergy", "latex"), ("medication", "lisinopril"), ("symptom", "swelling")} <= kinds
+    assert any("ankle" in h.text for h in svc.search("zoe", "swollen ankle", 3, mode="dense"))
+    svc.close()

@@ -38,15 +38,15 @@ class ExecutivePolicy:
     dup_similarity: float = 0.85
 
 
-EmbedIndex = Callable[[int, list[tuple[int, str]]], None]  # (pid, [(memory id, text)]) -> embedded + indexed
+Nearest = Callable[[int, np.ndarray], list[tuple[int, float]]]  # (pid, vector) -> [(memory id, cosine)]
 EmbedTexts = Callable[[Sequence[str]], "np.ndarray | None"]
 
 
 class Executive:
-    def __init__(self, store: Store, policy: ExecutivePolicy, embed_index: EmbedIndex, embed: EmbedTexts) -> None:
+    def __init__(self, store: Store, policy: ExecutivePolicy, nearest: Nearest, embed: EmbedTexts) -> None:
         self.store = store
         self.policy = policy
-        self.embed_index = embed_index
+        self.nearest = nearest
         self.embed = embed
 
     def rehearse(self, ring: ShortTermBuffer, notes: Sequence[Note], session_id: str | None,
@@ -56,6 +56,8 @@ class Executive:
         for n in notes:
             existing = ring.find(n.kind, n.subject)
             if existing is not None and existing.negated == n.negated:
+                if all(s in existing.source_ids for s in n.source_ids):
+                    continue  # the same turn seen twice (replay, a second extractor): no new evidence
                 ring.touch(existing, now)
                 for s in n.source_ids:
                     if s not in existing.source_ids:
@@ -80,7 +82,6 @@ class Executive:
         """Promote what qualifies; apply contradictions; return the events (for ``--explain`` and tests)."""
         now = _time.time() if now is None else now
         events: list[dict] = []
-        to_embed: list[tuple[int, str]] = []
         with self.store.tx():
             for note in list(ring):
                 existing = self._find(pid, note)
@@ -102,7 +103,6 @@ class Executive:
                         session_id=note.session_id, event_time=note.event_time, now=now,
                         access_count=note.access_count)
                     note.promoted = mid
-                    to_embed.append((mid, note.text))
                     events.append({"event": "ADD", "memory_id": mid, "text": note.text})
                     continue
                 note.promoted = existing["id"]
@@ -113,15 +113,12 @@ class Executive:
                     # A contradiction, or the same subject with new content: newest wins, history keeps the old.
                     self.store.update_memory(pid, existing["id"], text=note.text, source_ids=note.source_ids,
                                              negated=note.negated, event="UPDATE", now=now, reinforce=True)
-                    to_embed.append((existing["id"], note.text))
                     events.append({"event": "UPDATE", "memory_id": existing["id"], "old": existing["text"],
                                    "text": note.text})
                 else:
                     self.store.update_memory(pid, existing["id"], source_ids=note.source_ids, event="NOOP",
                                              now=now, reinforce=True)
                     events.append({"event": "NOOP", "memory_id": existing["id"], "text": note.text})
-        if to_embed:
-            self.embed_index(pid, to_embed)
         return events
 
     @staticmethod
@@ -145,9 +142,11 @@ class Executive:
         for m in cands:
             if similarity(m["text"], note.text) >= self.policy.dup_similarity:
                 return m
-        vecs = self.embed([note.text] + [m["text"] for m in cands[-64:]])
+        vecs = self.embed([note.text])
         if vecs is None:
             return None
-        sims = vecs[1:] @ vecs[0]
-        best = int(np.argmax(sims))
-        return cands[-64:][best] if float(sims[best]) >= self.policy.dup_cosine else None
+        by_id = {m["id"]: m for m in cands}
+        for mid, sim in self.nearest(pid, vecs[0]):
+            if mid in by_id and sim >= self.policy.dup_cosine:
+                return by_id[mid]
+        return None

@@ -17,6 +17,7 @@ import re
 from typing import Iterable, Protocol, Sequence
 
 from . import lexicon
+from .preference import explicit_preference
 from .text import NEGATORS, STOPWORDS, fold, terms, words
 from .types import KINDS, Note
 
@@ -98,6 +99,9 @@ class RuleExtractor:
                 if re.match(r"\s*allerg", f[e:e + 12]):
                     add("allergy", canon, sent)
                     allergy_spans.append((s, e))
+            pref = explicit_preference(sent)
+            if pref:
+                add("preference", pref, sent)
             if not first and not allergy_spans:
                 # Third-person or generic sentences say nothing about the patient, except family history.
                 if re.search(r"\b(my (mother|father|mom|dad|sister|brother|parents|grandmother|grandfather))\b", f):
@@ -135,13 +139,6 @@ class RuleExtractor:
                           r"my name is)\b", f)
             if m and not question:
                 add("personal", _subject_of(f[m.start():]) or m.group(1), sent)
-            if re.search(r"\b(prefer|please keep|keep it|short answers|brief|in detail|more detail|explain|"
-                          r"be polite|step by step)\b", f):
-                from .preference import explicit_preference
-
-                pref = explicit_preference(sent)
-                if pref:
-                    add("preference", pref, sent)
         # A first-person statement with content but no lexicon hit still says something about the patient.
         if role == "user" and not notes:
             for sent in sentences(text):

@@ -71,8 +71,9 @@ class MemoryService:
                  codec: Codec | None = None, profile: Any = None, *,
                  generator: Any = None, extractor: Extractor | None = None,
                  executive: ExecutivePolicy | None = None, forgetting: ForgettingPolicy | None = None,
-                 retrieval: RetrievalConfig | None = None, synchronous: str = "FULL",
-                 max_open_indexes: int = 4, index_params: dict[str, int] | None = None) -> None:
+                 retrieval: RetrievalConfig | None = None, synchronous: str = "NORMAL",
+                 max_open_indexes: int = 4, index_params: dict[str, int] | None = None,
+                 embed_batch: int = 64) -> None:
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
         self.home = home.ensure()
@@ -100,12 +101,14 @@ class MemoryService:
         self.forgetting = forgetting or ForgettingPolicy()
         self.retrieval = retrieval or RetrievalConfig()
         self.index_params = dict(index_params or {})
-        self.executive = Executive(self.store, self.exec_policy, self._embed_index_memories, self.embed)
+        self.embed_batch = embed_batch
+        self.executive = Executive(self.store, self.exec_policy, self.nearest_memories, self.embed)
         self._rings: dict[int, ShortTermBuffer] = {}
         self._indexes: "OrderedDict[int, PatientIndex]" = OrderedDict()
         self._max_indexes = max_open_indexes
         self._open: dict[str, int] = {}  # session id -> pid
         self._touch: dict[int, set[int]] = {}
+        self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._closed = False
 
     @classmethod
@@ -144,7 +147,19 @@ class MemoryService:
             r = ShortTermBuffer(self.home.short_term_dir / f"{self._file_stem(pid)}.stm", self.codec, self.capacity,
                                 aad=f"stm:{pid}".encode())
             self._rings[pid] = r
+            # Replay what SQLite acknowledged after the ring was last saved (a crash, a SIGKILL).
+            for t in self.store.turns_after(pid, r.last_turn):
+                self._rehearse_rows(pid, r, [t], t["session_id"])
         return r
+
+    def _rehearse_rows(self, pid: int, ring: ShortTermBuffer, rows: Sequence[dict[str, Any]], session_id: str) -> None:
+        notes = []
+        for r in rows:
+            notes.extend(self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
+        if notes:
+            self.executive.rehearse(ring, notes, session_id, now=max(r["time"] for r in rows))
+        ring.last_turn = max([ring.last_turn] + [int(r["id"]) for r in rows])
+        ring.dirty = True
 
     def _file_stem(self, pid: int) -> str:
         # Named by a hash of the patient's blinded key: says nothing about the patient, even with
@@ -173,6 +188,9 @@ class MemoryService:
             old_pid, old = self._indexes.popitem(last=False)
             if old.dirty:
                 old.save()
+        if self.embedder is not None and self.store.any_pending(pid):
+            self._pending[pid] = 1
+            self.embed_pending(pid)  # rows stored before a crash or restart, never embedded
         return idx
 
     def _catch_up(self, pid: int, idx: PatientIndex, batch: int = 4096) -> None:
@@ -194,18 +212,42 @@ class MemoryService:
         idx.generation = gen
         idx.dirty = True
 
-    def _embed_index_memories(self, pid: int, items: list[tuple[int, str]]) -> None:
-        vecs = self.embed([t for _, t in items])
-        if vecs is None:
-            return
-        with self.store.tx() as c:
-            gen = self.store.bump_generation(pid)
-            for (mid, _), v in zip(items, vecs):
-                c.execute("UPDATE memories SET emb=?, vgen=? WHERE id=? AND patient_id=?",
-                          (self.store.seal(pid, "emb", to_bytes(v)), gen, mid, pid))
+    def embed_pending(self, pid: int) -> int:
+        """Embed every stored-but-unembedded row of a patient in batches, index them; returns the count.
+
+        Embedding is deferred so that ``add_turn`` costs a SQLite insert, and batched so that MiniLM
+        runs on many texts per call (one call per turn is several times slower on 2 cores)."""
+        if self.embedder is None or not self._pending.get(pid):
+            return 0
+        self._pending[pid] = 0
+        items = self.store.pending_embeddings(pid)
+        if not items:
+            return 0
         idx = self.index(pid)
-        idx.add([memory_key(m) for m, _ in items], vecs)
-        idx.generation = gen
+        done = 0
+        for start in range(0, len(items), 512):
+            chunk = items[start:start + 512]
+            vecs = self.embed([t for _, t in chunk])
+            assert vecs is not None
+            with self.store.tx():
+                gen = self.store.bump_generation(pid)
+                self.store.set_embeddings(pid, [(k, to_bytes(v)) for (k, _), v in zip(chunk, vecs)], gen)
+            idx.add([k for k, _ in chunk], vecs)
+            idx.generation = gen
+            done += len(chunk)
+        return done
+
+    def nearest_memories(self, pid: int, vector: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
+        """(memory id, cosine) of the long-term/summary rows closest to ``vector``."""
+        from .store import split_key
+
+        self.embed_pending(pid)
+        out = []
+        for key, sim in self.index(pid).search(vector, k * 4):
+            kind, i = split_key(key)
+            if kind == "memory":
+                out.append((i, sim))
+        return out[:k]
 
     def open_session_ids(self) -> set[str]:
         return set(self._open)
@@ -266,29 +308,21 @@ class MemoryService:
             seen.add(tid)
             rows.append({"session_id": session_id, "tid": tid, "seq": seq + i, "role": role,
                          "speaker": t.get("speaker"), "text": text, "time": to_epoch(t.get("time"), now)})
-        vecs = self.embed([r["text"] for r in rows])
+        ring = self.ring(pid)  # loaded (and replayed) before these rows exist, so they rehearse once
         with self.store.tx() as c:
             if seq == 0:
                 # A session's clock is its first turn's (imports replay history with old times).
                 c.execute("UPDATE sessions SET started=? WHERE id=?", (min(r["time"] for r in rows), session_id))
-            gen = self.store.bump_generation(pid) if vecs is not None else 0
-            if vecs is not None:
-                for r, v in zip(rows, vecs):
-                    r["emb"] = to_bytes(v)
-            ids = self.store.add_turns(pid, rows, gen)
-        if vecs is not None:
-            idx = self.index(pid)
-            idx.add([turn_key(i) for i in ids], vecs)
-            idx.generation = gen
+            ids = self.store.add_turns(pid, rows, 0)
+        for r, i in zip(rows, ids):
+            r["id"] = i
+        if self.embedder is not None:
+            self._pending[pid] = self._pending.get(pid, 0) + len(rows)
+            if self._pending[pid] >= self.embed_batch:
+                self.embed_pending(pid)
         # Rehearsal (rules: cheap and deterministic) into the short-term ring; the LLM extractor, when
         # configured, runs at session end where its latency does not hold up a reply.
-        notes = []
-        for r in rows:
-            notes.extend(self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
-        if notes:
-            ring = self.ring(pid)
-            self.executive.rehearse(ring, notes, session_id, now=max(r["time"] for r in rows))
-            ring.save()
+        self._rehearse_rows(pid, ring, rows, session_id)
         return [r["tid"] for r in rows]
 
     def end_session(self, user: str, session_id: str, time: Any = None) -> dict[str, Any]:
@@ -313,9 +347,9 @@ class MemoryService:
                 if old["session_id"] == session_id:
                     self.store.delete_memory(pid, old["id"])
             started = turns[0]["time"] if turns else now
-            mid = self.store.add_memory(pid, tier="summary", kind="other", text=text, source_ids=sources,
-                                        session_id=session_id, event_time=started, now=now)
-            self._embed_index_memories(pid, [(mid, text)])
+            self.store.add_memory(pid, tier="summary", kind="other", text=text, source_ids=sources,
+                                  session_id=session_id, event_time=started, now=now)
+            self._pending[pid] = self._pending.get(pid, 0) + 1
             report["summary"] = text
         # Preference from this session's patient turns.
         user_turns = [t["text"] for t in turns if t["role"] == "user"]
@@ -325,11 +359,14 @@ class MemoryService:
             self.store.set_profile(pid, prof)
             report["preference"] = prof["preference"]["style"]
         report["events"] = self.executive.consolidate(pid, ring, now=now)
+        if report["events"]:
+            self._pending[pid] = self._pending.get(pid, 0) + len(report["events"])
         ring.save()
         report["archived"] = self.sweep(pid, now)
         self._flush_touches(pid, now)
         self.store.end_session(pid, session_id, now)
         self._open.pop(session_id, None)
+        self.embed_pending(pid)
         idx = self._indexes.get(pid)
         if idx is not None and idx.dirty:
             idx.save()
@@ -343,6 +380,14 @@ class MemoryService:
             self.store.update_memory(pid, m["id"], status="archived", event="ARCHIVE", now=now)
         if weak and pid in self._indexes:
             self._indexes[pid].remove([memory_key(m["id"]) for m in weak])
+        if weak:
+            # The short-term copies of what decayed go too (they are no fresher than the memory).
+            gone = {m["id"] for m in weak}
+            ring = self.ring(pid)
+            for n in ring:
+                if n.promoted in gone:
+                    ring.remove(n.id)
+            ring.save()
         return len(weak)
 
     # --- retrieval ----------------------------------------------------------------------------
@@ -357,6 +402,7 @@ class MemoryService:
         if pid is None:
             return []
         t = to_epoch(now) if now is not None else _time.time()
+        self.embed_pending(pid)
         hits = hybrid_search(self, pid, query, k, now=t, mode=mode)
         if reinforce:
             self._touch.setdefault(pid, set()).update(h.memory_id for h in hits if h.memory_id is not None
@@ -367,7 +413,6 @@ class MemoryService:
                 for n in ring:
                     if n.text in by_text:
                         ring.touch(n, t)
-                ring.save()
             if len(self._touch.get(pid, ())) >= 64:
                 self._flush_touches(pid, t)
         return hits
@@ -460,6 +505,7 @@ class MemoryService:
         ring.wipe()
         self._rings.pop(pid, None)
         self._touch.pop(pid, None)
+        self._pending.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
         for p in (path, path.with_suffix(".tmp")):
@@ -533,13 +579,16 @@ class MemoryService:
             self.index(pid).save()  # rebuilt from SQLite under the new key
 
     def flush(self) -> None:
+        for pid in list(self._pending):
+            self.embed_pending(pid)
         for pid in list(self._touch):
             self._flush_touches(pid, _time.time())
         for idx in self._indexes.values():
             if idx.dirty:
                 idx.save()
         for r in self._rings.values():
-            r.save()
+            if r.dirty:
+                r.save()
 
     def close(self) -> None:
         if self._closed:

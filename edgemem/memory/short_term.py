@@ -5,9 +5,12 @@ executive can promote what keeps coming back. Capacity comes from the firmware p
 (``short_term_capacity``): a Pi Zero keeps fewer notes than a kiosk PC. When full, the oldest,
 least-recalled note leaves first.
 
-Persistence: one encrypted file per patient (named by the patient's blinded key, so file names say
-nothing), replaced atomically (write temp, fsync, rename, fsync the folder) on every change, so a
-restart or a SIGKILL loses nothing that was acknowledged.
+Persistence: one encrypted file per patient (named by a hash of the patient's blinded key, so file
+names say nothing), replaced atomically (write temp, fsync, rename, fsync the folder). It is not
+rewritten on every turn: the file records the last turn it has rehearsed (``last_turn``), and the
+service replays the turns SQLite holds after that one when it loads the ring. Notes are a
+deterministic function of turns, so a restart or a SIGKILL loses nothing that was acknowledged,
+and a turn costs one SQLite insert instead of an fsync'd file rewrite.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class ShortTermBuffer:
         self.capacity = capacity
         self.aad = aad
         self.notes: list[ShortNote] = []
+        self.last_turn = 0  # internal id of the last turn rehearsed into this ring
+        self.dirty = False
         self._load()
 
     def _load(self) -> None:
@@ -72,11 +77,13 @@ class ShortTermBuffer:
             return
         fields = set(ShortNote.__dataclass_fields__)
         self.notes = [ShortNote(**{k: v for k, v in n.items() if k in fields}) for n in data.get("notes", [])]
+        self.last_turn = int(data.get("last_turn", 0))
         self._trim()
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        blob = self.codec.encrypt(json.dumps({"v": 1, "notes": [asdict(n) for n in self.notes]}).encode(), self.aad)
+        notes = [dict(n.__dict__) for n in self.notes]
+        blob = self.codec.encrypt(json.dumps({"v": 1, "last_turn": self.last_turn, "notes": notes}).encode(), self.aad)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -85,6 +92,7 @@ class ShortTermBuffer:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
+        self.dirty = False
         try:
             dfd = os.open(self.path.parent, os.O_RDONLY)
             try:
@@ -105,6 +113,7 @@ class ShortTermBuffer:
 
     def add(self, note: ShortNote) -> list[ShortNote]:
         """Append a note, returns what fell out of the ring."""
+        self.dirty = True
         self.notes.append(note)
         return self._trim()
 
@@ -116,12 +125,14 @@ class ShortTermBuffer:
 
     def touch(self, note: ShortNote, now: float | None = None) -> None:
         now = _time.time() if now is None else now
+        self.dirty = True
         note.accesses.append(now)
         del note.accesses[:-self.MAX_ACCESS_TIMES]
         note.last_access = now
 
     def remove(self, note_id: str) -> bool:
         before = len(self.notes)
+        self.dirty = True
         self.notes = [n for n in self.notes if n.id != note_id]
         return len(self.notes) != before
 
@@ -137,6 +148,7 @@ class ShortTermBuffer:
     def wipe(self) -> None:
         """Forget: overwrite then unlink (best effort against recovery on simple filesystems)."""
         self.notes = []
+        self.dirty = False
         if self.path.exists():
             size = self.path.stat().st_size
             with open(self.path, "r+b") as f:

@@ -105,10 +105,13 @@ def levenshtein(a: str, b: str, limit: int | None = None) -> int:
 
 
 def similarity(a: str, b: str) -> float:
-    """1 - normalized edit distance, on folded text."""
+    """1 - normalized edit distance, on folded text (term overlap for long texts: edit distance is
+    quadratic in pure Python, and on long notes word overlap says the same)."""
     a, b = fold(a).strip(), fold(b).strip()
     if not a and not b:
         return 1.0
+    if len(a) > 160 or len(b) > 160:
+        return jaccard(terms(a), terms(b))
     return 1.0 - levenshtein(a, b) / max(len(a), len(b))
 
 

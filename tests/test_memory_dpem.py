@@ -1,0 +1,245 @@
+"""The DPeM cycle: rehearsal into notes, the executive's promotion and mem0-style merges,
+Ebbinghaus forgetting with protected kinds, preference detection, and prompt assembly in budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgemem.home import Home
+from edgemem.memory import preference
+from edgemem.memory.embedder import OnnxEmbedder
+from edgemem.memory.executive import ExecutivePolicy
+from edgemem.memory.forgetting import DAY, ForgettingPolicy
+from edgemem.memory.rehearsal import LLMExtractor, RuleExtractor, summarize
+from edgemem.memory.service import MemoryService
+from edgemem.memory.text import fuzzy_score, stem
+from edgemem.privacy.cipher import DataKey
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm_embedder_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(minilm_embedder_dir)
+
+
+@pytest.fixture()
+def svc(tmp_path: Path, embedder: OnnxEmbedder) -> MemoryService:
+    s = MemoryService(Home(tmp_path / "home").ensure(), embedder, DataKey.generate())
+    yield s
+    s.close()
+
+
+def session(svc: MemoryService, user: str, turns: list[tuple[str, str]], t: float, prefix: str) -> dict:
+    sid = svc.start_session(user, time=t)
+    for i, (role, text) in enumerate(turns):
+        svc.add_turn(user, sid, role, text, time=t + 30 * i, turn_id=f"{prefix}{i}")
+    return svc.end_session(user, sid)
+
+
+# --- rehearsal ---------------------------------------------------------------------------------
+
+def notes_of(text: str, role: str = "user") -> dict[tuple[str, str], bool]:
+    return {(n.kind, n.subject): n.negated for n in RuleExtractor().extract("t1", role, text)}
+
+
+def test_rule_extractor_kinds_and_negation() -> None:
+    n = notes_of("I'm allergic to penicillin and I take metformin for my type 2 diabetes.")
+    assert n[("allergy", "penicillin")] is False
+    assert n[("medication", "metformin")] is False
+    assert n[("condition", "diabetes")] is False
+    assert ("medication", "penicillin") not in n  # an allergen is not a medication taken
+    assert notes_of("I stopped taking ibuprofen last week.")[("medication", "ibuprofen")] is True
+    assert notes_of("I no longer take Advil.")[("medication", "ibuprofen")] is True  # synonyms map
+    assert notes_of("My headache is gone now.")[("symptom", "headache")] is True
+    assert notes_of("I've had a bad cough and a fever since Monday.") == {("symptom", "cough"): False,
+                                                                         ("symptom", "fever"): False}
+    assert notes_of("Please keep it short.")[("preference", "concise")] is False
+    assert ("personal", "age") in notes_of("I am 54 years old and I work as a teacher.")
+    # A doctor's advice is kept as advice, never as the patient's own medication.
+    adv = notes_of("I recommend you take ibuprofen and rest.", role="assistant")
+    assert list(adv) and all(k == "advice" for k, _ in adv)
+    # Generic sentences about other people say nothing about the patient.
+    assert notes_of("Many people take aspirin for headaches.") == {}
+
+
+def test_llm_extractor_validates_output() -> None:
+    ex = LLMExtractor(generator=None)
+    turn = "I have been taking lisinopril for my high blood pressure."
+    good = ex.parse("medication | lisinopril | takes lisinopril daily\ncondition | high blood pressure | has it", "t", turn)
+    assert [(n.kind, n.subject) for n in good] == [("medication", "lisinopril"), ("condition", "high blood pressure")]
+    # Hallucinated subjects, unknown kinds and chatter are rejected.
+    bad = ex.parse("medication | warfarin | takes warfarin\nfeeling | sad | sad\nThe stomach andortune", "t", turn)
+    assert bad == [] and ex.stats["rejected_lines"] == 3
+
+
+def test_summary_keeps_provenance() -> None:
+    turns = [{"tid": "a", "role": "user", "text": "Hello."},
+             {"tid": "b", "role": "user", "text": "I have had chest pain and shortness of breath since Tuesday."},
+             {"tid": "c", "role": "assistant", "text": "I recommend you see a doctor today about the chest pain."}]
+    text, ids = summarize(turns)
+    assert "chest pain" in text and ids == ["b", "c"]
+
+
+def test_text_helpers() -> None:
+    assert stem("allergies") == stem("allergy") and stem("taking") == stem("take") and stem("aches") == stem("ache")
+    assert fuzzy_score("ibuprofin headache", "I take ibuprofen for headaches") > 0.8
+    assert fuzzy_score("knee", "I take ibuprofen for headaches") == 0.0
+
+
+# --- executive ---------------------------------------------------------------------------------
+
+def test_contradiction_updates_with_history(svc: MemoryService) -> None:
+    session(svc, "ann", [("user", "I take ibuprofen every morning for my back pain.")], T0, "s1-")
+    med = [m for m in svc.list_memories("ann") if m["kind"] == "medication"]
+    assert len(med) == 1 and not med[0]["negated"]
+    report = session(svc, "ann", [("user", "I stopped taking ibuprofen, it upset my stomach.")], T0 + 7 * DAY, "s2-")
+    assert any(e["event"] == "UPDATE" for e in report["events"])
+    med2 = [m for m in svc.list_memories("ann") if m["kind"] == "medication"]
+    assert len(med2) == 1 and med2[0]["id"] == med[0]["id"] and med2[0]["negated"]
+    assert set(med2[0]["source_ids"]) == {"s1-0", "s2-0"}
+    hist = svc.history("ann", med[0]["id"])
+    assert [h["event"] for h in hist] == ["ADD", "UPDATE"]
+    assert "every morning" in hist[1]["old"] and "stopped" in hist[1]["new"].lower()
+
+
+def test_near_duplicates_merge(svc: MemoryService) -> None:
+    session(svc, "ben", [("user", "I am allergic to peanuts.")], T0, "a")
+    session(svc, "ben", [("user", "I'm allergic to peanuts.")], T0 + DAY, "b")
+    allergies = [m for m in svc.list_memories("ben") if m["kind"] == "allergy"]
+    assert len(allergies) == 1 and set(allergies[0]["source_ids"]) == {"a0", "b0"}
+    assert [h["event"] for h in svc.history("ben", allergies[0]["id"])] == ["ADD", "NOOP"]
+
+
+def test_frequency_promotion(svc: MemoryService) -> None:
+    # A symptom is not important: mentioned once it stays short-term; a second mention promotes it.
+    session(svc, "cat", [("user", "I have had a sore throat for two days.")], T0, "a")
+    assert not [m for m in svc.list_memories("cat", tier="long") if m["kind"] == "symptom"]
+    assert any(n["kind"] == "symptom" for n in svc.short_term("cat"))
+    report = session(svc, "cat", [("user", "My sore throat is still bothering me.")], T0 + 2 * DAY, "b")
+    long = [m for m in svc.list_memories("cat", tier="long") if m["kind"] == "symptom"]
+    assert len(long) == 1 and "sore throat" in long[0]["text"]
+    assert any(e["event"] == "ADD" for e in report["events"])
+    # Important kinds are promoted at once.
+    session(svc, "dan", [("user", "I am allergic to latex.")], T0, "a")
+    assert any(m["kind"] == "allergy" for m in svc.list_memories("dan"))
+
+
+def test_promotion_window(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    svc = MemoryService(Home(tmp_path / "h").ensure(), embedder, DataKey.generate(),
+                        executive=ExecutivePolicy(threshold=2, window_s=3 * DAY))
+    session(svc, "eve", [("user", "I have had a sore throat for two days.")], T0, "a")
+    session(svc, "eve", [("user", "My sore throat came back.")], T0 + 30 * DAY, "b")
+    assert not [m for m in svc.list_memories("eve", tier="long") if m["kind"] == "symptom"]
+    svc.close()
+
+
+def test_short_term_capacity_is_the_profiles(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    from edgemem.profiles import load
+
+    prof = load("pi-zero-2w")
+    svc = MemoryService(Home(tmp_path / "h").ensure(), embedder, DataKey.generate(), prof)
+    sid = svc.start_session("fay", time=T0)
+    symptoms = ["cough", "fever", "rash", "nausea", "dizziness", "fatigue", "headache", "back pain", "sore throat",
+                "constipation", "diarrhea", "bloating", "insomnia", "wheezing", "swelling", "numbness"] * 10
+    for i, s in enumerate(symptoms[: prof.short_term_capacity + 5]):
+        svc.add_turn("fay", sid, "user", f"I have {s} number {i}, with details {i}.", time=T0 + i, turn_id=f"t{i}")
+    assert len(svc.short_term("fay")) <= prof.short_term_capacity
+    svc.close()
+
+
+# --- forgetting --------------------------------------------------------------------------------
+
+def test_decay_archives_but_never_protected_kinds(svc: MemoryService) -> None:
+    session(svc, "gus", [("user", "I take warfarin and I am allergic to sulfa drugs."),
+                         ("user", "I have asthma."),
+                         ("user", "My knee hurts after running."),
+                         ("user", "My knee hurts again after running.")], T0, "a")
+    before = {m["kind"] for m in svc.list_memories("gus", tier="long")}
+    assert {"medication", "allergy", "condition"} <= before
+    pid = svc.store.patient("gus")
+    pol = ForgettingPolicy()
+    assert pol.retention(T0, 1.0, T0) == 1.0 and pol.retention(T0, 2.0, T0 + 7 * DAY) > pol.retention(T0, 1.0, T0 + 7 * DAY)
+    archived = svc.sweep(pid, now=T0 + 365 * DAY)
+    assert archived >= 1
+    active = svc.list_memories("gus")
+    assert {"medication", "allergy", "condition"} <= {m["kind"] for m in active}
+    gone = [m for m in svc.list_memories("gus", include_archived=True) if m["status"] == "archived"]
+    assert gone and all(m["kind"] not in ("medication", "allergy", "condition") for m in gone)
+    # Archived memories leave retrieval but stay in SQLite with their history.
+    hits = svc.search("gus", "knee hurts running", 10, now=T0 + 365 * DAY)
+    assert all(h.memory_id not in {m["id"] for m in gone} for h in hits)
+    assert svc.history("gus", gone[0]["id"])[-1]["event"] == "ARCHIVE"
+
+
+def test_recall_reinforces(svc: MemoryService) -> None:
+    session(svc, "hal", [("user", "I take levothyroxine for my thyroid.")], T0, "a")
+    m = next(m for m in svc.list_memories("hal") if m["kind"] == "medication")
+    svc.search("hal", "levothyroxine thyroid", 5)
+    svc.flush()
+    m2 = next(x for x in svc.list_memories("hal") if x["id"] == m["id"])
+    assert m2["access_count"] == m["access_count"] + 1 and m2["stability"] > m["stability"]
+
+
+# --- preference --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("turns,expected", [
+    (["Please keep it short, I am busy."], "concise"),
+    (["Could you explain in detail why this happens?"], "detailed"),
+    (["Please be gentle with me, I'm nervous."], "polite"),
+    (["Hello doctor, thank you so much for your time, I really appreciate it. Thanks!"], "polite"),
+    (["knee hurts", "what now", "ok"], "concise"),
+    (["Why does my knee hurt when I climb stairs? How does cartilage wear out, and what causes the swelling "
+      "that comes and goes over the week? Could you explain what the options are and how each one works?"],
+     "detailed"),
+])
+def test_preference_detection(turns: list[str], expected: str) -> None:
+    assert preference.detect(turns)["style"] == expected
+
+
+def test_explicit_preference_wins_and_persists(svc: MemoryService) -> None:
+    session(svc, "ivy", [("user", "Please explain in detail, I like to understand everything.")], T0, "a")
+    assert svc.preference("ivy") == "detailed"
+    session(svc, "ivy", [("user", "ok"), ("user", "thanks")], T0 + DAY, "b")
+    assert svc.preference("ivy") == "detailed"
+    session(svc, "ivy", [("user", "Actually, keep it short from now on.")], T0 + 2 * DAY, "c")
+    assert svc.preference("ivy") == "concise"
+    assert preference.instruction("concise") in "".join(
+        m["content"] for m in svc.build_prompt("ivy", None, 400, lambda t: len(t.split()), "Sys.", query="hi").messages)
+
+
+# --- prompt assembly ---------------------------------------------------------------------------
+
+def test_prompt_respects_budget_and_keeps_core_facts(svc: MemoryService, embedder: OnnxEmbedder) -> None:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(embedder.folder / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    session(svc, "jo", [("user", "I am allergic to penicillin and I take metformin for diabetes."),
+                        ("assistant", "Thank you, I have noted your allergy and your medication.")], T0, "a")
+    sid = svc.start_session("jo", time=T0 + DAY)
+    for i in range(30):
+        svc.add_turn("jo", sid, "user" if i % 2 == 0 else "assistant",
+                     f"Turn {i}: my cough keeps me awake at night and the syrup does not help much at all.",
+                     time=T0 + DAY + i, turn_id=f"b{i}")
+    svc.add_turn("jo", sid, "user", "What should I do about this cough?", time=T0 + DAY + 99, turn_id="last")
+    for budget in (120, 250, 600):
+        plan = svc.build_prompt("jo", sid, budget, count, "You are a careful kiosk assistant.")
+        total = sum(count(m["content"]) + 4 for m in plan.messages)
+        assert total <= budget, (budget, total)
+        system = plan.messages[0]["content"]
+        assert "penicillin" in system and "metformin" in system  # core facts always in
+        assert plan.messages[-1] == {"role": "user", "content": "What should I do about this cough?"}
+        sections = {e["section"] for e in plan.explain if e["included"]}
+        assert {"system", "core", "working"} <= sections
+        assert any(not e["included"] for e in plan.explain)  # something had to give
+    big = svc.build_prompt("jo", sid, 4000, count, "Sys.")
+    assert len([m for m in big.messages if m["role"] != "system"]) == 31  # everything fits
