@@ -200,3 +200,19 @@ def test_client_disconnect_stops_the_generation(kiosk: Kiosk) -> None:
         time.sleep(0.02)
     assert rt.stats["cancelled"] == before + 1
     assert rt.queue.inflight == 0
+
+
+def test_idle_session_is_ended_and_consolidated(_tiny_bundle_built: tuple[Path, Path], tmp_path: Path) -> None:
+    """A patient who walks away: the session ends by itself, its token dies, the memory consolidates."""
+    with running_kiosk(_tiny_bundle_built, tmp_path / "home", session_idle_s=1.0) as k:
+        s = httpx.post(k.url + "/api/session", json={"patient": "p-400"}).json()
+        auth = {"Authorization": f"Bearer {s['token']}"}
+        r = httpx.post(k.url + "/v1/chat/completions", headers=auth, timeout=60, json={
+            "max_tokens": 4, "messages": [{"role": "user", "content": "I take metformin for diabetes."}]})
+        assert r.status_code == 200
+        deadline = time.monotonic() + 15
+        while len(k.runtime.sessions) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        one_line_error(httpx.get(k.url + "/api/session/memories", headers=auth), 401)
+        mems = httpx.get(k.url + "/api/admin/patients/p-400/memories", headers=k.admin_headers()).json()
+        assert any("metformin" in m["text"] for m in mems["memories"])
