@@ -11,6 +11,7 @@ MatMulNBits, a shared in-place KV buffer; see that module for why not optimum), 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -78,7 +79,8 @@ def resolve_base(base: str | os.PathLike[str] | None, home: Home, log: Callable[
         src = Path(base)
         if not src.exists():
             raise InputError(f"base model not found: {src}")
-        target = cache_dir(home) / f"base-{src.name}-{abs(hash(str(src.resolve()))) % 10**8}"
+        tag = hashlib.sha256(str(src.resolve()).encode()).hexdigest()[:12]
+        target = cache_dir(home) / f"base-{src.name}-{tag}"
     if (target / INFO_FILE).is_file():
         return target
     log(f"converting base model {src} -> {target}")

