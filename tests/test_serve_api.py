@@ -113,8 +113,12 @@ def test_kiosk_session_token_reaches_only_its_patient_and_dies_with_the_session(
 
     assert httpx.post(kiosk.url + "/api/session/end", headers=auth).status_code == 200
     one_line_error(httpx.get(kiosk.url + "/api/session/memories", headers=auth), 401)
-    after = httpx.post(kiosk.url + "/v1/chat/completions", json=body, headers=auth, timeout=60)
-    assert after.status_code == 200 and after.json()["edgemem"]["session_id"] is None  # no memory used
+    # An ended session's token is refused (the page then returns to its start screen) ...
+    one_line_error(httpx.post(kiosk.url + "/v1/chat/completions", json=body, headers=auth, timeout=60), 401)
+    # ... while a tool's dummy key still gets a memoryless chat.
+    other = httpx.post(kiosk.url + "/v1/chat/completions", json=body, timeout=60,
+                       headers={"Authorization": "Bearer sk-anything"})
+    assert other.status_code == 200 and other.json()["edgemem"]["session_id"] is None
 
 
 def test_red_flag_answers_the_fixed_message_without_the_model(kiosk: Kiosk) -> None:

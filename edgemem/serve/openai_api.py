@@ -33,7 +33,7 @@ from ..interfaces import ChatMessage, GenerationConfig
 from .http import HTTPError, bearer, patient_id, read_json
 from .queue import Job, QueueFull
 from .runtime import Runtime
-from .tokens import Session, same_token
+from .tokens import SESSION_PREFIX, Session, same_token
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -138,6 +138,8 @@ async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Cal
             raise HTTPError(401, "'user' selects a patient's memory: send the admin token or a session token",
                             "unauthorized")
         return Caller(await rt.api_session(req.user), earlier, client_system)
+    if token is not None and token.startswith(SESSION_PREFIX):
+        raise HTTPError(401, "this session ended or timed out; start a new one", "no_session")
     if token is not None and not same_token(token, rt.admin_token) and rt.config.kiosk is False:
         raise HTTPError(401, "unknown token", "unauthorized")
     return Caller(None, earlier, client_system)

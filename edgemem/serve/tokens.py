@@ -20,6 +20,9 @@ from pathlib import Path
 from ..home import Home
 
 ADMIN_TOKEN_FILE = "serve-admin.token"
+# Session tokens carry a prefix so an expired one is told apart from an OpenAI tool's dummy key:
+# the first gets 401 (the page goes back to its start screen), the second a memoryless chat.
+SESSION_PREFIX = "ems_"
 
 
 def admin_token_path(home: Home) -> Path:
@@ -70,7 +73,7 @@ class SessionRegistry:
         self._lock = threading.Lock()
 
     def add(self, user: str, session_id: str | None, kind: str) -> Session:
-        s = Session(token=secrets.token_urlsafe(24), user=user, session_id=session_id, kind=kind)
+        s = Session(token=SESSION_PREFIX + secrets.token_urlsafe(24), user=user, session_id=session_id, kind=kind)
         with self._lock:
             self._by_token[s.token] = s
         return s
