@@ -185,7 +185,7 @@ def make_installer(update_path: Path, update: Manifest) -> Any:
         data = {k: v for k, v in base.data.items() if k not in ("signature", "files", "created", "derived")}
         data.update(
             version=update.version,
-            parent_version=base.version if derived is None else (derived.get("from_version") or base.version),
+            parent_version=base.version,
             adapter=dict(update.get("adapter") or {}),
             golden=dict(update["golden"]),
             quality={**(update.get("quality") or {}), "merged_on_device": True},
