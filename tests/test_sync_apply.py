@@ -137,3 +137,13 @@ def test_first_install_needs_no_active_bundle_and_is_not_on_trial(home: Home, bu
     apply.apply(bundles["v2.tar"], home)
     st = slots.load_state(home)
     assert st.active == "a" and st.trial is False and st.previous is None
+
+
+def test_status_and_confirm_in_words(home: Home, bundles: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(capsys, "sync", "status")[1].startswith("no bundle installed")
+    apply.apply(bundles["v1"], home)
+    apply.apply(bundles["v2"], home)
+    out = _cli(capsys, "sync", "status")[1]
+    assert "active: slot b version 2, on trial: 0/3 start attempts" in out and "previous: slot a version 1" in out
+    code, out, _ = _cli(capsys, "sync", "confirm")
+    assert code == 0 and "version 2 confirmed" in out and slots.load_state(home).trial is False
