@@ -64,3 +64,28 @@ def scan(home: Home, patterns: Iterable[bytes]) -> dict[str, list[str]]:
             if pat in data:
                 hits.setdefault(pat.decode("utf-8", "replace"), []).append(str(p.relative_to(home.root)))
     return hits
+
+
+class HashEmbedder:
+    """A deterministic feature-hashing sentence embedder (implements ``interfaces.Embedder``).
+
+    For tests about *storage* (crash consistency, bad input) where MiniLM's load time per
+    subprocess would dominate: it computes real, text-dependent unit vectors — similar texts get
+    similar vectors — so the vector index is exercised exactly as with MiniLM.
+    """
+
+    dim = 384
+
+    def embed(self, texts):
+        import re
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for tok in re.findall(r"\w+", str(text).lower()):
+                h = int.from_bytes(hashlib.blake2b(tok.encode("utf-8", "replace"), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            out[row] = out[row] / norm if norm else np.eye(1, self.dim, 0, dtype=np.float32)
+        return out
