@@ -38,6 +38,9 @@ QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
 BLOCK = 32
 MS = "com.microsoft"
 IO_VERSION = 1
+# In an int4 build, linear layers whose name contains one of these stay 8-bit (mixed precision,
+# as llama.cpp's K-quant mixes do for the most sensitive tensors).
+DEFAULT_INT8_LAYERS: tuple[str, ...] = ()
 
 
 class GraphError(EdgememError):
@@ -89,8 +92,9 @@ def _load_weights(hf_dir: Path) -> dict[str, np.ndarray]:
 class _Builder:
     """Accumulates nodes and initializers; knows how to emit one linear layer per quantization."""
 
-    def __init__(self, quantization: str) -> None:
+    def __init__(self, quantization: str, int8_layers: tuple[str, ...] = ()) -> None:
         self.q = quantization
+        self.int8_layers = int8_layers
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         self.weights: dict[str, dict[str, Any]] = {}
@@ -124,7 +128,10 @@ class _Builder:
             offset += int(w.shape[0])
         n = offset
         if self.q in ("int8", "int4"):
-            bits = 8 if self.q == "int8" else 4
+            bits = 8 if self.q == "int8" or any(pat in name for pat in self.int8_layers) else 4
+            if bits != {"int8": 8, "int4": 4}[self.q]:
+                for hf_name, _ in parts:
+                    self.weights[hf_name].update(bits=bits, symmetric=bits == 8)
             qm = quant.concat_rows([quant.quantize(w, bits=bits, block=BLOCK) for _, w in parts])
             ins = [x, self.init(name, qm.packed), self.init(name + "_scales", qm.scales)]
             if qm.zero_points is not None:
@@ -164,7 +171,8 @@ def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 6553
         f.write(model.SerializeToString())
 
 
-def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_length: int) -> dict[str, Any]:
+def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_length: int,
+                  int8_layers: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Write ``model.onnx`` + ``model.onnx.data`` into ``out_dir``; return files, io and architecture.
 
     ``quantization``: ``fp32`` (the reference), ``fp16`` (GPU profiles), ``int8`` (symmetric,
@@ -185,7 +193,7 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     W = _load_weights(hf_dir)
     L, H, nh, kvh, hd = arch["layers"], arch["hidden"], arch["heads"], arch["kv_heads"], arch["head_dim"]
     V, eps, ctx = arch["vocab"], arch["rms_eps"], arch["context_length"]
-    b = _Builder(quantization)
+    b = _Builder(quantization, DEFAULT_INT8_LAYERS if int8_layers is None else tuple(int8_layers))
     ft = b.float_type
     onnx_ft = TensorProto.FLOAT16 if quantization == "fp16" else TensorProto.FLOAT
 

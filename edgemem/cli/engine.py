@@ -200,10 +200,11 @@ def bench(ctx: click.Context, bundle: str | None, profile: str | None, compare: 
         click.echo(f"round {r + 1} {side:<9} decode {res['decode_tok_s']:.1f} tok/s  ttft {res['ttft_first_turn_ms']:.1f} ms  "
                    f"follow-up {res['ttft_followup_ms']:.1f} ms  cold {res['cold_start_s']:.2f} s  rss {res['peak_rss_mb']:.0f} MB", err=True)
 
+    renderer, context_length = engine.renderer, engine.context_length
+    del engine  # the sides run in their own processes; this one should not hold a model meanwhile
     result = b.bench(bundle=str(path), profile=str(prof.path) if prof.path else prof.name, home=str(home_of(ctx).root),
-                     threads=n_threads, context_length=engine.context_length, new_tokens=new_tokens, rounds=rounds,
-                     compare=compare, renderer_ids=lambda m, g: engine.render_chat(m, g), gguf=gguf, progress=progress)
-    del engine
+                     threads=n_threads, context_length=context_length, new_tokens=new_tokens, rounds=rounds,
+                     compare=compare, renderer_ids=lambda m, g: renderer.render(m, g), gguf=gguf, progress=progress)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return

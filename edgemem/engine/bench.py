@@ -81,6 +81,15 @@ def workload(renderer_ids: Any, followup_prefix_tokens: int = 1000) -> dict[str,
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across execve, so
+    a child would inherit its parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -211,6 +220,7 @@ def bench(*, bundle: str | None = None, parts: str | None = None, profile: str |
     if unknown:
         raise BenchError(f"unknown peer(s) {', '.join(sorted(unknown))}; known: llama-cpp")
     results: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
+    load_start = os.getloadavg()
     for r in range(rounds):
         order = sides if r % 2 == 0 else list(reversed(sides))
         for side in order:
@@ -219,6 +229,8 @@ def bench(*, bundle: str | None = None, parts: str | None = None, profile: str |
             if progress:
                 progress(side, r, res)
     out: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_1min_start": round(load_start[0], 2),
+                    "loadavg_1min_end": round(os.getloadavg()[0], 2)},
         "workload": {"new_tokens": new_tokens, "threads": threads, "rounds": rounds,
                      "first_turn_prompt_tokens": [len(p) for p in work["prompts"]],
                      "followup_prefix_tokens": len(work["followup_prefix"]),

@@ -1,0 +1,83 @@
+"""Firmware profiles: every shipped one validates; board detection and its override."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgemem import profiles
+from edgemem.errors import ProfileError
+
+REQUIRED = {"pi-zero-2w", "pi-4", "pi-5", "jetson-orin-nano", "x86-kiosk"}
+
+
+def test_shipped_profiles_validate() -> None:
+    names = set(profiles.available())
+    assert REQUIRED <= names
+    for name in names:
+        p = profiles.load(name)
+        assert p.threads >= 1 and p.context_length >= 128 and p.providers[-1] == "CPUExecutionProvider"
+    assert profiles.load("jetson-orin-nano").quantization == "fp16"
+    assert profiles.load("jetson-orin-nano").providers[0] == "TensorrtExecutionProvider"
+    assert profiles.load("pi-zero-2w").rss_budget_mb <= 512
+
+
+@pytest.mark.parametrize("model, expected", [
+    ("Raspberry Pi 5 Model B Rev 1.0", "pi-5"),
+    ("Raspberry Pi 4 Model B Rev 1.4", "pi-4"),
+    ("Raspberry Pi Zero 2 W Rev 1.0", "pi-zero-2w"),
+    ("NVIDIA Jetson Orin Nano Developer Kit", "jetson-orin-nano"),
+])
+def test_detect_by_device_tree(tmp_path: Path, model: str, expected: str) -> None:
+    dt = tmp_path / "model"
+    dt.write_bytes(model.encode() + b"\x00")
+    det = profiles.detect(device_tree_model=dt, tegra_release=tmp_path / "none", env={})
+    assert det.name == expected and det.board == model
+
+
+def test_detect_tegra_file_and_cpu_count(tmp_path: Path) -> None:
+    tegra = tmp_path / "nv_tegra_release"
+    tegra.write_text("# R36 (release), REVISION: 3.0\n")
+    assert profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tegra, env={}).name == "jetson-orin-nano"
+    det = profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={})
+    assert det.name == "x86-kiosk"
+
+
+def test_env_override_wins_and_is_validated(tmp_path: Path) -> None:
+    dt = tmp_path / "model"
+    dt.write_text("Raspberry Pi 5 Model B")
+    assert profiles.detect(device_tree_model=dt, env={"EDGEMEM_PROFILE": "pi-zero-2w"}).name == "pi-zero-2w"
+    with pytest.raises(ProfileError, match="no firmware profile"):
+        profiles.detect(env={"EDGEMEM_PROFILE": "toaster"})
+
+
+def test_home_profile_overrides_and_bad_profile_errors(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "profiles").mkdir(parents=True)
+    good = profiles.load("pi-5").path.read_text()  # type: ignore[union-attr]
+    (home / "profiles" / "pi-5.toml").write_text(good.replace("threads = 4", "threads = 3"))
+    assert profiles.load("pi-5", home).threads == 3
+    (home / "profiles" / "broken.toml").write_text(good.replace('quantization = "int8"', 'quantization = "int3"'))
+    with pytest.raises(ProfileError, match="quantization"):
+        profiles.load("broken", home)
+    (home / "profiles" / "garbage.toml").write_text("[engine\n")
+    with pytest.raises(ProfileError, match="TOML"):
+        profiles.load("garbage", home)
+
+
+def test_cli_profiles_json(tmp_path: Path) -> None:
+    env = dict(os.environ, EDGEMEM_HOME=str(tmp_path / "home"), EDGEMEM_PROFILE="pi-4")
+    proc = subprocess.run([sys.executable, "-c", "from edgemem.cli.main import main; main()", "profiles", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["detected"]["name"] == "pi-4" and "EDGEMEM_PROFILE" in out["detected"]["reason"]
+    assert REQUIRED <= {p["name"] for p in out["profiles"]}
+    proc = subprocess.run([sys.executable, "-c", "from edgemem.cli.main import main; main()", "profiles"],
+                          capture_output=True, text=True, env=dict(env, EDGEMEM_PROFILE="nope"), timeout=60)
+    assert proc.returncode != 0 and proc.stderr.startswith("error: no firmware profile")
