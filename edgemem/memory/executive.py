@@ -5,7 +5,8 @@ Rules, after the paper and mem0:
   counts as an access of that note (its sources merge); it is not a second note.
 - *Promotion.* A ring note is consolidated into long-term memory when it was accessed at least
   ``threshold`` times within ``window_s`` (the paper's frequency rule) or it is important
-  (medications, allergies, chronic conditions: the kiosk must never lose them).
+  (medications, allergies, conditions: the kiosk must never lose them; and stated preferences,
+  personal details and history, which people say once and the ring would evict).
 - *Merge, mem0-style.* Consolidating a note against long-term memory is one of:
   ``ADD`` (nothing about it yet), ``UPDATE`` (same subject, new content; a contradiction such as
   "I stopped taking ibuprofen" flips the memory and keeps the old text in its history),
@@ -27,7 +28,7 @@ import numpy as np
 from .short_term import ShortNote, ShortTermBuffer
 from .store import Store
 from .text import similarity
-from .types import NEVER_FORGET, Note
+from .types import NEVER_FORGET, PROMOTE_AT_ONCE, Note
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Executive:
                 ring.remove(existing.id)
             sn = ShortNote(text=n.text, kind=n.kind, subject=n.subject, negated=n.negated,
                            source_ids=list(n.source_ids), session_id=session_id, created=now, last_access=now,
-                           accesses=[now], important=n.kind in NEVER_FORGET, event_time=n.time,
+                           accesses=[now], important=n.kind in PROMOTE_AT_ONCE, event_time=n.time,
                            promoted=existing.promoted if existing is not None else None)
             ring.add(sn)
             touched.append(sn)
@@ -99,7 +100,7 @@ class Executive:
                         continue
                     mid = self.store.add_memory(
                         pid, tier="long", kind=note.kind, text=note.text, source_ids=note.source_ids,
-                        subject=note.subject, negated=note.negated, important=note.important,
+                        subject=note.subject, negated=note.negated, important=note.kind in NEVER_FORGET,
                         session_id=note.session_id, event_time=note.event_time, now=now,
                         access_count=note.access_count)
                     note.promoted = mid

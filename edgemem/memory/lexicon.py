@@ -38,6 +38,14 @@ MEDICATIONS: dict[str, list[str]] = {
     "allopurinol": [], "colchicine": [], "methotrexate": [], "hydroxychloroquine": [],
     "nitroglycerin": [], "digoxin": [], "spironolactone": [], "tamsulosin": [], "finasteride": [],
     "ondansetron": ["zofran"], "loperamide": ["imodium"], "laxatives": ["laxative"],
+    "ramipril": [], "enalapril": [], "valsartan": [], "candesartan": [], "bisoprolol": [], "propranolol": [],
+    "sitagliptin": ["januvia"], "empagliflozin": ["jardiance"], "dapagliflozin": [], "semaglutide": ["ozempic"],
+    "budesonide": [], "fluticasone": ["flonase"], "tiotropium": [], "liothyronine": [], "thyronorm": [],
+    "famotidine": ["pepcid"], "esomeprazole": ["nexium"], "topiramate": [], "rizatriptan": [],
+    "celecoxib": ["celebrex"], "meloxicam": [], "lidocaine": ["lidocaine patch"], "trazodone": [],
+    "venlafaxine": [], "duloxetine": ["cymbalta"], "mirtazapine": [], "quetiapine": [], "lithium": [],
+    "levetiracetam": ["keppra"], "lamotrigine": [], "valproate": ["depakote"], "carbamazepine": [],
+    "rivaroxaban": ["xarelto"], "ezetimibe": [], "nitrofurantoin": [], "metronidazole": [],
     "cough syrup": [], "decongestants": ["decongestant", "pseudoephedrine", "sudafed"],
     "eye drops": [], "nasal spray": [], "cream": ["ointment"],
 }
@@ -130,7 +138,28 @@ def _compiled(kind: str) -> tuple[re.Pattern[str], dict[str, str]]:
     return pattern, mapping
 
 
+# Drug-name endings (INN stems): an unknown word ending like this after "take"/"on"/"prescribed"
+# is almost surely a medication ("ramipril", "candesartan"), so the extractor need not know them all.
+DRUG_SUFFIX = re.compile(r"(?<![a-z])([a-z]{3,}(?:pril|sartan|olol|dipine|statin|prazole|tidine|cillin|mycin|"
+                         r"oxacin|cycline|azepam|azolam|triptan|gliptin|gliflozin|formin|glutide|thyronine|"
+                         r"setron|lukast|sone|olone|parin|xaban|gatran|oxetine|aline|pramine|tiapine|"
+                         r"idone|pam|fen|mab|nib|vir|azole))(?![a-z])")
+
+
 def find(kind: str, text: str) -> list[tuple[str, int, int]]:
     """(canonical term, start, end) of every lexicon term of ``kind`` in folded ``text``."""
     pattern, mapping = _compiled(kind)
-    return [(mapping[m.group(1)], m.start(), m.end()) for m in pattern.finditer(text)]
+    found = [(mapping[m.group(1)], m.start(), m.end()) for m in pattern.finditer(text)]
+    if kind == "medication":
+        taken = [(a, b) for _, a, b in found]
+        for m in DRUG_SUFFIX.finditer(text):
+            if not any(a <= m.start() < b for a, b in taken) and m.group(1) not in _NOT_DRUGS:
+                found.append((m.group(1), m.start(), m.end()))
+        found.sort(key=lambda x: x[1])
+    return found
+
+
+_NOT_DRUGS = frozenset("reason person season lesson response sponsor pressure responsible mission "
+                       "permission prison poison comparison decision vision division version "
+                       "someone anyone everyone alone phone stone bone tone zone done gone none "
+                       "exam spam program diagram instagram team dream stream cream scream beam".split())

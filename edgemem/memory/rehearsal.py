@@ -31,6 +31,14 @@ _NEG_AFTER = re.compile(r"^[^.]{0,30}\b(is gone|are gone|went away|has gone|have
                         r"got better|is better|stopped)\b")
 
 
+_TAKE = re.compile(r"\b(take|taking|took|takes|on|using|use|used|prescribed|started|start|been given|tried|trying|"
+                   r"switched (me )?to|changed (me )?to|moved (me )?to|put me on|now on|gave me|given)\b")
+_NEG_CUE = re.compile(r"\b(stopped|stop|quit|discontinued|no longer|not taking|not on|don't take|do not take|"
+                      r"ran out of|gave up|came off|off)\b")
+_FORM = re.compile(r"\b(take|taking|took|prescribed|using|use|on)\s+((?:a |an |the |my )?(?:[a-z0-9-]+ ){0,2}"
+                   r"(?:pill|pills|tablet|tablets|patch|inhaler|cream|drops|injection|injections|spray|capsules?))\b")
+
+
 class Extractor(Protocol):
     def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]: ...
 
@@ -107,14 +115,21 @@ class RuleExtractor:
                 if re.search(r"\b(my (mother|father|mom|dad|sister|brother|parents|grandmother|grandfather))\b", f):
                     add("history", "family history", sent)
                 continue
-            for canon, s, e in lexicon.find("medication", f):
+            meds = lexicon.find("medication", f)
+            for m in _FORM.finditer(f):  # "a water pill", "the blue inhaler": the form names a medication
+                if not any(m.start(2) <= s0 < m.end(2) for _, s0, _ in meds):
+                    meds.append((re.sub(r"^(a|an|the|my) ", "", m.group(2).strip()), m.start(2), m.end(2)))
+            for canon, s, e in meds:
                 if any(a <= s < b for a, b in allergy_spans):
                     continue
                 before, after = f[max(0, s - 60):s], f[e:e + 40]
-                taking = re.search(r"\b(take|taking|took|on|using|use|used|prescribed|started|start|been given|"
-                                   r"tried|trying|takes)\b", before)
-                negated = bool(_NEG_BEFORE.search(before)) or bool(re.match(r"^\s*(stopped|no longer)", after))
-                if taking or negated:
+                take = [x.start() for x in _TAKE.finditer(before)]
+                neg = [x.end() for x in _NEG_CUE.finditer(before)]
+                # The cue closest to the drug decides: "stopped ramipril ... switched me to amlodipine";
+                # a negation right before a take cue negates it ("stopped taking").
+                negated = (bool(neg) and (not take or neg[-1] >= take[-1] - 1)) or \
+                    bool(re.match(r"^\s*(stopped|no longer)", after))
+                if take or negated:
                     add("medication", canon, sent, negated=negated and not question)
             for canon, s, e in lexicon.find("condition", f):
                 before = f[max(0, s - 50):s]

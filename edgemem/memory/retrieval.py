@@ -19,13 +19,14 @@ Every hit is checked against SQLite (active, this patient) before it is returned
 
 from __future__ import annotations
 
+import re
 import time as _time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import timeparse
 from .store import split_key
-from .text import fuzzy_score
+from .text import fold, fuzzy_score
 from .types import Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,10 +37,12 @@ if TYPE_CHECKING:  # pragma: no cover
 class RetrievalConfig:
     rrf_k: float = 60.0
     w_dense: float = 1.0
-    w_bm25: float = 1.0
+    w_bm25: float = 0.5
     w_fuzzy: float = 0.8
     w_time: float = 0.8
     w_recent: float = 0.3
+    w_kind: float = 1.0
+    w_first: float = 1.0
     tier_prior: dict[str, float] = field(default_factory=lambda: {"long": 1.15, "summary": 1.0, "turn": 1.0,
                                                                    "working": 0.9, "short": 1.05})
     expand: float = 0.35  # share of a note/summary's score lent to each of its source turns
@@ -73,14 +76,35 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         lists["fuzzy"] = scored[:depth]
 
     hint = timeparse.parse(query, now) if mode == "hybrid" else timeparse.TimeHint()
+    kinds = intent_kinds(query) if mode == "hybrid" else []
 
     # Materialize candidates (decrypt only what can win).
     turn_ids = {ref[1] for lst in lists.values() for ref, _ in lst if ref[0] == "t"}
     mem_ids = {ref[1] for lst in lists.values() for ref, _ in lst if ref[0] == "m"}
-    if hint.window:
-        for s in store.sessions(pid):
-            if s["started"] is not None and hint.start <= s["started"] < hint.end:  # type: ignore[operator]
-                mem_ids.update(m["id"] for m in store.memories(pid, tier="summary") if m["session_id"] == s["id"])
+    if hint.window or hint.first:
+        sessions = store.sessions(pid)
+        chosen = [s for s in sessions if s["started"] is not None and hint.window
+                  and hint.start <= s["started"] < hint.end]  # type: ignore[operator]
+        if hint.first and sessions:
+            chosen.append(sessions[0])  # "when we first met": the first session is in play
+        want = {s["id"] for s in chosen}
+        summaries = [m for m in store.memories(pid, tier="summary") if m["session_id"] in want]
+        mem_ids.update(m["id"] for m in summaries)
+        if hint.first and sessions:
+            first_turns = [t for t in store.turns(pid, session_id=sessions[0]["id"]) if t["role"] == "user"]
+            turn_ids.update(t["id"] for t in first_turns)
+            lists["first"] = [(("t", t["id"]), 0.0) for t in first_turns]
+    if kinds:
+        # "every medicine I told you about", "how do I like you to talk": notes of that kind, newest first.
+        kind_mems = sorted(store.memories(pid, tier="long", kinds=kinds), key=lambda m: -m["updated"])
+        mem_ids.update(m["id"] for m in kind_mems)
+        kind_list: list[tuple[tuple[str, Any], float]] = [(("m", m["id"]), 0.0) for m in kind_mems]
+        if ring is not None:
+            promoted = {m["id"] for m in kind_mems}
+            for n in sorted(ring, key=lambda n: -n.last_access):
+                if n.kind in kinds and n.promoted not in promoted:
+                    kind_list.append((("s", n.id), 0.0))
+        lists["kind"] = kind_list[:depth]
     items: dict[tuple[str, Any], Hit] = {}
     open_sessions = svc.open_session_ids()
     for t in store.turns(pid, ids=turn_ids):
@@ -91,12 +115,14 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         items[("m", m["id"])] = Hit(text=m["text"], score=0.0, tier=m["tier"], source_ids=list(m["source_ids"]),
                                     memory_id=m["id"], kind=m["kind"], time=m["event_time"] or m["created"])
     if ring is not None:
+        wanted = {r for name in ("fuzzy", "kind") for r, _ in lists.get(name, []) if r[0] == "s"}
         for n in ring:
-            if ("s", n.id) in {r for r, _ in lists.get("fuzzy", [])}:
+            if ("s", n.id) in wanted:
                 items[("s", n.id)] = Hit(text=n.text, score=0.0, tier="short", source_ids=list(n.source_ids),
                                          memory_id=n.promoted, kind=n.kind, time=n.event_time or n.created)
 
-    weights = {"dense": cfg.w_dense, "bm25": cfg.w_bm25, "fuzzy": cfg.w_fuzzy}
+    weights = {"dense": cfg.w_dense, "bm25": cfg.w_bm25, "fuzzy": cfg.w_fuzzy, "kind": cfg.w_kind,
+               "first": cfg.w_first}
     if mode in ("dense", "bm25"):
         weights = {mode: 1.0}
     scores: dict[tuple[str, Any], float] = {}
@@ -163,6 +189,25 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         if len(out) >= k:
             break
     return out
+
+
+_INTENTS: list[tuple[str, "re.Pattern[str]"]] = [
+    ("medication", re.compile(r"\b(medicines?|medications?|meds|drugs?|pills?|tablets?|prescriptions?|prescribed|"
+                              r"what do i take|what i take|am i taking|i'm taking|inhaler)\b")),
+    ("allergy", re.compile(r"\b(allerg\w*|react(ion)? to)\b")),
+    ("condition", re.compile(r"\b(conditions?|diagnos\w*|chronic|diseases?|illness\w*)\b")),
+    ("symptom", re.compile(r"\b(symptoms?|complaints?)\b")),
+    ("preference", re.compile(r"\b(prefer\w*|talk to me|speak to me|answer me|style|how (do|should) you (answer|talk|reply)|"
+                              r"like (you|it) to)\b")),
+    ("personal", re.compile(r"\b(about myself|about me|who am i|my (job|work|age|family))\b")),
+    ("history", re.compile(r"\b(surgery|surgeries|operations?|medical history|history)\b")),
+]
+
+
+def intent_kinds(query: str) -> list[str]:
+    """Which note kinds a question is about ("list every medicine I told you" -> medication)."""
+    q = fold(query)
+    return [kind for kind, pat in _INTENTS if pat.search(q)]
 
 
 def _ref(key: int) -> tuple[str, int]:

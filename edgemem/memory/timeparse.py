@@ -41,7 +41,8 @@ def parse(query: str, now: float) -> TimeHint:
     t0 = today.timestamp()
     recent = bool(re.search(r"\b(recent|recently|latest|lately|currently|current|now|these days|last time|"
                             r"most recent|still)\b", q))
-    first = bool(re.search(r"\b(first time|originally|initially|at first|in the beginning|earliest)\b", q))
+    first = bool(re.search(r"\b(first time|originally|initially|at first|in the beginning|earliest|first (visit|met|"
+                           r"meet|session|appointment|consultation|came|talked|spoke)|when we (first )?met|very first)\b", q))
     if re.search(r"\byesterday\b", q):
         return TimeHint(t0 - day, t0, recent, first)
     if re.search(r"\btoday\b|\bthis morning\b", q):

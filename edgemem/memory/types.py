@@ -14,6 +14,9 @@ TIERS = ("working", "short", "long", "turn", "summary")
 KINDS = ("medication", "allergy", "condition", "symptom", "history", "personal", "preference",
          "advice", "other")
 NEVER_FORGET = frozenset({"medication", "allergy", "condition"})
+# Consolidated at once rather than by frequency: what a patient says once about who they are and
+# how they want to be spoken to is rarely repeated, and the ring would evict it.
+PROMOTE_AT_ONCE = NEVER_FORGET | {"preference", "personal", "history"}
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Note:
 
     @property
     def important(self) -> bool:
-        return self.kind in NEVER_FORGET
+        return self.kind in PROMOTE_AT_ONCE
 
 
 @dataclass
