@@ -9,8 +9,9 @@ It builds the longchat set if missing (benchmarks/data/build_longchat.py, seed 7
 * edgemem: every patient's sessions are fed through ``MemoryService`` exactly as a kiosk would see
   them (``start_session``, ``add_turn`` per turn with its timestamp, ``end_session`` when the
   session is over, so rehearsal and consolidation run), on a fresh home; then a new
-  ``MemoryService`` on the same home (a restart) answers ``search(user, question, k)``; each hit's
-  ``source_ids`` (turn ids returned by ``add_turn``) are mapped back to the set's turn ids.
+  ``MemoryService`` on the same home (a restart) answers ``search(user, question, k, now=asked)``;
+  the set's turn ids are passed as the memory's turn ids, so each hit's ``source_ids`` are
+  compared with the evidence directly.
 
 Metrics are defined in ``benchmarks.memory_retrievers``. Figures go to stdout (a table) and, with
 ``--json``, to a file.
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -37,10 +37,6 @@ from .memory_retrievers import BM25, Dense, RankedHit, aggregate, rrf, score_que
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "artifacts" / "longchat"
 CACHE = ROOT / "artifacts" / "bench"
-
-
-def _parse_time(s: str) -> datetime:
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=__import__("datetime").timezone.utc)
 
 
 def embed_cached(embedder: Any, texts: Sequence[str], tag: str) -> np.ndarray:
@@ -78,28 +74,37 @@ def run_baselines(turns: list[dict], questions: list[dict], embedder: Any, k: in
     return rows
 
 
-def import_into_memory(service: Any, turns: list[dict], progress: bool = True) -> dict[str, str]:
-    """Feed turns session by session through the live API; return memory turn id -> set turn id."""
-    id_map: dict[str, str] = {}
-    cur: tuple[str, str] | None = None
-    sid: Any = None
+def import_into_memory(service: Any, turns: list[dict], live: bool = True, progress: bool = True) -> None:
+    """Feed turns session by session through the API, keeping the set's turn ids as the memory's.
+
+    ``live``: one ``add_turn`` per turn (each embedded on arrival, as at the kiosk); otherwise one
+    ``ingest_turns`` batch per session (the ``memory import`` path). Either way ``end_session``
+    runs when a session is over, so rehearsal, summaries and consolidation happen as they would.
+    """
+    sessions: list[list[dict]] = []
+    for t in turns:
+        if not sessions or (sessions[-1][0]["user"], sessions[-1][0]["session"]) != (t["user"], t["session"]):
+            sessions.append([])
+        sessions[-1].append(t)
     n = 0
     t0 = time.perf_counter()
-    for t in turns:
-        key = (t["user"], t["session"])
-        if key != cur:
-            if cur is not None:
-                service.end_session(cur[0], sid)
-            sid = service.start_session(t["user"])
-            cur = key
-        tid = service.add_turn(t["user"], sid, t["role"], t["text"], time=_parse_time(t["time"]))
-        id_map[str(tid)] = t["id"]
-        n += 1
-        if progress and n % 500 == 0:
-            print(f"  imported {n}/{len(turns)} turns ({n / (time.perf_counter() - t0):.0f}/s)", file=sys.stderr)
-    if cur is not None:
-        service.end_session(cur[0], sid)
-    return id_map
+    for sess in sessions:
+        user = sess[0]["user"]
+        sid = service.start_session(user, time=sess[0]["time"], label=sess[0]["session"])
+        if live:
+            for t in sess:
+                service.add_turn(user, sid, t["role"], t["text"], time=t["time"], turn_id=t["id"],
+                                 speaker=t.get("speaker"))
+        else:
+            service.ingest_turns(user, sid, [{"role": t["role"], "text": t["text"], "time": t["time"],
+                                              "id": t["id"], "speaker": t.get("speaker")} for t in sess])
+        service.end_session(user, sid)
+        n += len(sess)
+        if progress:
+            print(f"\r  imported {n}/{len(turns)} turns ({n / (time.perf_counter() - t0):.0f}/s)",
+                  end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
 
 
 def open_service(home: Path, embedder: Any, profile_name: str = "x86-kiosk") -> Any:
@@ -112,31 +117,37 @@ def open_service(home: Path, embedder: Any, profile_name: str = "x86-kiosk") -> 
 
 
 def run_edgemem(turns: list[dict], questions: list[dict], embedder: Any, k: int, home: Path,
-                profile_name: str = "x86-kiosk") -> tuple[list[dict], dict[str, Any]]:
-    """Import everything live, restart, search every question; rows plus timing facts."""
+                profile_name: str = "x86-kiosk", modes: Sequence[str] = ("hybrid",),
+                live: bool = True) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Import everything, restart, search every question (at the question's time, without the
+    reinforcement a real recall gives, so questions do not influence each other)."""
     svc = open_service(home, embedder, profile_name)
     t0 = time.perf_counter()
-    id_map = import_into_memory(svc, turns)
+    import_into_memory(svc, turns, live=live)
     import_s = time.perf_counter() - t0
     svc.close()
     svc = open_service(home, embedder, profile_name)  # a restart: nothing may live only in RAM
-    rows = []
-    lat = []
+    rows: dict[str, list[dict]] = {m: [] for m in modes}
+    lat: list[float] = []
     tiers: dict[str, int] = defaultdict(int)
-    for q in questions:
-        s = time.perf_counter()
-        hits = svc.search(q["user"], q["question"], k)
-        lat.append(time.perf_counter() - s)
-        ranked = []
-        for h in hits:
-            tiers[str(getattr(h, "tier", "?"))] += 1
-            src = [id_map.get(str(x), str(x)) for x in (getattr(h, "source_ids", None) or [])]
-            ranked.append(RankedHit(str(h.text), src))
-        rows.append({"qid": q["qid"], "type": q["type"], **score_question(q, ranked, k)})
+    for mode in modes:
+        for q in questions:
+            s = time.perf_counter()
+            hits = svc.search(q["user"], q["question"], k, now=q["time"], reinforce=False, mode=mode)
+            if mode == "hybrid":
+                lat.append(time.perf_counter() - s)
+            ranked = []
+            for h in hits:
+                if mode == "hybrid":
+                    tiers[str(h.tier)] += 1
+                ranked.append(RankedHit(str(h.text), [str(x) for x in (h.source_ids or [])]))
+            rows[mode].append({"qid": q["qid"], "type": q["type"], **score_question(q, ranked, k)})
     svc.close()
-    facts = {"import_s": round(import_s, 1), "turns_per_s": round(len(turns) / import_s, 1),
-             "search_p50_ms": round(float(np.percentile(lat, 50)) * 1e3, 2),
-             "search_p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 2), "hit_tiers": dict(tiers)}
+    facts: dict[str, Any] = {"import_s": round(import_s, 1), "turns_per_s": round(len(turns) / import_s, 1),
+                             "live": live, "hit_tiers": dict(tiers)}
+    if lat:
+        facts.update(search_p50_ms=round(float(np.percentile(lat, 50)) * 1e3, 2),
+                     search_p99_ms=round(float(np.percentile(lat, 99)) * 1e3, 2))
     return rows, facts
 
 
@@ -159,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-edgemem", action="store_true", help="baselines only")
     ap.add_argument("--home", type=Path, default=None, help="home for the memory (default: a temporary folder)")
     ap.add_argument("--profile", default="x86-kiosk")
+    ap.add_argument("--batch-import", action="store_true", help="one ingest_turns call per session instead of add_turn per turn")
+    ap.add_argument("--modes", default="hybrid,rrf,bm25,dense",
+                    help="MemoryService.search modes to score (hybrid is edgemem; the others are its own single retrievers over the same rows)")
     ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
     a = ap.parse_args(argv)
 
@@ -182,8 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     if not a.no_edgemem:
         with tempfile.TemporaryDirectory(prefix="edgemem-recall-") as tmp:
             home = a.home or Path(tmp)
-            rows, facts = run_edgemem(turns, questions, embedder, a.k, home, a.profile)
-        results["edgemem"] = aggregate(rows)
+            rows, facts = run_edgemem(turns, questions, embedder, a.k, home, a.profile,
+                                      modes=a.modes.split(","), live=not a.batch_import)
+        for mode, r in rows.items():
+            results["edgemem" if mode == "hybrid" else f"mem-{mode}"] = aggregate(r)
         out["edgemem"] = facts
     out["results"] = results
     for m in ("recall", "all", "answer", "fresh"):

@@ -15,7 +15,8 @@ Metrics (per question, then averaged over questions):
   Questions whose answer is not a literal of the conversation (dates, preference labels, long
   profile texts) are left out of it.
 * fresh-first = for update and recency questions, 1 when an evidence turn is ranked before every
-  stale turn (or no stale turn is retrieved at all while the evidence is).
+  stale turn (or no stale turn is retrieved at all while the evidence is); when one hit cites both
+  (a memory updated in place keeps its history), it counts if that hit's text holds the answer.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def score_question(q: dict, hits: Sequence[RankedHit], k: int) -> dict[str, floa
     if q.get("stale"):
         ev_r = min((first_rank[e] for e in evidence if e in first_rank), default=None)
         st_r = min((first_rank[s] for s in q["stale"] if s in first_rank), default=None)
-        fresh = float(ev_r is not None and (st_r is None or ev_r < st_r))
+        fresh = float(ev_r is not None and (st_r is None or ev_r < st_r
+                                             or (ev_r == st_r and q["answer"].lower() in top[ev_r].text.lower())))
     return {"recall": recall, "all": float(evidence <= found), "answer": answer, "fresh": fresh,
             "sources_per_hit": (sum(len(h.source_ids) for h in top) / len(top)) if top else 0.0}
 
