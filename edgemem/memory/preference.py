@@ -23,16 +23,27 @@ INSTRUCTIONS = {
     "polite": "Answer warmly and politely: greet the patient, acknowledge how they feel, thank them.",
 }
 
+# Outright requests for a style. Strong phrases decide alone; generic words ("detailed", "briefly")
+# only with preference framing ("I prefer", "please always", "from now on"), because "can you give a
+# detailed description of the rash" asks for detail once and is no standing preference.
 _EXPLICIT = {
-    "concise": re.compile(r"\b(keep (it|things|answers?) (short|brief|simple)|short answers?|be brief|briefly|"
-                          r"concise|to the point|in short|just the (main|key) points?|no long|tl;?dr|"
-                          r"prefer concise|straight answer|quick answer)\b"),
-    "detailed": re.compile(r"\b(in detail|more detail|detailed|explain (everything|fully|thoroughly|more|why)|"
-                           r"thorough|step by step|elaborate|all the details|full explanation|prefer detailed|"
-                           r"tell me more|as much information)\b"),
-    "polite": re.compile(r"\b(be (polite|gentle|kind|nice)|gently|politely|kindly|courteous|respectful|"
-                         r"prefer polite|with kindness|soft tone)\b"),
+    "concise": re.compile(r"\b(keep (it|things|answers?|your answers?) (short|brief|simple)|short answers?|be brief|"
+                          r"to the point|just the (main|key) points?|no long (answers?|explanations?)|tl;?dr|"
+                          r"prefer concise|straight answers?|quick answers?|don't need (all )?the details)\b"),
+    "detailed": re.compile(r"\b(in detail|detailed (explanations?|answers?|information)|explain (everything|fully|"
+                           r"thoroughly)|all the details|full explanations?|prefer detailed|as much information|"
+                           r"understand everything)\b"),
+    "polite": re.compile(r"\b(be (polite|gentle|kind|nice)|gently|politely|courteous|respectful|prefer polite|"
+                         r"with kindness|soft tone|kind words)\b"),
 }
+_WEAK = {
+    "concise": re.compile(r"\b(brief|briefly|concise|short|quick)\b"),
+    "detailed": re.compile(r"\b(detail|detailed|details|thorough|elaborate|step by step|more information)\b"),
+    "polite": re.compile(r"\b(polite|kind|gentle|warm|friendly)\b"),
+}
+_FRAMING = re.compile(r"\b(i (prefer|like|want|need|would like|'d like)|i'd (prefer|like)|i like it when|"
+                      r"please always|always|from now on|in general|i appreciate|works best for me|"
+                      r"(answers?|explanations?) (that are|to be))\b")
 _POLITE_MARKERS = re.compile(r"\b(please|thank you|thanks|thank|appreciate|grateful|sorry|excuse me|kindly|"
                              r"good (morning|afternoon|evening)|hello|hi|dear|would you mind|could you|"
                              r"if you don't mind|have a (nice|good|great) day)\b")
@@ -44,6 +55,10 @@ def explicit_preference(text: str) -> str | None:
     for style in ("concise", "detailed", "polite"):
         if _EXPLICIT[style].search(f):
             return style
+    if _FRAMING.search(f):
+        for style in ("concise", "detailed", "polite"):
+            if _WEAK[style].search(f):
+                return style
     return None
 
 

@@ -39,6 +39,12 @@ _FORM = re.compile(r"\b(take|taking|took|prescribed|using|use|on)\s+((?:a |an |t
                    r"(?:pill|pills|tablet|tablets|patch|inhaler|cream|drops|injection|injections|spray|capsules?))\b")
 
 
+_ADVICE = re.compile(r"\b(recommend|suggest|advise|you should|you could try|try to|try (a|an|some|taking|using|"
+                     r"to)|make sure|avoid|it's important to|it is important to|consider|i'd recommend)\b")
+_PLEASANTRY = re.compile(r"\b(take care|let me know|feel free|reach out|don't hesitate|you're welcome|glad to|"
+                         r"any (other|further) questions)\b")
+
+
 class Extractor(Protocol):
     def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]: ...
 
@@ -63,7 +69,7 @@ class RuleExtractor:
 
     LABEL = {"medication": "Takes", "allergy": "Allergic to", "condition": "Has", "symptom": "Reports",
              "history": "History", "personal": "About patient", "preference": "Prefers",
-             "advice": "Advised", "other": "Said"}
+             "advice": "Advice about", "other": "Said"}
 
     def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]:
         notes: list[Note] = []
@@ -85,9 +91,10 @@ class RuleExtractor:
         for sent in sentences(text):
             f = fold(sent)
             if role == "assistant":
-                if re.search(r"\b(recommend|suggest|advise|should|try|take|avoid|make sure|it's important|consider)\b", f) \
-                        and not f.rstrip().endswith("?"):
-                    subj = _subject_of(f)
+                cue = _ADVICE.search(f)
+                if cue and not _PLEASANTRY.search(f) and not f.rstrip().endswith("?"):
+                    topic = [c for k in ("symptom", "condition", "medication") for c, _, _ in lexicon.find(k, f)]
+                    subj = topic[0] if topic else _subject_of(f[cue.end():])
                     if subj:
                         add("advice", subj, sent)
                 continue

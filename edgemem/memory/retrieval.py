@@ -91,9 +91,12 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         summaries = [m for m in store.memories(pid, tier="summary") if m["session_id"] in want]
         mem_ids.update(m["id"] for m in summaries)
         if hint.first and sessions:
+            # The first visit's summary, then its patient turns, most informative first.
             first_turns = [t for t in store.turns(pid, session_id=sessions[0]["id"]) if t["role"] == "user"]
+            first_turns.sort(key=lambda t: -_informative(t["text"]))
             turn_ids.update(t["id"] for t in first_turns)
-            lists["first"] = [(("t", t["id"]), 0.0) for t in first_turns]
+            first_sum = [m for m in summaries if m["session_id"] == sessions[0]["id"]]
+            lists["first"] = [(("m", m["id"]), 0.0) for m in first_sum] + [(("t", t["id"]), 0.0) for t in first_turns]
     if kinds:
         # "every medicine I told you about", "how do I like you to talk": notes of that kind, newest first.
         kind_mems = sorted(store.memories(pid, tier="long", kinds=kinds), key=lambda m: -m["updated"])
@@ -202,6 +205,16 @@ _INTENTS: list[tuple[str, "re.Pattern[str]"]] = [
     ("personal", re.compile(r"\b(about myself|about me|who am i|my (job|work|age|family))\b")),
     ("history", re.compile(r"\b(surgery|surgeries|operations?|medical history|history)\b")),
 ]
+
+
+def _informative(text: str) -> float:
+    """How much a patient turn says: lexicon terms and distinct content words, minus pleasantries."""
+    from . import lexicon
+    from .text import terms
+
+    f = fold(text)
+    lex = sum(len(lexicon.find(k, f)) for k in ("symptom", "condition", "medication", "allergen"))
+    return 2.0 * lex + min(len(set(terms(text))), 15) * 0.2 - (3.0 if re.search(r"\b(thank|thanks|bye)\b", f) else 0.0)
 
 
 def intent_kinds(query: str) -> list[str]:

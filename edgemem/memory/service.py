@@ -508,7 +508,7 @@ class MemoryService:
         self._pending.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
-        for p in (path, path.with_suffix(".tmp")):
+        for p in (path, *path.parent.glob(path.name + ".*.tmp")):
             if p.exists():
                 size = p.stat().st_size
                 with open(p, "r+b") as f:

@@ -84,7 +84,8 @@ class ShortTermBuffer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         notes = [dict(n.__dict__) for n in self.notes]
         blob = self.codec.encrypt(json.dumps({"v": 1, "last_turn": self.last_turn, "notes": notes}).encode(), self.aad)
-        tmp = self.path.with_suffix(".tmp")
+        # A unique temp name: two processes on one home (server + CLI) never share a half-written file.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, blob)
@@ -156,6 +157,5 @@ class ShortTermBuffer:
                 f.flush()
                 os.fsync(f.fileno())
             self.path.unlink()
-        tmp = self.path.with_suffix(".tmp")
-        if tmp.exists():
+        for tmp in self.path.parent.glob(self.path.name + ".*.tmp"):
             tmp.unlink()

@@ -89,7 +89,8 @@ class PatientIndex:
                              "count": len(self.index)}).encode()
         blob = self.codec.encrypt(_MAGIC + struct.pack("<I", len(header)) + header + body, self.aad)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        # A unique temp name: two processes on one home (server + CLI) never share a half-written file.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(blob)
@@ -108,7 +109,7 @@ class PatientIndex:
         self.dirty = True
 
     def delete_file(self) -> None:
-        for p in (self.path, self.path.with_suffix(".tmp")):
+        for p in (self.path, *self.path.parent.glob(self.path.name + ".*.tmp")):
             if p.exists():
                 p.unlink()
 

@@ -1,0 +1,39 @@
+"""The exported MiniLM graph and the on-device runtime: contract, pooling in the graph, batching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgemem.interfaces import Embedder
+from edgemem.memory.embedder import OnnxEmbedder
+
+
+def test_graph_contract(minilm_embedder_dir: Path) -> None:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(minilm_embedder_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type) for i in sess.get_inputs()] == [("input_ids", "tensor(int64)"),
+                                                             ("attention_mask", "tensor(int64)")]
+    out = sess.get_outputs()[0]
+    assert out.name == "sentence_embedding" and out.shape[-1] == 384
+    meta = json.loads((minilm_embedder_dir / "embedder.json").read_text())
+    assert meta["dim"] == 384 and meta["cosine_fp32_vs_torch"] >= 0.9999
+    assert (minilm_embedder_dir / "tokenizer.json").exists()
+
+
+def test_runtime_embeds_normalized_and_order_independent(minilm_embedder_dir: Path) -> None:
+    emb = OnnxEmbedder(minilm_embedder_dir, threads=1, batch_tokens=64)  # small batches: several runs
+    assert isinstance(emb, Embedder) and emb.dim == 384
+    texts = ["I take ibuprofen for back pain.", "hi", "", "My blood pressure is high. " * 80,
+             "I am allergic to penicillin.", "Penicillin gives me a rash."]
+    vecs = emb.embed(texts)
+    assert vecs.shape == (6, 384) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    one_by_one = np.stack([emb.embed([t])[0] for t in texts])
+    assert np.allclose(vecs, one_by_one, atol=1e-4)  # padding and batching change nothing
+    # Meaning, not strings: the two allergy sentences are closer to each other than to back pain.
+    assert vecs[4] @ vecs[5] > vecs[4] @ vecs[0] + 0.1
+    assert emb.embed([]).shape == (0, 384)
