@@ -104,3 +104,50 @@ def test_randomized_interleaved_patients_never_see_each_other(tmp_path, embedder
     svc.close()
     print(f"\nisolation: {len(users)} patients, {checked} retrievals/prompts/exports checked, {leaks} cross-patient hits")
     assert leaks == 0 and checked > 300
+
+
+def test_api_answers_and_prompts_stay_per_patient(_tiny_bundle_built, tmp_path):
+    """Over HTTP on a running kiosk: interleaved admin sessions for four patients chatting the
+    same sentences; then every search, listing and prompt is checked for foreign canaries."""
+    from serve_helpers import running_kiosk
+
+    users = [f"p-{n}" for n in range(4)]
+    rnd = random.Random(11)
+    with running_kiosk(_tiny_bundle_built, tmp_path / "home") as kiosk, httpx.Client(base_url=kiosk.url, timeout=120) as http:
+        admin = kiosk.admin_headers()
+        tokens = {u: http.post("/api/admin/sessions", json={"user": u}, headers=admin).json()["token"] for u in users}
+        todo = [(u, s) for u in users for s in _sentences(u)[:4]]
+        rnd.shuffle(todo)  # turns of the four open sessions interleave
+        for u, sentence in todo:
+            r = http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {tokens[u]}"},
+                          json={"model": "edgemem", "max_tokens": 4, "messages": [{"role": "user", "content": sentence}]})
+            assert r.status_code == 200, r.text
+            assert not _foreign(r.text, u, users)
+        for u in users:
+            assert http.post("/api/admin/sessions/end", json={"token": tokens[u]}, headers=admin).status_code == 200
+        checked = 0
+        for u in users:
+            others = [x for x in users if x != u]
+            for q in ["penicillin allergy card", rnd.choice(_sentences(rnd.choice(others))),
+                      canary(rnd.choice(others), 0)]:
+                r = http.get(f"/api/admin/patients/{u}/search", params={"q": q, "k": 10}, headers=admin)
+                assert r.status_code == 200
+                checked += len(r.json()["hits"])
+                found = _foreign(json.dumps(r.json()["hits"]), u, users)  # (the echoed query aside)
+                assert not found, (u, q, found)
+            listed = http.get(f"/api/admin/patients/{u}/memories", headers=admin)
+            checked += 1
+            assert not _foreign(listed.text, u, users), u
+            # The prompt the assistant would send to the engine for this patient's next turn.
+            rt = kiosk.runtime
+            sid = rt.memory.start_session(u)
+            # (The patient's own message must not carry another's canary: it would become theirs.)
+            ask = rnd.choice(TEMPLATES).format(**{f"c{i}": "which" for i in range(6)})
+            turn = rt.assistant.prepare(u, sid, ask, rt.engine, max_new_tokens=8)
+            prompt = " ".join(m.content for m in turn.messages)
+            checked += 1
+            found = _foreign(prompt, u, users)
+            assert not found, (u, found, prompt)
+            assert any(canary(u, i) in prompt for i in range(6)), prompt  # the memory did reach the prompt
+            rt.memory.end_session(u, sid)
+    assert checked > 20
