@@ -55,7 +55,7 @@ def bare_engine(bundle: Path, profile: str, max_tokens: int, seconds: float, hom
 
     from edgemem.home import Home
 
-    engine = Engine.from_bundle(bundle, profile=load(profile), home=Home(home))
+    engine = Engine.from_bundle(bundle, profile=load(profile, home), home=Home(home))
     messages = [ChatMessage("system", "You are a friendly health assistant at a clinic kiosk."),
                 ChatMessage("user", PROMPT)]
     cfg = GenerationConfig(max_new_tokens=max_tokens)
@@ -71,6 +71,19 @@ def bare_engine(bundle: Path, profile: str, max_tokens: int, seconds: float, hom
             "median_s": round(statistics.median(times), 4)}
 
 
+def capped_profile(home: Path, name: str, max_new_tokens: int) -> str:
+    """A copy of profile ``name`` in the bench home with a smaller ``max_new_tokens``."""
+    import re
+
+    from edgemem.profiles import available
+
+    text = available(home)[name].read_text()
+    text = re.sub(r"(?m)^max_new_tokens\s*=.*$", f"max_new_tokens = {max_new_tokens}", text)
+    (home / "profiles").mkdir(parents=True, exist_ok=True)
+    (home / "profiles" / f"{name}-bench.toml").write_text(text)
+    return f"{name}-bench"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, required=True)
@@ -82,6 +95,8 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=4, help="clients cycle over this many patients (0: memoryless chat)")
     ap.add_argument("--trust", type=Path, action="append", default=[],
                     help="public key file (.pub) the bundle is signed with, trusted in the bench's home")
+    ap.add_argument("--max-new-tokens", type=int, default=None,
+                    help="cap replies (a copy of the profile with this max_new_tokens)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -94,6 +109,8 @@ def main() -> None:
 
     for pub in args.trust:
         keys.trust(keys.load_public_key(pub), Home(home).ensure())
+    if args.max_new_tokens:
+        args.profile = capped_profile(home, args.profile, args.max_new_tokens)
     proc = subprocess.Popen(
         [*EDGEMEM, "serve", "--port", str(port), "--bundle",
          str(args.bundle), "--profile", args.profile, "--queue-size", str(args.queue_size),

@@ -43,6 +43,19 @@ def median(xs: list[float]) -> float | None:
     return round(statistics.median(xs), 2) if xs else None
 
 
+def capped_profile(home: Path, name: str, max_new_tokens: int) -> str:
+    """A copy of profile ``name`` in the bench home with a smaller ``max_new_tokens``."""
+    import re
+
+    from edgemem.profiles import available
+
+    text = available(home)[name].read_text()
+    text = re.sub(r"(?m)^max_new_tokens\s*=.*$", f"max_new_tokens = {max_new_tokens}", text)
+    (home / "profiles").mkdir(parents=True, exist_ok=True)
+    (home / "profiles" / f"{name}-bench.toml").write_text(text)
+    return f"{name}-bench"
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -55,6 +68,8 @@ def main() -> None:
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--trust", type=Path, action="append", default=[],
                     help="public key file (.pub) the bundle is signed with, trusted in the bench's home")
+    ap.add_argument("--max-new-tokens", type=int, default=None,
+                    help="cap replies (a copy of the profile with this max_new_tokens)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -67,6 +82,8 @@ def main() -> None:
 
     for pub in args.trust:
         keys.trust(keys.load_public_key(pub), Home(home).ensure())
+    if args.max_new_tokens:
+        args.profile = capped_profile(home, args.profile, args.max_new_tokens)
     proc = subprocess.Popen([*EDGEMEM, "serve", "--port", str(port), "--bundle", str(args.bundle),
                              "--profile", args.profile], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -130,6 +147,7 @@ def main() -> None:
         "page_ttft_ms_median": median(page_ttft), "engine_ttft_ms_median": median(engine_ttft),
         "overhead_ms_median": median(overhead), "overhead_ms_max": round(max(overhead), 2) if overhead else None,
         "prepare_ms_median": median(prepare),
+        "prompt_tokens": [t["server"].get("prompt_tokens") for t in rows],
         "overhead_minus_prepare_ms_median": median(transport),
         "first_turn": rows[0] if rows else None,
         "target_overhead_ms": 30, "target_page_weight_bytes": 200 * 1024,

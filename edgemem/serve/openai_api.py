@@ -197,12 +197,20 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
         job.emit("done", {
             "finish_reason": "length" if n_tokens >= config.max_new_tokens else "stop",
             "completion_tokens": n_tokens,
-            "prompt_tokens": sum(engine.count_tokens(m.content) for m in turn.messages),
+            "prompt_tokens": _prompt_tokens(engine, turn.messages),
             "engine_ttft_ms": round(((first or t_end) - t_prepared) * 1000, 2),
             "generate_ms": round((t_end - t_prepared) * 1000, 2),
         })
 
     return work
+
+
+def _prompt_tokens(engine: Any, messages: list[ChatMessage]) -> int:
+    """Exact when the engine renders its chat template, else the content tokens alone."""
+    render = getattr(engine, "render_chat", None)
+    if render is not None:
+        return len(render(messages))
+    return sum(engine.count_tokens(m.content) for m in messages)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -277,7 +285,7 @@ def _usage(done: dict[str, Any]) -> dict[str, int]:
 
 
 def _timing(done: dict[str, Any], t0: float) -> dict[str, float]:
-    keys = ("prepare_ms", "engine_ttft_ms", "generate_ms")
+    keys = ("prepare_ms", "engine_ttft_ms", "generate_ms", "prompt_tokens", "completion_tokens")
     out = {k: done[k] for k in keys if k in done}
     out["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
