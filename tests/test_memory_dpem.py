@@ -84,6 +84,19 @@ def test_summary_keeps_provenance() -> None:
     assert "chest pain" in text and ids == ["b", "c"]
 
 
+def test_llm_summary_must_be_grounded() -> None:
+    from edgemem.memory.rehearsal import LLMSummarizer
+
+    turns = [{"tid": "a", "role": "user", "text": "I have had chest pain and shortness of breath since Tuesday."},
+             {"tid": "b", "role": "assistant", "text": "I recommend you see a doctor today about the chest pain."}]
+    ll = LLMSummarizer(generator=None)
+    ok = ll.validate("The patient reported chest pain and shortness of breath since Tuesday; advised to see a doctor.", turns)
+    assert ok is not None and ok[1] == ["a", "b"]
+    assert ll.validate("The stomach andortune the stomach andortune of the moon and the stars.", turns) is None
+    assert ll.validate("As an AI language model I cannot summarize chest pain.", turns) is None
+    assert ll.validate("chest pain", turns) is None  # too short to be a summary
+
+
 def test_text_helpers() -> None:
     assert stem("allergies") == stem("allergy") and stem("taking") == stem("take") and stem("aches") == stem("ache")
     assert fuzzy_score("ibuprofin headache", "I take ibuprofen for headaches") > 0.8

@@ -242,3 +242,20 @@ os.kill(os.getpid(), signal.SIGKILL)
     assert {("allergy", "latex"), ("medication", "lisinopril"), ("symptom", "swelling")} <= kinds
     assert any("ankle" in h.text for h in svc.search("zoe", "swollen ankle", 3, mode="dense"))
     svc.close()
+
+
+def test_i8_index_with_exact_rerank_matches_f16(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    from edgemem.profiles import load
+
+    texts = [("user", f"Visit {i}: " + t) for i, t in enumerate([
+        "my knee swells after football", "I take metformin every morning", "penicillin gives me hives",
+        "I sleep badly since my new job", "my left ear rings at night", "I get heartburn after coffee",
+        "my ankle hurts when I run", "I feel dizzy when I stand up quickly", "I have a rash on my arm"])]
+    results = {}
+    for name in ("x86-kiosk", "pi-zero-2w"):  # f16 and i8 indexes
+        svc = MemoryService(Home(tmp_path / name).ensure(), embedder, DataKey.generate(), load(name))
+        _seed(svc, "kim", texts)
+        assert svc.index(svc.store.patient("kim")).precision == load(name).index_precision
+        results[name] = [h.source_ids for h in svc.search("kim", "joint swelling after sport", 5, mode="dense")]
+        svc.close()
+    assert results["x86-kiosk"] == results["pi-zero-2w"]

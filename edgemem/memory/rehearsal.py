@@ -287,3 +287,53 @@ def rule_notes(turns: Iterable[dict]) -> list[Note]:
     for t in turns:
         out.extend(ex.extract(str(t["tid"]), t["role"], t["text"], t.get("time")))
     return out
+
+
+SUMMARY_SYSTEM = ("Summarize this clinic visit in at most two sentences: the patient's symptoms, conditions, "
+                  "medications, allergies, and the advice given. Write only the summary.")
+
+
+class LLMSummarizer:
+    """A model-written session summary, kept only if it is grounded in the session.
+
+    Validation: 6-80 words, no role or template debris, and at least ``min_grounded`` of its content
+    words must occur in the session (a 135M model drifts). Provenance: the turns sharing the most
+    content words with the summary. Anything else falls back to the extractive summary.
+    """
+
+    def __init__(self, generator: "object", max_new_tokens: int = 80, min_grounded: float = 0.6) -> None:
+        self.generator = generator
+        self.max_new_tokens = max_new_tokens
+        self.min_grounded = min_grounded
+        self.stats = {"llm": 0, "fallback": 0}
+
+    def validate(self, text: str, turns: Sequence[dict]) -> tuple[str, list[str]] | None:
+        text = " ".join(text.strip().split())
+        n_words = len(text.split())
+        if not (6 <= n_words <= 80) or re.search(r"(<\|)|\b(as an ai|language model|i cannot)\b", fold(text)):
+            return None
+        s_terms = set(terms(text))
+        session_terms = set(t for turn in turns for t in terms(turn["text"]))
+        if not s_terms or len(s_terms & session_terms) / len(s_terms) < self.min_grounded:
+            return None
+        overlap = sorted(((len(s_terms & set(terms(t["text"]))), i) for i, t in enumerate(turns)), reverse=True)
+        ids = [str(turns[i]["tid"]) for n, i in overlap[:4] if n >= 2]
+        return (text, ids) if ids else None
+
+    def summarize(self, turns: Sequence[dict]) -> tuple[str, list[str]]:
+        from ..interfaces import ChatMessage, GenerationConfig
+
+        transcript = "\n".join(f"{'Patient' if t['role'] == 'user' else 'Doctor'}: {clean(t['text'])}"
+                               for t in turns)[-1500:]
+        try:
+            out = "".join(self.generator.stream_chat(  # type: ignore[attr-defined]
+                [ChatMessage("system", SUMMARY_SYSTEM), ChatMessage("user", transcript)],
+                GenerationConfig(max_new_tokens=self.max_new_tokens)))
+        except Exception:
+            out = ""
+        got = self.validate(out, turns)
+        if got is None:
+            self.stats["fallback"] += 1
+            return summarize(turns)
+        self.stats["llm"] += 1
+        return got

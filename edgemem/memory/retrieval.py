@@ -49,6 +49,7 @@ class RetrievalConfig:
     depth: int = 50  # candidates per retriever (>= 5 k)
     fuzzy_min: float = 0.34
     collapse: bool = True
+    rerank: int = 50  # with an i8 index: exact re-rank of this many HNSW candidates
 
 
 def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
@@ -65,7 +66,18 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         qv = svc.embed([query])
         if qv is not None:
             index = svc.index(pid)
-            lists["dense"] = [(_ref(key), sim) for key, sim in index.search(qv[0], depth)]
+            found = index.search(qv[0], max(depth, cfg.rerank if index.precision == "i8" else 0))
+            if index.precision == "i8" and cfg.rerank and found:
+                # i8 HNSW finds the neighbourhood; exact cosine on the stored float16 vectors orders it.
+                import numpy as np
+
+                exact = store.embeddings_for(pid, [k for k, _ in found])
+                keys = [k for k, _ in found if k in exact]
+                if keys:
+                    mat = np.frombuffer(b"".join(exact[k] for k in keys), dtype=np.float16).reshape(len(keys), -1)
+                    sims = mat.astype(np.float32) @ qv[0]
+                    found = sorted(zip(keys, sims.tolist()), key=lambda x: -x[1])
+            lists["dense"] = [(_ref(key), sim) for key, sim in found[:depth]]
     if mode in ("hybrid", "bm25", "rrf"):
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
     ring = svc.ring(pid) if mode == "hybrid" else None

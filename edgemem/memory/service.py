@@ -32,7 +32,7 @@ from . import preference as prefmod
 from .executive import Executive, ExecutivePolicy
 from .forgetting import ForgettingPolicy
 from .prompt import CORE_KINDS, assemble
-from .rehearsal import Extractor, LLMExtractor, RuleExtractor, summarize
+from .rehearsal import Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, summarize
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
 from .store import Store, memory_key, turn_key
@@ -96,6 +96,7 @@ class MemoryService:
         self.dim = int(getattr(embedder, "dim", 384))
         self.store = Store(self.home.db_path, codec, synchronous=synchronous)
         self.rules = RuleExtractor()
+        self.summarizer = LLMSummarizer(generator) if generator is not None else None
         self.extractor: Extractor = extractor or (LLMExtractor(generator, self.rules) if generator is not None else self.rules)
         self.exec_policy = executive or ExecutivePolicy()
         self.forgetting = forgetting or ForgettingPolicy()
@@ -341,7 +342,7 @@ class MemoryService:
             self.executive.rehearse(ring, notes, session_id, now)
             report["llm_notes"] = len(notes)
         # Summary (one per session; a re-closed session replaces its summary).
-        text, sources = summarize(turns)
+        text, sources = self.summarizer.summarize(turns) if self.summarizer is not None else summarize(turns)
         if text:
             for old in self.store.memories(pid, tier="summary"):
                 if old["session_id"] == session_id:

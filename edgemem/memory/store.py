@@ -528,6 +528,18 @@ class Store:
                 c.execute(f"UPDATE {table} SET emb=?, vgen=? WHERE id=? AND patient_id=?",
                           (self.seal(pid, "emb", raw), vgen, i, pid))
 
+    def embeddings_for(self, pid: int, keys: Sequence[int]) -> dict[int, bytes]:
+        """Stored (exact, float16) embeddings of index keys: the re-rank step after an i8 search."""
+        tids = [k // 2 for k in keys if k % 2 == 0]
+        mids = [k // 2 for k in keys if k % 2 == 1]
+        out: dict[int, bytes] = {}
+        for table, ids, keyf in (("turns", tids, turn_key), ("memories", mids, memory_key)):
+            if ids:
+                q = f"SELECT id, emb FROM {table} WHERE patient_id=? AND emb IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
+                for i, blob in self.conn.execute(q, [pid, *ids]):
+                    out[keyf(int(i))] = self.open_bytes(pid, "emb", blob)
+        return out
+
     def any_pending(self, pid: int) -> bool:
         return bool(self.conn.execute(
             "SELECT EXISTS(SELECT 1 FROM turns WHERE patient_id=? AND emb IS NULL) OR "
