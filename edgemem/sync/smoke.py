@@ -31,7 +31,7 @@ def perplexity(logits: np.ndarray, ids: list[int]) -> float:
     return float(math.exp(nll.mean()))
 
 
-def golden_check(folder: Path, manifest: Manifest, threads: int = 2) -> dict[str, Any] | None:
+def golden_check(folder: Path, manifest: Manifest, threads: int = 2, model: Any = None) -> dict[str, Any] | None:
     """Score the golden text: perplexity, and greedy agreement with the builder's ``argmax`` if given.
 
     The text is tokenized without special tokens, exactly as the builder's gate scored it.
@@ -47,7 +47,8 @@ def golden_check(folder: Path, manifest: Manifest, threads: int = 2) -> dict[str
     ids = tok.encode(golden["text"], add_special_tokens=False).ids
     if len(ids) < 2:
         raise BundleError("golden text in the manifest is too short to score")
-    model = DecoderModel(str(folder / "model.onnx"), manifest.io, threads=threads)
+    if model is None:
+        model = DecoderModel(str(folder / "model.onnx"), manifest.io, threads=threads)
     logits = model.logits(ids)
     out: dict[str, Any] = {"golden_ppl": perplexity(logits, ids), "golden_tokens": len(ids)}
     ref = golden.get("argmax")
@@ -69,7 +70,7 @@ def smoke_test(folder: Path, manifest: Manifest, home: Home | None = None, new_t
         engine = Engine.from_bundle(folder, home=home, trusted_keys=trusted_keys)
         cfg = GenerationConfig(max_new_tokens=new_tokens, temperature=0.0)
         pieces = list(engine.stream_chat([ChatMessage("user", "Hello, how are you?")], cfg))
-        golden = golden_check(folder, manifest)
+        golden = golden_check(folder, manifest, model=engine.model)  # the session just loaded
     except BundleError as e:
         raise BundleError(f"smoke test failed: {e}") from None
     except Exception as e:  # onnxruntime, tokenizers: any failure to run means "do not switch"
