@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -37,6 +38,29 @@ from .memory_retrievers import BM25, Dense, RankedHit, aggregate, rrf, score_que
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "artifacts" / "longchat"
 CACHE = ROOT / "artifacts" / "bench"
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process, all threads (onnxruntime's too): on a shared, loaded machine a
+    fairer figure of the work done than wall time."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def code_version() -> str:
+    """The commit measured, with '+dirty' when edgemem/memory has uncommitted changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "edgemem/memory"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
 
 
 def embed_cached(embedder: Any, texts: Sequence[str], tag: str) -> np.ndarray:
@@ -122,9 +146,9 @@ def run_edgemem(turns: list[dict], questions: list[dict], embedder: Any, k: int,
     """Import everything, restart, search every question (at the question's time, without the
     reinforcement a real recall gives, so questions do not influence each other)."""
     svc = open_service(home, embedder, profile_name)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     import_into_memory(svc, turns, live=live)
-    import_s = time.perf_counter() - t0
+    import_s, import_cpu = time.perf_counter() - t0, _cpu_s() - c0
     svc.close()
     svc = open_service(home, embedder, profile_name)  # a restart: nothing may live only in RAM
     rows: dict[str, list[dict]] = {m: [] for m in modes}
@@ -144,6 +168,9 @@ def run_edgemem(turns: list[dict], questions: list[dict], embedder: Any, k: int,
             rows[mode].append({"qid": q["qid"], "type": q["type"], **score_question(q, ranked, k)})
     svc.close()
     facts: dict[str, Any] = {"import_s": round(import_s, 1), "turns_per_s": round(len(turns) / import_s, 1),
+                             "import_cpu_s": round(import_cpu, 1),
+                             "turns_per_cpu_s": round(len(turns) / max(import_cpu, 1e-9), 1),
+                             "loadavg": os.getloadavg(),
                              "live": live, "hit_tiers": dict(tiers)}
     if lat:
         facts.update(search_p50_ms=round(float(np.percentile(lat, 50)) * 1e3, 2),
@@ -187,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
 
     embedder = load_embedder()
     out: dict[str, Any] = {"k": a.k, "turns": len(turns), "questions": len(questions),
-                           "patients": len({t["user"] for t in turns})}
+                           "patients": len({t["user"] for t in turns}), "code": code_version()}
     results: dict[str, dict[str, dict[str, float]]] = {}
     t0 = time.perf_counter()
     for name, rows in run_baselines(turns, questions, embedder, a.k).items():

@@ -1,10 +1,12 @@
 """Read the MaLP release (dialogues and profiles), clean it, and split off the held-out part.
 
-The evaluation must only ever see dialogues and profiles that LoRA training never saw, or the
-ablation would measure memorisation. The toolchain owns the split (``export.dialogues``); when it
-offers one we use it, and otherwise the same rule is applied here: an item is held out when the
-first byte of sha256("malp/<kind>/<index>") is below 10% of 256, a rule that does not depend on
-the order of a shuffle or on the Python version.
+The evaluation must only ever see dialogues that LoRA training never saw, or the ablation would
+measure memorisation. The toolchain owns that split: ``export.dialogues`` holds a MaLP dialogue
+out when the sha256 of its cleaned messages falls in a fixed 10% (``malp_dialogue(i).heldout``),
+and ``edgemem-export train`` drops those whatever file they arrive in. We ask it, dialogue by
+dialogue, so the two can never disagree. Profiles are not trained on by the toolchain; the
+evaluation still draws only from a fixed 10% of them (sha256("malp/profile/<index>")[0] < 26) so
+that a later trainer that does use profiles has a rule to respect.
 """
 
 from __future__ import annotations
@@ -48,16 +50,21 @@ def clean_text(text: str) -> str:
 
 
 def is_heldout(kind: str, index: int) -> bool:
-    """The fixed split: held out iff sha256("malp/<kind>/<index>")[0] < 0.1 * 256."""
-    try:  # the toolchain's rule wins when it has landed
-        from export import dialogues as _d  # type: ignore[attr-defined]
-
-        fn = getattr(_d, "is_heldout", None)
-        if fn is not None:
-            return bool(fn(kind, index))
-    except ImportError:
-        pass
+    """The index rule for profiles: held out iff sha256("malp/<kind>/<index>")[0] < 0.1 * 256."""
     return hashlib.sha256(f"malp/{kind}/{index}".encode()).digest()[0] < int(HELDOUT_FRACTION * 256)
+
+
+def heldout_dialogue_indices(folder: Path = DEFAULT_DIR) -> set[int]:
+    """Indices of the dialogues the toolchain holds out (``export.dialogues``, the one rule)."""
+    from export.dialogues import malp_dialogue
+
+    raw = json.loads((Path(folder) / "dialogues.json").read_text(encoding="utf-8"))
+    out = set()
+    for i, rounds in enumerate(raw):
+        d = malp_dialogue(i, rounds)
+        if d is not None and d.heldout:
+            out.add(i)
+    return out
 
 
 def normalize_preference(raw: str) -> str | None:
@@ -115,8 +122,8 @@ def load_profiles(folder: Path = DEFAULT_DIR) -> list[Profile | None]:
 
 
 def heldout_dialogues(folder: Path = DEFAULT_DIR, min_turns: int = 6) -> list[tuple[int, list[Turn]]]:
-    return [(i, d) for i, d in enumerate(load_dialogues(folder))
-            if is_heldout("dialogue", i) and len(d) >= min_turns]
+    held = heldout_dialogue_indices(folder)
+    return [(i, d) for i, d in enumerate(load_dialogues(folder)) if i in held and len(d) >= min_turns]
 
 
 def heldout_profiles(folder: Path = DEFAULT_DIR) -> list[Profile]:
