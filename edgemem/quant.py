@@ -33,6 +33,7 @@ class QuantizedMatrix:
     bits: int
     block: int
     k: int
+    offsets: np.ndarray | None = None  # float32 [n, k_blocks] added after (q - zp) * scale, or None
 
     @property
     def n(self) -> int:
@@ -66,11 +67,39 @@ def _unpack4(packed: np.ndarray, count: int) -> np.ndarray:
     return out[..., :count]
 
 
-def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool | None = None) -> QuantizedMatrix:
-    """Quantize ``weight`` [n, k] (float) block-wise along k.
+def quantize_offset(weight: np.ndarray, *, bits: int = 4, block: int = 32) -> QuantizedMatrix:
+    """GGUF Q4_1-style blocks: ``w = q * d + min`` with a float ``min`` per block.
 
-    ``symmetric`` defaults to True for 8 bits (as GGUF Q8_0) and False for 4 bits (as GGUF Q4_1,
-    which is what the shipped SmolLM2 weights were: an asymmetric grid reproduces them closely).
+    ``MatMulNBits`` only takes integer zero points, which cannot express an arbitrary float block
+    minimum (a float zero point exists but runs ~50x slower here). So the blocks are stored with
+    the implicit zero point ``2**(bits-1)`` and the remainder goes into ``offsets``:
+    ``w = (q - 2**(bits-1)) * d + offset`` with ``offset = min + 2**(bits-1) * d``. The graph adds
+    ``blocksum(x) @ offsets.T`` to the MatMulNBits output. A weight that already lies on such a
+    grid (the de-quantized Q4_1 SmolLM2 ships as) comes back exactly.
+    """
+    w = np.asarray(weight, dtype=np.float32)
+    if w.ndim != 2:
+        raise ValueError(f"expected a 2-D weight, got shape {w.shape}")
+    n, k = w.shape
+    _check(bits, block, k)
+    blocks = w.reshape(n, k // block, block)
+    qmax = (1 << bits) - 1
+    lo, hi = blocks.min(axis=-1), blocks.max(axis=-1)
+    scales = ((hi - lo) / float(qmax)).astype(np.float32)
+    inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
+    q = np.clip(np.rint((blocks - lo[..., None]) * inv[..., None]), 0, qmax).astype(np.uint8)
+    half = 1 << (bits - 1)
+    offsets = (lo + half * scales).astype(np.float32)
+    packed = _pack4(q) if bits == 4 else q
+    return QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales, zero_points=None,
+                           bits=bits, block=block, k=k, offsets=offsets)
+
+
+def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool | None = None) -> QuantizedMatrix:
+    """Quantize ``weight`` [n, k] (float) block-wise along k with an integer grid.
+
+    ``symmetric`` defaults to True for 8 bits (as GGUF Q8_0) and False for 4 bits. For weights
+    that came from a Q4_1 GGUF, ``quantize_offset`` reproduces them exactly.
     """
     w = np.asarray(weight, dtype=np.float32)
     if w.ndim != 2:
@@ -121,22 +150,27 @@ def dequantize(q: QuantizedMatrix) -> np.ndarray:
     values = _unpack4(q.packed, q.block) if q.bits == 4 else q.packed
     zp = zero_points_of(q).astype(np.float32)
     w = (values.astype(np.float32) - zp[..., None]) * q.scales[..., None]
+    if q.offsets is not None:
+        w = w + q.offsets[..., None]
     return w.reshape(q.n, kb * q.block)
 
 
 def concat_rows(parts: list[QuantizedMatrix]) -> QuantizedMatrix:
     """Stack matrices quantized with the same settings along n (e.g. q, k, v into one qkv)."""
     first = parts[0]
-    if any((p.bits, p.block, p.k, p.symmetric) != (first.bits, first.block, first.k, first.symmetric) for p in parts):
-        raise ValueError("can only concatenate matrices with the same bits, block, k and symmetry")
+    key = lambda p: (p.bits, p.block, p.k, p.symmetric, p.offsets is None)  # noqa: E731
+    if any(key(p) != key(first) for p in parts):
+        raise ValueError("can only concatenate matrices with the same bits, block, k, symmetry and offsets")
     zp = None if first.symmetric else np.concatenate([p.zero_points for p in parts])  # type: ignore[misc]
+    off = None if first.offsets is None else np.concatenate([p.offsets for p in parts])  # type: ignore[misc]
     return QuantizedMatrix(packed=np.concatenate([p.packed for p in parts]),
                            scales=np.concatenate([p.scales for p in parts]),
-                           zero_points=zp, bits=first.bits, block=first.block, k=first.k)
+                           zero_points=zp, bits=first.bits, block=first.block, k=first.k, offsets=off)
 
 
 def slice_rows(q: QuantizedMatrix, start: int, stop: int) -> QuantizedMatrix:
     """Rows ``start:stop`` (blocks run along k, so rows are independent)."""
     zp = None if q.zero_points is None else q.zero_points[start:stop]
+    off = None if q.offsets is None else q.offsets[start:stop]
     return QuantizedMatrix(packed=q.packed[start:stop], scales=q.scales[start:stop], zero_points=zp,
-                           bits=q.bits, block=q.block, k=q.k)
+                           bits=q.bits, block=q.block, k=q.k, offsets=off)

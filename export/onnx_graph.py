@@ -100,6 +100,8 @@ class _Builder:
         self.weights: dict[str, dict[str, Any]] = {}
         self.float_type = np.float16 if quantization == "fp16" else np.float32
         self._n = 0
+        self._sums: dict[str, str] = {}
+        self._inits_named: set[str] = set()
 
     def init(self, name: str, array: np.ndarray) -> str:
         from onnx import numpy_helper
@@ -117,6 +119,17 @@ class _Builder:
         self.nodes.append(helper.make_node(op, inputs, outputs, name=name, domain=domain or None, **attrs))
         return outputs
 
+    def block_sums(self, x: str, k: int) -> str:
+        """x [.., k] -> per-block sums [.., k / BLOCK] (one MatMul with a 0/1 matrix), once per input."""
+        key = f"blocksum:{x}"
+        if key not in self._sums:
+            ones = f"blocksum_matrix_{k}"
+            if ones not in self._inits_named:
+                self.init(ones, np.kron(np.eye(k // BLOCK, dtype=np.float32), np.ones((BLOCK, 1), np.float32)))
+                self._inits_named.add(ones)
+            self._sums[key] = self.node("MatMul", [x, ones], name=f"{x}/BlockSums")[0]
+        return self._sums[key]
+
     def linear(self, x: str, name: str, parts: list[tuple[str, np.ndarray]]) -> str:
         """y = x @ concat(parts).T; each part is an HF ``[out, in]`` weight, fused along out."""
         k = int(parts[0][1].shape[1])
@@ -132,12 +145,24 @@ class _Builder:
             if bits != {"int8": 8, "int4": 4}[self.q]:
                 for hf_name, _ in parts:
                     self.weights[hf_name].update(bits=bits, symmetric=bits == 8)
-            qm = quant.concat_rows([quant.quantize(w, bits=bits, block=BLOCK) for _, w in parts])
+            offset = bits == 4  # int4: Q4_1-style float block minimum (exact for the shipped GGUF)
+            if offset:
+                qm = quant.concat_rows([quant.quantize_offset(w, bits=4, block=BLOCK) for _, w in parts])
+            else:
+                qm = quant.concat_rows([quant.quantize(w, bits=bits, block=BLOCK) for _, w in parts])
             ins = [x, self.init(name, qm.packed), self.init(name + "_scales", qm.scales)]
             if qm.zero_points is not None:
                 ins.append(self.init(name + "_zero_points", qm.zero_points))
-            return self.node("MatMulNBits", ins, domain=MS, name=name + "/MatMulNBits",
-                             K=k, N=n, bits=bits, block_size=BLOCK, accuracy_level=4)[0]
+            y = self.node("MatMulNBits", ins, domain=MS, name=name + "/MatMulNBits",
+                          K=k, N=n, bits=bits, block_size=BLOCK, accuracy_level=4)[0]
+            if qm.offsets is None:
+                return y
+            for hf_name, _ in parts:
+                self.weights[hf_name]["offsets"] = True
+            # sum_k x_k * offset_b(k) = blocksum(x) @ offsets.T: two thin matmuls.
+            sums = self.block_sums(x, k)
+            corr = self.node("MatMul", [sums, self.init(name + "_offsets", qm.offsets.T.copy())], name=name + "/Offsets")[0]
+            return self.node("Add", [y, corr], name=name + "/AddOffsets")[0]
         w_kn = np.concatenate([w for _, w in parts], axis=0).T.astype(self.float_type)
         return self.node("MatMul", [x, self.init(name, w_kn)], name=name + "/MatMul")[0]
 
@@ -331,11 +356,12 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
             "scheme": quantization,
             "bits": {"int8": 8, "int4": 4}.get(quantization),
             "block": BLOCK if quantization in ("int8", "int4") else None,
-            "symmetric": {"int8": True, "int4": False}.get(quantization),
+            "symmetric": {"int8": True, "int4": True}.get(quantization),
+            "offsets": quantization == "int4",
             "note": "a weights entry may override bits/symmetric (the tied embedding is 8-bit symmetric in both integer builds)",
             "embedding": {"bits": 8, "block": BLOCK, "symmetric": True} if quantization in ("int8", "int4") else None,
             "layouts": {
-                "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric (edgemem.quant)",
+                "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric; with offsets: true, '<tensor>_offsets' float32 [K/block, N] (transposed) added per block: w = (q - 2**(bits-1)) * scale + offset (edgemem.quant.quantize_offset)",
                 "dense_kn": "'<tensor>' float [K, N] (transposed HF weight)",
                 "dense": "'<tensor>' float [N, K] (HF layout)",
             },

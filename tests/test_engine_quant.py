@@ -40,6 +40,48 @@ def test_exact_grid_values_survive() -> None:
     np.testing.assert_allclose(back, w, atol=1e-7)
 
 
+def test_offset_blocks_reproduce_a_q4_1_grid_exactly() -> None:
+    """GGUF Q4_1 stores w = q * d + m with a float m; quantize_offset gets those weights back."""
+    rng = np.random.RandomState(4)
+    n, kb = 6, 3
+    d = rng.uniform(0.001, 0.05, size=(n, kb, 1)).astype(np.float32)
+    m = rng.uniform(-0.4, 0.1, size=(n, kb, 1)).astype(np.float32)
+    q = rng.randint(0, 16, size=(n, kb, 32)).astype(np.float32)
+    q[..., 0], q[..., 1] = 0, 15  # Q4_1 maps each block's min and max to 0 and 15
+    w = (q * d + m).reshape(n, kb * 32)
+    qm = quant.quantize_offset(w, bits=4)
+    assert qm.zero_points is None and qm.offsets is not None and qm.offsets.shape == (n, kb)
+    np.testing.assert_allclose(quant.dequantize(qm), w, atol=1e-6)
+    # an integer-zero-point grid cannot: the float minimum is off its grid
+    assert np.abs(quant.dequantize(quant.quantize(w, bits=4, symmetric=False)) - w).max() > 1e-4
+    rows = quant.slice_rows(quant.concat_rows([qm, qm]), n, 2 * n)
+    np.testing.assert_array_equal(quant.dequantize(rows), quant.dequantize(qm))
+
+
+def test_offset_term_in_onnxruntime_matches_numpy() -> None:
+    """MatMulNBits(implicit zero point) + blocksum(x) @ offsets.T == x @ dequantize(W).T"""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(5)
+    n, k = 40, 64
+    w = rng.normal(size=(n, k)).astype(np.float32) - 0.3
+    x = rng.normal(size=(3, k)).astype(np.float32)
+    q = quant.quantize_offset(w, bits=4)
+    ones = np.kron(np.eye(k // 32, dtype=np.float32), np.ones((32, 1), np.float32))
+    inits = [numpy_helper.from_array(a, nm) for a, nm in
+             ((q.packed, "B"), (q.scales, "S"), (ones, "ones"), (q.offsets.T.copy(), "off"))]
+    nodes = [helper.make_node("MatMulNBits", ["x", "B", "S"], ["y0"], domain="com.microsoft", K=k, N=n, bits=4, block_size=32),
+             helper.make_node("MatMul", ["x", "ones"], ["bs"]), helper.make_node("MatMul", ["bs", "off"], ["c"]),
+             helper.make_node("Add", ["y0", "c"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, n])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    y = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, x @ quant.dequantize(q).T, atol=1e-3, rtol=1e-3)
+
+
 def test_slice_and_concat_rows() -> None:
     rng = np.random.RandomState(2)
     a, b = rng.normal(size=(3, 64)), rng.normal(size=(5, 64))
