@@ -104,7 +104,8 @@ class RuleExtractor:
             question = f.rstrip().endswith("?")
             # Allergies first: "allergic to penicillin" must not become "takes penicillin".
             allergy_spans: list[tuple[int, int]] = []
-            for m in re.finditer(r"\b(allergic to|allergy to|allergies to|react badly to|reaction to)\b", f):
+            for m in re.finditer(r"\b(allergic to|allergy to|allergies to|react\w* badly to|reaction to|can't have|cannot have|can't take|"
+                                 r"cannot take|intolerant to|intolerance to|sensitive to)\b", f):
                 tail = f[m.end():m.end() + 60]
                 found = lexicon.find("allergen", tail) or lexicon.find("medication", tail)
                 for canon, s, e in found[:3]:
@@ -153,12 +154,13 @@ class RuleExtractor:
             if re.search(r"\b(surgery|operation|hospitali[sz]ed|was in hospital|years ago|last year|as a child|"
                          r"history of|used to have|in the past)\b", f) and not question:
                 add("history", _subject_of(f) or "medical history", sent)
-            m = re.search(r"\b(i am|i'm|im) (\d{1,3})( years old|yo| year old)?\b", f)
+            m = re.search(r"\b(i am|i'm|im) (\d{1,3})( years old|yo| year old)?\b", f) or \
+                re.search(r"\b()(\d{1,3})([- ]years?[- ]old)\b", f)
             if m and (m.group(3) or int(m.group(2)) > 1):
                 add("personal", "age", sent)
-            m = re.search(r"\b(i work as|i'm a|i am a|i work in|i work at|my job|i live|my (wife|husband|partner|"
-                          r"son|daughter|kids|children)|i smoke|i don't smoke|i drink|i exercise|i'm vegetarian|i'm vegan|"
-                          r"my name is)\b", f)
+            m = re.search(r"\b(i work as|i'm a|i am a|i work in|i work at|works? as|my job|i live|lives? in|"
+                          r"my (wife|husband|partner|son|daughter|kids|children)|i smoke|i don't smoke|i drink|"
+                          r"i exercise|i'm vegetarian|i'm vegan|my name is|i'm retired|i am retired)\b", f)
             if m and not question:
                 add("personal", _subject_of(f[m.start():]) or m.group(1), sent)
         # A first-person statement with content but no lexicon hit still says something about the patient.

@@ -49,6 +49,7 @@ class RetrievalConfig:
     depth: int = 50  # candidates per retriever (>= 5 k)
     fuzzy_min: float = 0.34
     collapse: bool = True
+    smalltalk: float = 0.5  # score factor for greeting/thanks turns with no content
     rerank: int = 50  # with an i8 index: exact re-rank of this many HNSW candidates
 
 
@@ -165,6 +166,8 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                 scores[ref] += cfg.w_recent / (cfg.rrf_k + rank)
         for ref in scores:
             scores[ref] *= cfg.tier_prior.get(items[ref].tier, 1.0)
+            if ref[0] == "t" and _smalltalk(items[ref].text):
+                scores[ref] *= cfg.smalltalk  # "How can I help you today?" matches every vague question
         # Provenance expansion: matching notes/summaries lend score to their source turns.
         lent: dict[str, float] = {}
         for ref, s in scores.items():
@@ -209,7 +212,8 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
 _INTENTS: list[tuple[str, "re.Pattern[str]"]] = [
     ("medication", re.compile(r"\b(medicines?|medications?|meds|drugs?|pills?|tablets?|prescriptions?|prescribed|"
                               r"what do i take|what i take|am i taking|i'm taking|inhaler)\b")),
-    ("allergy", re.compile(r"\b(allerg\w*|react(ion)? to)\b")),
+    ("allergy", re.compile(r"\b(allerg\w*|react\w*( badly)? to|bad reactions?|can't (have|take)|intoleran\w*|"
+                           r"sensitive to)\b")),
     ("condition", re.compile(r"\b(conditions?|diagnos\w*|chronic|diseases?|illness\w*)\b")),
     ("symptom", re.compile(r"\b(symptoms?|complaints?)\b")),
     ("preference", re.compile(r"\b(prefer\w*|talk to me|speak to me|answer me|style|how (do|should) you (answer|talk|reply)|"
@@ -219,6 +223,25 @@ _INTENTS: list[tuple[str, "re.Pattern[str]"]] = [
 ]
 
 
+_SMALLTALK = re.compile(r"\b(thank\w*|you're welcome|goodbye|bye|good (morning|afternoon|evening|day)|hello|hi|"
+                        r"how (can|may) i (help|assist)|take care|have a (nice|good|great) day|appreciate|"
+                        r"feel free|reach out|any (other|further) (questions|concerns)|get well soon)\b")
+
+
+def _smalltalk(text: str) -> bool:
+    """A greeting or thanks with at most a few content words besides."""
+    from .text import terms
+
+    f = fold(text)
+    if not _SMALLTALK.search(f):
+        return False
+    from . import lexicon
+
+    if any(lexicon.find(k, f) for k in ("symptom", "condition", "medication", "allergen")):
+        return False
+    return len(set(terms(text))) <= 12
+
+
 def _informative(text: str) -> float:
     """How much a patient turn says: lexicon terms and distinct content words, minus pleasantries."""
     from . import lexicon
@@ -226,7 +249,8 @@ def _informative(text: str) -> float:
 
     f = fold(text)
     lex = sum(len(lexicon.find(k, f)) for k in ("symptom", "condition", "medication", "allergen"))
-    return 2.0 * lex + min(len(set(terms(text))), 15) * 0.2 - (3.0 if re.search(r"\b(thank|thanks|bye)\b", f) else 0.0)
+    personal = 2.0 if re.search(r"\b(years? old|work(s|ing)? as|live[sd]? in|i am a|i'm a|my name)\b", f) else 0.0
+    return 2.0 * lex + personal + min(len(set(terms(text))), 15) * 0.2 - (3.0 if _smalltalk(text) else 0.0)
 
 
 def intent_kinds(query: str) -> list[str]:

@@ -42,6 +42,16 @@ from .vectors import PatientIndex, to_bytes
 ROLES = ("user", "assistant", "other", "system")
 
 
+def _valid_unicode(text: str) -> bool:
+    """False for strings holding lone surrogates (invalid UTF-8 decoded with surrogateescape, or a
+    JSON "\\udc80" escape): SQLite, AES-GCM and the tokenizer all need encodable text."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def to_epoch(value: Any, default: float | None = None) -> float:
     """Accept epoch seconds, ISO-8601 strings (``Z`` allowed) or datetimes."""
     if value is None:
@@ -302,6 +312,8 @@ class MemoryService:
                 raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
             if not isinstance(text, str) or not text.strip():
                 raise InputError("turn text must be a non-empty string")
+            if not _valid_unicode(text):
+                raise InputError("turn text is not valid Unicode (a lone surrogate: invalid UTF-8?)")
             tid = t.get("id") or f"{session_id[:12]}:{seq + i}"
             tid = str(tid)
             if tid in seen or self.store.has_tid(pid, tid):
@@ -397,6 +409,8 @@ class MemoryService:
         """Hybrid search of one patient's memory; ``mode`` in hybrid|dense|bm25|rrf (baselines)."""
         if not isinstance(query, str) or not query.strip():
             raise InputError("query must be a non-empty string")
+        if not _valid_unicode(query):  # a query is not stored: keep what can be read
+            query = query.encode("utf-8", "replace").decode("utf-8")
         if k < 1:
             raise InputError("k must be >= 1")
         pid = self._pid(user, create=False)

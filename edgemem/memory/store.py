@@ -211,6 +211,10 @@ class Store:
     def patient(self, user: str, create: bool = True) -> int | None:
         if not isinstance(user, str) or not user.strip():
             raise EdgememError("user id must be a non-empty string")
+        try:
+            user.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EdgememError("user id is not valid Unicode text") from None
         key = self.ukey(user)
         row = self.conn.execute("SELECT id FROM patients WHERE ukey=?", (key,)).fetchone()
         if row:
