@@ -167,8 +167,9 @@ class _Builder:
         return self.node("MatMul", [x, self.init(name, w_kn)], name=name + "/MatMul")[0]
 
 
-def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 65536, threshold: int = 1024) -> None:
-    """Save with every large initializer in ``data_name`` at a 64 KiB-aligned offset.
+def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 65536, threshold: int = 65536) -> None:
+    """Save with every initializer of 64 KiB or more in ``data_name`` at a 64 KiB-aligned offset
+    (smaller ones stay inside ``model.onnx``, where padding them would only waste space).
 
     onnxruntime memory-maps external data only when an initializer's offset is aligned to the
     allocation granularity; mapped weights are file-backed pages the kernel can drop, and a
