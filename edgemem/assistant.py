@@ -21,10 +21,13 @@ from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .profiles import Profile
 
+# Worded for a 135M model: "you do not diagnose" made SmolLM2 refuse ("I'm not equipped to...")
+# even simple self-care questions; this wording gets practical answers and still sends serious
+# cases to staff. (Emergencies never reach the model: the red-flag check answers them.)
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a friendly health assistant at a clinic kiosk. Answer briefly and clearly. "
-    "Use what you remember about the patient when it helps. You do not diagnose; for anything "
-    "serious or uncertain, advise the patient to see a doctor or nurse."
+    "You are a friendly health assistant at a clinic kiosk. Give short, practical advice in plain "
+    "words and use what you know about the patient. Suggest seeing a doctor or nurse when "
+    "symptoms are serious or do not get better."
 )
 MAX_MESSAGE_CHARS = 4000
 
@@ -74,6 +77,10 @@ def check_text(text: str) -> str:
     text = text.replace("\x00", "").strip()
     if not text:
         raise InputError("message is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON "\udc80" escape
+        raise InputError("message is not valid Unicode text") from None
     if len(text) > MAX_MESSAGE_CHARS:
         raise InputError(f"message is longer than {MAX_MESSAGE_CHARS} characters")
     return text

@@ -124,6 +124,8 @@ class Runtime:
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
                 self.assistant = Assistant(self.memory, self.profile)
+            # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
+            await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:
                 self.problem = None
         except EdgememError as e:

@@ -83,7 +83,7 @@
       note("Hello! Ask me about your health, medication or your visit today.");
       $("msg").focus();
       touch();
-      loadMemories();
+      if (await loadMemories()) note("Welcome back! “What I remember” shows what I know about you.");
     } catch (e) {
       $("start-error").textContent = e.status === 503 ? "The assistant is starting. Please try again in a moment." : e.message;
     } finally {
@@ -195,9 +195,9 @@
 
   // ---------- memory panel ----------
   async function loadMemories() {
-    if (!state.token) return;
+    if (!state.token) return 0;
     let data;
-    try { data = await api("GET", "/api/session/memories"); } catch (e) { return; }
+    try { data = await api("GET", "/api/session/memories"); } catch (e) { return 0; }
     const list = $("memories");
     list.replaceChildren();
     // Facts first (allergies, medication, conditions...), visit summaries after them.
@@ -224,6 +224,7 @@
       list.append(li);
     }
     $("memories-empty").hidden = list.children.length > 0;
+    return list.children.length;
   }
   async function deleteMemory(id, li) {
     try {
