@@ -187,3 +187,17 @@ def test_cli_chat_streams_turns(bundle_home: tuple[Path, Home]) -> None:
                           input="hello\nmy knee hurts\n\n", capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("assistant> ") == 2
+
+
+def test_cli_chat_with_a_patient_uses_the_assistant(bundle_home: tuple[Path, Home], tmp_path: Path) -> None:
+    """--user goes through the assistant: an emergency is answered by the red-flag reply, not the model."""
+    path, home = bundle_home
+    env = dict(os.environ, EDGEMEM_HOME=str(tmp_path / "chat-home"), PYTHONPATH=str(ROOT))
+    import shutil
+
+    shutil.copytree(home.trusted_keys, tmp_path / "chat-home" / "keys" / "trusted")
+    proc = subprocess.run([*CLI, "chat", "--bundle", str(path), "--user", "alice", "--max-new-tokens", "3"],
+                          input="I have crushing chest pain\n\n", capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "112" in proc.stdout  # the x86-kiosk profile's emergency number, from the fixed reply
+    assert (tmp_path / "chat-home" / "memory.sqlite").exists()
