@@ -187,7 +187,9 @@ class Runtime:
                 log.warning("rollback after a failed load did not work either: %s", e2)
 
     async def stop(self) -> None:
-        """End open sessions (so they consolidate), then release the threads."""
+        """Let the generation thread finish (its requests are cancelled by now), end open sessions
+        (so they consolidate), then close the memory."""
+        await asyncio.to_thread(self.queue.shutdown)
         for s in self.sessions.all():
             self.sessions.remove(s.token)
             try:
@@ -196,7 +198,6 @@ class Runtime:
                 log.warning("could not end session on shutdown: %s", e)
         if self.memory is not None and hasattr(self.memory, "close"):
             await self.memory_call(self.memory.close)
-        self.queue.shutdown()
         self._memory_thread.shutdown(wait=True)
 
     # Sessions.
