@@ -63,8 +63,8 @@ class Executive:
                 for s in n.source_ids:
                     if s not in existing.source_ids:
                         existing.source_ids.append(s)
-                if n.text != existing.text and len(n.text) >= len(existing.text):
-                    existing.text = n.text
+                existing.text = n.text  # the newest wording wins ("it was a bit better" over "it came back")
+                existing.event_time = n.time or existing.event_time
                 touched.append(existing)
                 continue
             if existing is not None:

@@ -40,7 +40,8 @@ class RetrievalConfig:
     w_bm25: float = 0.5
     w_fuzzy: float = 0.8
     w_time: float = 0.8
-    w_recent: float = 0.3
+    w_recent: float = 1.0
+    recent_floor: float = 0.5
     w_kind: float = 1.0
     w_first: float = 1.0
     tier_prior: dict[str, float] = field(default_factory=lambda: {"long": 1.15, "summary": 1.0, "turn": 1.0,
@@ -159,11 +160,15 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
             for rank, ref in enumerate(inside, 1):
                 scores[ref] = scores.get(ref, 0.0) + cfg.w_time / (cfg.rrf_k + rank)
                 why.setdefault(ref, {})["time"] = rank
-        if hint.recent or hint.first:
-            by_time = sorted((r for r in scores if items[r].time is not None), key=lambda r: items[r].time,  # type: ignore[arg-type,return-value]
-                             reverse=hint.recent)
+        if (hint.recent or hint.first) and scores:
+            # Among the candidates that are relevant at all (half the best score or more), the newest
+            # (or, for "first", the oldest) wins: "the last time I mentioned it".
+            top = max(scores.values())
+            relevant = [r for r in scores if scores[r] >= cfg.recent_floor * top and items[r].time is not None]
+            by_time = sorted(relevant, key=lambda r: items[r].time, reverse=hint.recent)  # type: ignore[arg-type,return-value]
             for rank, ref in enumerate(by_time, 1):
                 scores[ref] += cfg.w_recent / (cfg.rrf_k + rank)
+                why.setdefault(ref, {})["recent" if hint.recent else "oldest"] = rank
         for ref in scores:
             scores[ref] *= cfg.tier_prior.get(items[ref].tier, 1.0)
             if ref[0] == "t" and _smalltalk(items[ref].text):
