@@ -116,6 +116,9 @@ class Engine:
             raise BundleError(f"{folder}: no tokenizer.json")
         tokenizer = Tokenizer.from_file(str(tok_path))
         tokenizer.encode_special_tokens = True  # patient text never becomes control tokens
+        from .session import trim_heap
+
+        trim_heap()  # before the session: its load peak then sits on a lower baseline
         model = DecoderModel(folder / "model.onnx", io, threads=threads, providers=prof.providers, arena=prof.arena)
         ctx = min(prof.context_length, int(arch.get("context_length") or model.context_length))
         return cls(model, tokenizer, special_tokens=special, chat_template=model_info.get("chat_template"),

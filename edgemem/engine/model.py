@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import BundleError, InputError
 from .session import create_session
 
-PREFILL_CHUNK = 256  # bounds the attention scratch of one prefill run (scores are chunk x total): RSS
+PREFILL_CHUNK = 128  # bounds the attention scratch of one prefill run (scores are chunk x total): RSS
 
 
 class DecoderModel:
@@ -52,6 +52,9 @@ class DecoderModel:
             from .session import release_mapped_file
 
             release_mapped_file(os.path.join(os.path.dirname(os.fspath(onnx_path)), data_file))
+        from .session import trim_heap
+
+        trim_heap()
         import onnxruntime as ort
 
         self._ort = ort
