@@ -7,6 +7,7 @@ I remember about you", delete it, then "forget me". Screenshots go to artifacts/
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -36,11 +37,21 @@ WATCH_STREAM = """() => {
 }"""
 
 
+def _missing(why: str) -> None:
+    """Skip on a laptop without a browser; fail in CI, where EDGEMEM_REQUIRE_BROWSER=1 is set."""
+    if os.environ.get("EDGEMEM_REQUIRE_BROWSER"):
+        pytest.fail(why + " (EDGEMEM_REQUIRE_BROWSER is set)")
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        _missing("Debian's chromium is not installed (apt-get install chromium)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
