@@ -43,8 +43,8 @@ def test_tiny_bundle_golden_text_scores_under_its_limit(tiny_bundle: Path) -> No
 def test_copy_of_tiny_bundle_detects_tampering(tiny_bundle: Path, tmp_path: Path) -> None:
     copy = tmp_path / "b"
     shutil.copytree(tiny_bundle, copy)
-    data = bytearray((copy / "model.onnx.data").read_bytes())
+    data = bytearray((copy / "model.onnx").read_bytes())
     data[-1] ^= 0x80
-    (copy / "model.onnx.data").write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="model.onnx.data"):
+    (copy / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="model.onnx does not match"):
         bundle.verify(copy)

@@ -96,8 +96,11 @@ def test_one_changed_byte_in_every_file_or_the_manifest_fails_verify(int8_bundle
         shutil.copytree(src, copy)
         p = copy / rel
         data = bytearray(p.read_bytes())
-        i = data.find(b'"version"') + 11 if rel == "manifest.json" else len(data) // 3
-        data[i] ^= 0x01
+        if not data:  # an empty file (e.g. no external weights in a tiny graph): one added byte
+            data = bytearray(b"\0")
+        else:
+            i = data.find(b'"version"') + 11 if rel == "manifest.json" else len(data) // 3
+            data[i] ^= 0x01
         p.write_bytes(bytes(data))
         with pytest.raises(BundleError):
             bundle.verify(copy, [pub])
