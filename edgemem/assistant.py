@@ -101,8 +101,12 @@ class Assistant:
 
     def __init__(self, memory: MemoryLike | None, profile: Profile, *,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-                 red_flag: Callable[[str, Profile], RedFlag | None] = detect_red_flag) -> None:
+                 red_flag: Callable[[str, Profile], RedFlag | None] = detect_red_flag,
+                 prompt_budget: int | None = None) -> None:
         self.memory = memory
+        # Prompt tokens the memory may fill. None: the whole window minus the reply. A kiosk caps
+        # it because prefill time grows with the prompt (the first token waits for all of it).
+        self.prompt_budget = prompt_budget
         self.profile = profile
         self.system_prompt = system_prompt
         self._red_flag = red_flag
@@ -134,6 +138,8 @@ class Assistant:
         system = system_prompt or self.system_prompt
         new_tokens = max_new_tokens or self.profile.max_new_tokens
         budget = max(64, min(self.profile.context_length, generator.context_length) - new_tokens)
+        if self.prompt_budget is not None:
+            budget = max(64, min(budget, self.prompt_budget))
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
             return turn

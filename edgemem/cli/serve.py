@@ -35,12 +35,14 @@ def resolve_profile(name: str | None, home: "object"):  # -> Profile
               help="End a patient session after this many idle seconds.")
 @click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(1024, 10 * 2**20),
               help="Largest accepted request body in bytes.")
+@click.option("--prompt-budget", default=1024, show_default=True, type=click.IntRange(64, 1 << 20),
+              help="Prompt tokens the memory may fill; smaller means a faster first token.")
 @click.option("--no-kiosk", is_flag=True, help="API only: no page, sessions need the admin token.")
 @click.option("--allow-host", multiple=True, help="Extra Host header value to accept (repeatable).")
 @click.option("--print-token", is_flag=True, help="Print the local admin token (created if missing) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile_name: str | None,
-          queue_size: int, timeout_s: float, idle_s: float, max_body: int, no_kiosk: bool,
+          queue_size: int, timeout_s: float, idle_s: float, max_body: int, prompt_budget: int, no_kiosk: bool,
           allow_host: tuple[str, ...], print_token: bool) -> None:
     """Serve the kiosk page and the OpenAI-compatible API (docs/deploy.md)."""
     from ..serve.config import ServeConfig
@@ -55,6 +57,7 @@ def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile
         raise EdgememError(f"{bundle} is not a bundle (no manifest.json)")
     config = ServeConfig(host=host, port=port, queue_size=queue_size, max_body_bytes=max_body,
                          request_timeout_s=timeout_s, session_idle_s=idle_s, kiosk=not no_kiosk,
+                         prompt_budget=prompt_budget,
                          allowed_hosts=allow_host)
     from ..serve.runtime import Runtime
     from ..serve.server import serve_forever

@@ -25,5 +25,8 @@ class ServeConfig:
     kiosk: bool = True
     # Extra Host header values to accept (DNS-rebinding guard); loopback names always pass.
     allowed_hosts: tuple[str, ...] = ()
+    # Prompt tokens the memory may fill (system, what it remembers, recent turns): the first token
+    # waits for the whole prompt's prefill, so a kiosk keeps it well below the window.
+    prompt_budget: int = 1024
     # Name reported by /v1/models and echoed in completions.
     model_id: str = "edgemem"

@@ -87,7 +87,7 @@ class Runtime:
         self.admin_token = load_or_create_admin_token(home)
         self.engine: Generator | None = None
         self.memory: MemoryLike | None = None
-        self.assistant = Assistant(None, profile)
+        self.assistant = Assistant(None, profile, prompt_budget=config.prompt_budget)
         self.bundle: Path | None = None
         self.bundle_info: dict[str, Any] = {}
         self._fingerprint: tuple[str, int, int] | None = None
@@ -123,7 +123,7 @@ class Runtime:
             await self.queue.run_sync(self._load_engine)
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
-                self.assistant = Assistant(self.memory, self.profile)
+                self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget)
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:
