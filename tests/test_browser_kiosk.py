@@ -200,3 +200,25 @@ def test_page_weight_and_local_assets_only(browser: Any, kiosk: Kiosk) -> None:
     csp = httpx.get(kiosk.url + "/").headers["content-security-policy"]
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp
     page.close()
+
+
+def test_page_says_why_it_cannot_start(browser: Any, tmp_path: Path) -> None:
+    """No bundle applied yet: the page explains instead of failing, and no session can start."""
+    from edgemem.home import Home
+    from edgemem.profiles import load
+    from edgemem.serve.config import ServeConfig
+    from edgemem.serve.runtime import Runtime
+    from edgemem.serve.server import BackgroundServer, free_port
+
+    runtime = Runtime(Home(tmp_path / "home").ensure(), ServeConfig(port=free_port()), load("x86-kiosk"))
+    with BackgroundServer(runtime) as url:
+        assert httpx.get(url + "/readyz").status_code == 503
+        page = browser.new_page(viewport={"width": 800, "height": 480})
+        page.goto(url + "/")
+        wait_until(page, "document.getElementById('status').textContent.includes('not available')", 10)
+        page.fill("#patient", "1234")
+        page.press("#patient", "Enter")
+        wait_until(page, "document.getElementById('start-error').textContent.length > 0", 10)
+        assert page.is_visible("#start-view")
+        shot(page, "0-not-ready", (800, 480))
+        page.close()

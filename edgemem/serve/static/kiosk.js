@@ -85,7 +85,7 @@
       touch();
       if (await loadMemories()) note("Welcome back! “What I remember” shows what I know about you.");
     } catch (e) {
-      $("start-error").textContent = e.status === 503 ? "The assistant is starting. Please try again in a moment." : e.message;
+      $("start-error").textContent = e.status === 503 ? "The assistant is not available right now. Please try again in a moment or ask a member of staff." : e.message;
     } finally {
       $("start").disabled = false;
     }
@@ -286,7 +286,13 @@
       const c = await api("GET", "/api/config");
       state.emergencyNumber = c.emergency_number;
       document.querySelectorAll(".emergency-number").forEach((el) => { el.textContent = c.emergency_number; });
-      if (!c.ready) { say("The assistant is starting…"); setTimeout(boot, 3000); return; }
+      if (!c.ready) {
+        // "starting" while the model loads; anything else is for staff (e.g. no bundle applied).
+        say(c.reason && c.reason !== "starting" ? "The assistant is not available yet (" + c.reason + ")."
+          : "The assistant is starting…");
+        setTimeout(boot, 3000);
+        return;
+      }
       say("");
     } catch (e) { say("Waiting for the assistant…"); setTimeout(boot, 3000); return; }
     document.body.dataset.ready = "1";
