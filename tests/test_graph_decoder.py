@@ -150,3 +150,15 @@ def test_lora_merge_roundtrip_through_io_weights(built: dict, tiny_llama_dir: Pa
     # merging a delta and requantizing (what the device does for a LoRA) keeps the same layout
     merged = quant.quantize_offset(w + 0.01, bits=4)
     assert merged.packed.shape == rows.packed.shape and merged.offsets.shape == rows.offsets.shape
+
+
+def test_quantized_builds_keep_an_fp16_cache_consistent_across_paths(built: dict, reference: tuple) -> None:
+    """int8/int4 default to an fp16 KV cache; cached decode must agree with one full pass."""
+    ids, _ = reference
+    d, result = built["int8"]
+    assert result["io"]["kv_cache"]["dtype"] == "float16" and built["fp32"][1]["io"]["kv_cache"]["dtype"] == "float32"
+    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+    full = model.logits(ids)
+    rows = [model.feed(ids[:8]).copy()] + [model.step(t).copy() for t in ids[8:]]
+    np.testing.assert_allclose(np.stack(rows), full[7:], atol=2e-2)
+    assert model._kv_arrays[0].dtype == np.float16
