@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--modes", default="hybrid,rrf,bm25,dense",
                     help="MemoryService.search modes to score (hybrid is edgemem; the others are its own single retrievers over the same rows)")
     ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+    ap.add_argument("--no-memo", action="store_true",
+                    help="let the memory re-embed turns the baseline already embedded (slow; for ingest timing)")
     a = ap.parse_args(argv)
 
     if not (a.set / "turns.jsonl").exists():
@@ -221,10 +223,18 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = aggregate(rows)
     out["baselines_s"] = round(time.perf_counter() - t0, 1)
     if not a.no_edgemem:
+        mem_embedder = embedder
+        if not a.no_memo:
+            from .memory_embedder import Memoized
+
+            texts = [t["text"] for t in turns]
+            mem_embedder = Memoized(embedder, texts, embed_cached(embedder, texts, "turns"))
         with tempfile.TemporaryDirectory(prefix="edgemem-recall-") as tmp:
             home = a.home or Path(tmp)
-            rows, facts = run_edgemem(turns, questions, embedder, a.k, home, a.profile,
+            rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
                                       modes=a.modes.split(","), live=not a.batch_import)
+        if mem_embedder is not embedder:
+            facts["memoized_embeddings"] = {"hits": mem_embedder.hits, "misses": mem_embedder.misses}
         for mode, r in rows.items():
             results["edgemem" if mode == "hybrid" else f"mem-{mode}"] = aggregate(r)
         out["edgemem"] = facts

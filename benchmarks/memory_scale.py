@@ -246,17 +246,26 @@ def bench_ingest(embedder: Any, texts: list[str], a: argparse.Namespace) -> dict
     """Turns/s from text to indexed vector: live (one by one) and batched (an import)."""
     out: dict[str, Any] = {"turns": len(texts), "mean_chars": round(float(np.mean([len(t) for t in texts])), 1)}
     embedder.embed(texts[:8])  # warm up the session
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
     idx = make_index(embedder.dim, a.dtype, a.connectivity, a.expansion_add, a.expansion_search[0])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     for i, t in enumerate(texts):
         idx.add(i, embedder.embed([t])[0])
     out["live_turns_per_s"] = round(len(texts) / (time.perf_counter() - t0), 1)
+    out["live_turns_per_cpu_s"] = round(len(texts) / (cpu() - c0), 1)
     idx = make_index(embedder.dim, a.dtype, a.connectivity, a.expansion_add, a.expansion_search[0])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     for s in range(0, len(texts), 32):
         v = embedder.embed(texts[s:s + 32])
         idx.add(np.arange(s, s + len(v), dtype=np.int64), v, threads=a.threads)
     out["batch32_turns_per_s"] = round(len(texts) / (time.perf_counter() - t0), 1)
+    out["batch32_turns_per_cpu_s"] = round(len(texts) / (cpu() - c0), 1)
+    out["loadavg"] = os.getloadavg()
     return out
 
 
