@@ -99,6 +99,24 @@ def run(args: list[str] | None = None, **kwargs: Any) -> int:
         # Full disk, permissions, missing files: one line, never a traceback.
         click.echo(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", err=True)
         return 1
+    except Exception as e:
+        line = _expected_failure(e)
+        if line is None or os.environ.get("EDGEMEM_DEBUG"):
+            raise
+        click.echo(f"error: {line}", err=True)
+        return 1
+
+
+def _expected_failure(e: Exception) -> str | None:
+    """One line for failures that come from the environment or the input, not from a bug: the
+    database refusing a write (full disk, I/O error, locked) and text that is not UTF-8."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(e, sqlite3.Error):
+        hint = " (is the disk full?)" if "disk" in str(e) or "full" in str(e) else ""
+        return f"the memory database refused the operation: {e}{hint}; nothing already stored was lost"
+    if isinstance(e, UnicodeError):
+        return "input is not valid UTF-8 text"
+    return None
 
 
 def main() -> None:
