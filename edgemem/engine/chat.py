@@ -70,7 +70,11 @@ class ChatRenderer:
 
     def text_ids(self, text: str) -> list[int]:
         """Plain text -> ids; ``<|im_start|>`` typed by a person stays text."""
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids) if text else []
+        if not text:
+            return []
+        if not text.isascii():  # lone surrogates (invalid UTF-8 smuggled into a str) become "?"
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def with_default_system(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         if self.template.default_system is not None and messages and messages[0].role != "system":
