@@ -72,6 +72,14 @@ def public_memory(m: Any) -> Any:
     return m
 
 
+def _audit(rt: Runtime, action: str, user: str, actor: str, **fields: Any) -> None:
+    """Append to the audit log (edgemem.privacy.audit): who touched which patient's memory, never
+    what it says. Best effort: a full disk must not break the patient's session."""
+    from ..privacy.audit import record
+
+    record(rt.home, action, user=user, actor=actor, **fields)
+
+
 def _memory_id(raw: str) -> int | str:
     return int(raw) if raw.lstrip("-").isdigit() else raw
 
@@ -107,6 +115,7 @@ async def session_start(request: Request) -> Response:
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
     s = await rt.start_session(user, "kiosk")
+    _audit(rt, "session_start", user, "kiosk", session=s.session_id)
     return JSONResponse({**s.public(), "token": s.token, "idle_timeout_s": rt.config.session_idle_s,
                          "emergency_number": rt.profile.emergency_number})
 
@@ -119,18 +128,23 @@ async def session_end(request: Request) -> Response:
     rt = _runtime(request)
     s = _session(request)
     await rt.end_session(s)
+    _audit(rt, "session_end", s.user, "kiosk", session=s.session_id)
     return JSONResponse({"ended": True, "session_id": s.session_id})
 
 
 async def session_memories(request: Request) -> Response:
     rt = _runtime(request)
     s = _session(request)
-    return JSONResponse({"patient": s.user, "memories": await _list(rt, s.user)})
+    found = await _list(rt, s.user)
+    _audit(rt, "read", s.user, "kiosk", session=s.session_id, memories=len(found))
+    return JSONResponse({"patient": s.user, "memories": found})
 
 
 async def session_delete_memory(request: Request) -> Response:
     s = _session(request)
-    return await _delete(_runtime(request), s.user, request.path_params["memory_id"])
+    response = await _delete(_runtime(request), s.user, request.path_params["memory_id"])
+    _audit(_runtime(request), "delete", s.user, "kiosk", session=s.session_id, memory_id=request.path_params["memory_id"])
+    return response
 
 
 async def session_forget(request: Request) -> Response:
@@ -139,7 +153,9 @@ async def session_forget(request: Request) -> Response:
     body = await read_json(request, rt.config.max_body_bytes)
     if body.get("confirm") is not True:
         raise HTTPError(400, "forgetting needs {\"confirm\": true}", "confirm_required")
-    return await _forget(rt, s.user)
+    response = await _forget(rt, s.user)
+    _audit(rt, "forget", s.user, "kiosk", session=s.session_id)
+    return response
 
 
 # Admin endpoints: any patient.
@@ -150,6 +166,7 @@ async def admin_session_start(request: Request) -> Response:
     user = patient_id(body.get("user", body.get("patient")))
     _require_memory(rt)
     s = await rt.start_session(user, "api")
+    _audit(rt, "session_start", user, "admin", session=s.session_id)
     return JSONResponse({**s.public(), "token": s.token})
 
 
@@ -167,13 +184,16 @@ async def admin_session_end(request: Request) -> Response:
     if s is None:
         raise HTTPError(404, "no such open session", "not_found")
     await rt.end_session(s)
+    _audit(rt, "session_end", s.user, "admin", session=s.session_id)
     return JSONResponse({"ended": True, "session_id": s.session_id})
 
 
 async def admin_memories(request: Request) -> Response:
     _admin(request)
     user = patient_id(request.path_params["user"])
-    return JSONResponse({"patient": user, "memories": await _list(_runtime(request), user)})
+    found = await _list(_runtime(request), user)
+    _audit(_runtime(request), "read", user, "admin", memories=len(found))
+    return JSONResponse({"patient": user, "memories": found})
 
 
 async def admin_search(request: Request) -> Response:
@@ -191,18 +211,24 @@ async def admin_search(request: Request) -> Response:
         raise HTTPError(400, "k must lie in [1, 50]")
     _require_memory(rt)
     hits = await rt.memory_call(rt.memory.search, user, query, k)  # type: ignore[union-attr]
+    _audit(rt, "search", user, "admin", hits=len(hits))
     return JSONResponse({"patient": user, "query": query, "hits": jsonable(hits)})
 
 
 async def admin_delete_memory(request: Request) -> Response:
     _admin(request)
     user = patient_id(request.path_params["user"])
-    return await _delete(_runtime(request), user, request.path_params["memory_id"])
+    response = await _delete(_runtime(request), user, request.path_params["memory_id"])
+    _audit(_runtime(request), "delete", user, "admin", memory_id=request.path_params["memory_id"])
+    return response
 
 
 async def admin_forget(request: Request) -> Response:
     _admin(request)
-    return await _forget(_runtime(request), patient_id(request.path_params["user"]))
+    user = patient_id(request.path_params["user"])
+    response = await _forget(_runtime(request), user)
+    _audit(_runtime(request), "forget", user, "admin")
+    return response
 
 
 async def admin_reload(request: Request) -> Response:
