@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import timeparse
 from .store import split_key
-from .text import fold, fuzzy_score
+from .text import fold, fuzzy_score, unique_terms
 from .types import Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,7 +84,8 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
     ring = svc.ring(pid) if mode == "hybrid" else None
     if ring is not None and len(ring):
-        scored = [(("s", n.id), fuzzy_score(query, n.text)) for n in ring]
+        qterms = unique_terms(query)
+        scored = [(("s", n.id), fuzzy_score(qterms, ring.term_set(n))) for n in ring]
         scored = [x for x in scored if x[1] >= cfg.fuzzy_min]
         scored.sort(key=lambda x: -x[1])
         lists["fuzzy"] = scored[:depth]

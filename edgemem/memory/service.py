@@ -381,7 +381,7 @@ class MemoryService:
         self._open.pop(session_id, None)
         self.embed_pending(pid)
         idx = self._indexes.get(pid)
-        if idx is not None and idx.dirty:
+        if idx is not None and idx.worth_saving():
             idx.save()
         return report
 

@@ -63,6 +63,7 @@ class ShortTermBuffer:
         self.notes: list[ShortNote] = []
         self.last_turn = 0  # internal id of the last turn rehearsed into this ring
         self.dirty = False
+        self._terms: dict[tuple[str, str], frozenset[str]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -117,6 +118,18 @@ class ShortTermBuffer:
         self.dirty = True
         self.notes.append(note)
         return self._trim()
+
+    def term_set(self, note: ShortNote) -> frozenset[str]:
+        """The note's search terms, cached per (id, text): fuzzy search scans the ring per query."""
+        from .text import terms
+
+        key = (note.id, note.text)
+        got = self._terms.get(key)
+        if got is None:
+            if len(self._terms) > 4 * self.capacity:
+                self._terms.clear()
+            got = self._terms[key] = frozenset(terms(note.text))
+        return got
 
     def find(self, kind: str, subject: str) -> ShortNote | None:
         for n in reversed(self.notes):

@@ -49,6 +49,7 @@ class PatientIndex:
         self.params = dict(connectivity=connectivity, expansion_add=expansion_add, expansion_search=expansion_search)
         self.generation = 0
         self.dirty = False
+        self.unsaved = 0  # vectors added since the file was written
         self.index = self._new()
 
     def _new(self) -> Any:
@@ -102,11 +103,18 @@ class PatientIndex:
             os.close(fd)
         os.replace(tmp, self.path)
         self.dirty = False
+        self.unsaved = 0
 
     def reset(self) -> None:
         self.index = self._new()
         self.generation = 0
         self.dirty = True
+        self.unsaved = 0
+
+    def worth_saving(self) -> bool:
+        """Rewriting the whole file per session is O(index); catch-up from SQLite makes a stale file
+        cheap to repair, so a session end saves only once enough is new (close() always saves)."""
+        return self.dirty and (self.unsaved >= max(256, len(self.index) // 10) or not self.path.exists())
 
     def delete_file(self) -> None:
         for p in (self.path, *self.path.parent.glob(self.path.name + ".*.tmp")):
@@ -125,6 +133,7 @@ class PatientIndex:
             self.index.remove(ks[present].tolist())
         self.index.add(ks, vecs, threads=1 if len(ks) < 256 else 0)
         self.dirty = True
+        self.unsaved += len(ks)
 
     def remove(self, keys: Iterable[int]) -> None:
         ks = [int(k) for k in keys]
