@@ -10,6 +10,7 @@ API of a running kiosk server (tiny bundle, real memory, real engine).
 
 from __future__ import annotations
 
+import collections
 import json
 import random
 from pathlib import Path
@@ -150,4 +151,20 @@ def test_api_answers_and_prompts_stay_per_patient(_tiny_bundle_built, tmp_path):
             assert not found, (u, found, prompt)
             assert any(canary(u, i) in prompt for i in range(6)), prompt  # the memory did reach the prompt
             rt.memory.end_session(u, sid)
+        forgotten = http.delete(f"/api/admin/patients/{users[0]}", headers=admin)
+        assert forgotten.status_code == 200
     assert checked > 20
+    # The audit log saw every access by pseudonym, and holds no patient text or patient id.
+    from edgemem.privacy.audit import AuditLog
+
+    log = AuditLog(tmp_path / "home")
+    entries = list(log.entries())
+    actions = collections.Counter(e["action"] for e in entries)
+    assert actions["session_start"] >= 4 and actions["session_end"] >= 4 and actions["search"] >= 12
+    assert actions["read"] >= 4 and actions["forget"] == 1 and log.verify().ok
+    assert {e["patient"] for e in entries if e["action"] == "search"} == {log.pseudonym(u) for u in users}
+    raw = (tmp_path / "home" / "audit.log").read_bytes()
+    for u in users:
+        assert u.encode() not in raw
+        assert not any(canary(u, i).encode() in raw for i in range(6))
+    assert b"penicillin" not in raw and b"metformin" not in raw
