@@ -220,3 +220,20 @@ def test_idle_session_is_ended_and_consolidated(_tiny_bundle_built: tuple[Path, 
         one_line_error(httpx.get(k.url + "/api/session/memories", headers=auth), 401)
         mems = httpx.get(k.url + "/api/admin/patients/p-400/memories", headers=k.admin_headers()).json()
         assert any("metformin" in m["text"] for m in mems["memories"])
+
+
+def test_memory_access_is_audited_without_patient_text(kiosk: Kiosk) -> None:
+    from edgemem.privacy.audit import AuditLog
+
+    s = httpx.post(kiosk.url + "/api/session", json={"patient": "p-audit"}).json()
+    auth = {"Authorization": f"Bearer {s['token']}"}
+    httpx.post(kiosk.url + "/v1/chat/completions", headers=auth, timeout=60, json={
+        "messages": [{"role": "user", "content": "I am choking and cannot breathe"}]})
+    httpx.get(kiosk.url + "/api/session/memories", headers=auth)
+    httpx.post(kiosk.url + "/api/session/forget", headers=auth, json={"confirm": True})
+    log = AuditLog(kiosk.runtime.home)
+    actions = [e["action"] for e in log.query(user="p-audit")]
+    assert {"session_start", "redflag", "read", "forget"} <= set(actions)
+    raw = kiosk.runtime.home.audit_log.read_text()
+    assert "p-audit" not in raw and "choking" not in raw
+    assert log.verify().ok

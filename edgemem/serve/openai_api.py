@@ -234,6 +234,10 @@ async def chat_completions(request: Request) -> Response:
         # An emergency skips the line: answered at once, stored on the memory thread.
         job = None
         rt.stats["red_flags"] += 1
+        from ..privacy.audit import record
+
+        record(rt.home, "redflag", user=user, actor="serve", session=sid,
+               category=flag_turn.red_flag.category)  # type: ignore[union-attr]
         reply = flag_turn.red_flag.message  # type: ignore[union-attr]
         await rt.memory_call(rt.assistant.record, flag_turn, reply)
         pieces_source: AsyncIterator[tuple[str, Any]] = _fixed(reply)

@@ -194,6 +194,9 @@ class Runtime:
             self.sessions.remove(s.token)
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
+                from ..privacy.audit import record
+
+                record(self.home, "session_end", user=s.user, actor="shutdown", session=s.session_id)
             except Exception as e:
                 log.warning("could not end session on shutdown: %s", e)
         if self.memory is not None and hasattr(self.memory, "close"):
@@ -223,6 +226,9 @@ class Runtime:
         for s in gone:
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
+                from ..privacy.audit import record
+
+                record(self.home, "session_end", user=s.user, actor="idle", session=s.session_id)
             except Exception as e:
                 log.warning("idle session end failed: %s", e)
         return len(gone)
