@@ -137,17 +137,22 @@ class Executive:
         return same[-1] if same else None
 
     def _near_duplicate(self, pid: int, note: ShortNote) -> dict | None:
-        cands = [m for m in self.store.memories(pid, tier="long", kinds=[note.kind]) if m["negated"] == note.negated]
-        if not cands:
-            return None
-        for m in cands:
+        # Bounded work per note, whatever the patient's size: the latest memories of this kind by
+        # string similarity, then the nearest ones by embedding.
+        recent = [m for m in self.store.memories(pid, tier="long", kinds=[note.kind], newest_first=True, limit=64)
+                  if m["negated"] == note.negated]
+        for m in recent:
             if similarity(m["text"], note.text) >= self.policy.dup_similarity:
                 return m
         vecs = self.embed([note.text])
         if vecs is None:
             return None
-        by_id = {m["id"]: m for m in cands}
-        for mid, sim in self.nearest(pid, vecs[0]):
-            if mid in by_id and sim >= self.policy.dup_cosine:
-                return by_id[mid]
+        near = self.nearest(pid, vecs[0])
+        if not near:
+            return None
+        found = {m["id"]: m for m in self.store.memories(pid, tier="long", kinds=[note.kind], ids=[i for i, _ in near])}
+        for mid, sim in near:
+            m = found.get(mid)
+            if m is not None and m["negated"] == note.negated and sim >= self.policy.dup_cosine:
+                return m
         return None

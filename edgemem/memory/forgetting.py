@@ -35,6 +35,13 @@ class ForgettingPolicy:
     def protected(self, kind: str, important: bool) -> bool:
         return kind in NEVER_FORGET or kind == "preference" or important
 
+    @property
+    def horizon_s(self) -> float:
+        """Idle time per unit of stability after which retention falls below the threshold."""
+        return -math.log(self.threshold) * self.unit_s
+
+    PROTECTED_KINDS = tuple(sorted(NEVER_FORGET | {"preference"}))
+
     def should_archive(self, memory: dict, now: float) -> bool:
         if memory.get("status") != "active" or self.protected(memory["kind"], memory.get("important", False)):
             return False

@@ -103,7 +103,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         if hint.first and sessions:
             chosen.append(sessions[0])  # "when we first met": the first session is in play
         want = {s["id"] for s in chosen}
-        summaries = [m for m in store.memories(pid, tier="summary") if m["session_id"] in want]
+        summaries = store.memories(pid, tier="summary", sessions=sorted(want))
         mem_ids.update(m["id"] for m in summaries)
         if hint.first and sessions:
             # The first visit's summary, then its patient turns, most informative first.
@@ -114,7 +114,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
             lists["first"] = [(("m", m["id"]), 0.0) for m in first_sum] + [(("t", t["id"]), 0.0) for t in first_turns]
     if kinds:
         # "every medicine I told you about", "how do I like you to talk": notes of that kind, newest first.
-        kind_mems = sorted(store.memories(pid, tier="long", kinds=kinds), key=lambda m: -m["updated"])
+        kind_mems = store.memories(pid, tier="long", kinds=kinds, newest_first=True, limit=depth)
         mem_ids.update(m["id"] for m in kind_mems)
         kind_list: list[tuple[tuple[str, Any], float]] = [(("m", m["id"]), 0.0) for m in kind_mems]
         if ring is not None:

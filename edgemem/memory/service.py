@@ -356,9 +356,8 @@ class MemoryService:
         # Summary (one per session; a re-closed session replaces its summary).
         text, sources = self.summarizer.summarize(turns) if self.summarizer is not None else summarize(turns)
         if text:
-            for old in self.store.memories(pid, tier="summary"):
-                if old["session_id"] == session_id:
-                    self.store.delete_memory(pid, old["id"])
+            for old in self.store.memories(pid, tier="summary", sessions=[session_id]):
+                self.store.delete_memory(pid, old["id"])
             started = turns[0]["time"] if turns else now
             self.store.add_memory(pid, tier="summary", kind="other", text=text, source_ids=sources,
                                   session_id=session_id, event_time=started, now=now)
@@ -388,7 +387,9 @@ class MemoryService:
     def sweep(self, pid: int, now: float | None = None) -> int:
         """Archive memories whose retention fell below the threshold (never the protected kinds)."""
         now = _time.time() if now is None else now
-        weak = [m for m in self.store.memories(pid, status="active") if self.forgetting.should_archive(m, now)]
+        pol = self.forgetting
+        weak = [m for m in self.store.archive_candidates(pid, now, pol.horizon_s, pol.PROTECTED_KINDS)
+                if pol.should_archive(m, now)]
         for m in weak:
             self.store.update_memory(pid, m["id"], status="archived", event="ARCHIVE", now=now)
         if weak and pid in self._indexes:
@@ -447,9 +448,9 @@ class MemoryService:
         if query is None:
             query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
         hits = self.search(user, query, k) if query and query.strip() else []
-        core = [m for m in self.store.memories(pid, tier="long", kinds=list(CORE_KINDS))]
-        # Newest first per subject, and at most 12: a prompt is not a chart.
-        core.sort(key=lambda m: (CORE_KINDS.index(m["kind"]), -m["updated"]))
+        # The newest few of each core kind: a prompt is not a chart.
+        core = [m for kind in CORE_KINDS for m in self.store.memories(pid, tier="long", kinds=[kind],
+                                                                      newest_first=True, limit=6)]
         core = core[:12]
         ring = self.ring(pid)
         short = [n for n in reversed(list(ring)) if n.kind not in ("other",)][:8]

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS turns_session ON turns(session_id, seq);
 CREATE INDEX IF NOT EXISTS turns_vgen ON turns(patient_id, vgen);
+CREATE INDEX IF NOT EXISTS turns_pending ON turns(patient_id) WHERE emb IS NULL;
 CREATE TABLE IF NOT EXISTS memories (
     id INTEGER PRIMARY KEY,
     patient_id INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
@@ -97,6 +98,8 @@ CREATE TABLE IF NOT EXISTS memories (
 CREATE INDEX IF NOT EXISTS memories_patient ON memories(patient_id, status, tier);
 CREATE INDEX IF NOT EXISTS memories_subject ON memories(patient_id, subject);
 CREATE INDEX IF NOT EXISTS memories_vgen ON memories(patient_id, vgen);
+CREATE INDEX IF NOT EXISTS memories_pending ON memories(patient_id) WHERE emb IS NULL;
+CREATE INDEX IF NOT EXISTS memories_recent ON memories(patient_id, tier, kind, updated);
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY,
     memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
@@ -453,9 +456,18 @@ class Store:
 
     def memories(self, pid: int, *, status: str | None = "active", tier: str | None = None,
                  ids: Iterable[int] | None = None, subject: str | None = None,
-                 kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                 kinds: Sequence[str] | None = None, sessions: Sequence[str] | None = None,
+                 newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Decrypted memories matching the filters. Filters and limits run in SQL: a patient with
+        10k memories must not be decrypted whole for a query that needs a dozen."""
         q = f"SELECT {self._MEM_COLS} FROM memories WHERE patient_id=?"
         args: list[Any] = [pid]
+        if sessions is not None:
+            sl = list(sessions)
+            if not sl:
+                return []
+            q += f" AND session_id IN ({','.join('?' * len(sl))})"
+            args.extend(sl)
         if status is not None:
             q += " AND status=?"
             args.append(status)
@@ -474,8 +486,17 @@ class Store:
                 return []
             q += f" AND id IN ({','.join('?' * len(idl))})"
             args.extend(idl)
-        q += " ORDER BY id"
+        q += " ORDER BY updated DESC, id DESC" if newest_first else " ORDER BY id"
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
         return [self._mem_row(pid, r) for r in self.conn.execute(q, args)]
+
+    def archive_candidates(self, pid: int, now: float, horizon_s: float, protected: Sequence[str]) -> list[dict[str, Any]]:
+        """Active long-term memories idle longer than ``horizon_s * stability`` (SQL does the
+        arithmetic, so a sweep decrypts only what may actually be archived)."""
+        q = (f"SELECT {self._MEM_COLS} FROM memories WHERE patient_id=? AND status='active' AND tier='long' "
+             f"AND important=0 AND kind NOT IN ({','.join('?' * len(protected))}) AND (? - last_access) > ? * stability")
+        return [self._mem_row(pid, r) for r in self.conn.execute(q, [pid, *protected, now, horizon_s])]
 
     def history(self, pid: int, mid: int | None = None) -> list[dict[str, Any]]:
         q = "SELECT memory_id, event, old, new, source_ids, time FROM history WHERE patient_id=?"
