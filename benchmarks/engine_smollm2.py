@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--prompts", type=int, default=5)
     ap.add_argument("--rebuild", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -92,6 +93,7 @@ def main() -> None:
     cli = ["bench", "--bundle", str(bdir), "--json", "--rounds", str(args.rounds), "--new-tokens", str(args.new_tokens)]
     for c in args.compare:
         cli += ["--compare", c]
+    cli += ["--prompts", str(args.prompts)]
     if args.threads:
         cli += ["--threads", str(args.threads)]
     sys.exit(run(cli))

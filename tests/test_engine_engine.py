@@ -201,3 +201,17 @@ def test_cli_chat_with_a_patient_uses_the_assistant(bundle_home: tuple[Path, Hom
     assert proc.returncode == 0, proc.stderr
     assert "112" in proc.stdout  # the x86-kiosk profile's emergency number, from the fixed reply
     assert (tmp_path / "chat-home" / "memory.sqlite").exists()
+
+
+def test_bench_json_on_the_tiny_bundle(bundle_home: tuple[Path, Home]) -> None:
+    """`edgemem bench --json` (edgemem side only): every figure present and plausible."""
+    path, home = bundle_home
+    res = _cli(["bench", "--bundle", str(path), "--json", "--rounds", "1", "--prompts", "1", "--new-tokens", "4"], home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    e = out["edgemem"]
+    for key in ("cold_start_s", "ttft_first_turn_ms", "ttft_followup_ms", "decode_tok_s", "peak_rss_mb"):
+        assert e[key] > 0, key
+    w = out["workload"]
+    assert 100 < w["followup_prefix_tokens"] and w["followup_prefix_tokens"] + w["followup_new_tokens"] < 256
+    assert "ratios" not in out  # no peer asked for

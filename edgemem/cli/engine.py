@@ -184,10 +184,12 @@ def chat(ctx: click.Context, bundle: str | None, profile: str | None, max_new_to
 @click.option("--new-tokens", type=click.IntRange(2), default=64, show_default=True)
 @click.option("--rounds", type=click.IntRange(1), default=3, show_default=True, help="Alternating rounds per side.")
 @click.option("--threads", type=click.IntRange(1), help="Threads for both sides (default: the profile's).")
+@click.option("--prompts", type=click.IntRange(1, 5), default=5, show_default=True, help="First-turn prompts per side and round.")
+@click.option("--side-timeout", type=click.IntRange(10), default=900, show_default=True, help="Seconds one side may take.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
 def bench(ctx: click.Context, bundle: str | None, profile: str | None, compare: tuple[str, ...], gguf: str | None,
-          new_tokens: int, rounds: int, threads: int | None, as_json: bool) -> None:
+          new_tokens: int, rounds: int, threads: int | None, prompts: int, side_timeout: int, as_json: bool) -> None:
     """Cold start, first-turn and follow-up time to first token, decode tokens/s, peak RSS."""
     from ..engine import bench as b
 
@@ -204,7 +206,8 @@ def bench(ctx: click.Context, bundle: str | None, profile: str | None, compare: 
     del engine  # the sides run in their own processes; this one should not hold a model meanwhile
     result = b.bench(bundle=str(path), profile=str(prof.path) if prof.path else prof.name, home=str(home_of(ctx).root),
                      threads=n_threads, context_length=context_length, new_tokens=new_tokens, rounds=rounds,
-                     compare=compare, renderer_ids=lambda m, g: renderer.render(m, g), gguf=gguf, progress=progress)
+                     compare=compare, renderer_ids=lambda m, g: renderer.render(m, g), gguf=gguf, progress=progress,
+                     prompts=prompts, side_timeout=side_timeout)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
