@@ -37,3 +37,25 @@ def test_runtime_embeds_normalized_and_order_independent(minilm_embedder_dir: Pa
     # Meaning, not strings: the two allergy sentences are closer to each other than to back pain.
     assert vecs[4] @ vecs[5] > vecs[4] @ vecs[0] + 0.1
     assert emb.embed([]).shape == (0, 384)
+
+
+def test_memory_path_never_imports_the_training_stack(minilm_embedder_dir: Path, tmp_path: Path) -> None:
+    """A fresh process stores, embeds, consolidates and searches without torch & co."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from edgemem.memory import MemoryService, OnnxEmbedder
+from edgemem.privacy.cipher import DataKey
+svc = MemoryService({str(tmp_path / 'home')!r}, OnnxEmbedder({str(minilm_embedder_dir)!r}), DataKey.generate())
+sid = svc.start_session("p")
+svc.add_turn("p", sid, "user", "I take metformin and I am allergic to latex.")
+svc.end_session("p", sid)
+assert svc.search("p", "latex allergy", 3)
+svc.close()
+print(sorted(m for m in ("torch", "transformers", "peft", "optimum") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
