@@ -8,6 +8,7 @@ first spelling in each entry, so "tylenol" and "acetaminophen" update the same m
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 
@@ -151,9 +152,14 @@ def find(kind: str, text: str) -> list[tuple[str, int, int]]:
     pattern, mapping = _compiled(kind)
     found = [(mapping[m.group(1)], m.start(), m.end()) for m in pattern.finditer(text)]
     if kind == "medication":
-        taken = [(a, b) for _, a, b in found]
+        # Lexicon matches do not overlap, so the only span that can cover a position is the last
+        # one starting at or before it: a bisection, not a scan (a scan made long turns quadratic).
+        taken = sorted((a, b) for _, a, b in found)
+        starts = [a for a, _ in taken]
         for m in DRUG_SUFFIX.finditer(text):
-            if not any(a <= m.start() < b for a, b in taken) and m.group(1) not in _NOT_DRUGS:
+            i = bisect.bisect_right(starts, m.start()) - 1
+            covered = i >= 0 and taken[i][0] <= m.start() < taken[i][1]
+            if not covered and m.group(1) not in _NOT_DRUGS:
                 found.append((m.group(1), m.start(), m.end()))
         found.sort(key=lambda x: x[1])
     return found
