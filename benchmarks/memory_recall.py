@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--patients", type=int, default=0, help="use only the first N patients (0 = all)")
     ap.add_argument("--no-edgemem", action="store_true", help="baselines only")
+    ap.add_argument("--paraphrase", action="store_true",
+                    help="ask the questions in the builder's held-out wordings (build_longchat.PARAPHRASES)")
     ap.add_argument("--home", type=Path, default=None, help="home for the memory (default: a temporary folder)")
     ap.add_argument("--profile", default="x86-kiosk")
     ap.add_argument("--batch-import", action="store_true", help="one ingest_turns call per session instead of add_turn per turn")
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     if not (a.set / "turns.jsonl").exists():
         build_longchat.write(a.set, *build_longchat.build())
     turns, questions = build_longchat.load(a.set)
+    if a.paraphrase:
+        questions = build_longchat.paraphrase(questions)
     if a.patients:
         keep = sorted({t["user"] for t in turns})[: a.patients]
         turns = [t for t in turns if t["user"] in keep]

@@ -138,7 +138,7 @@ def _plan_events(rng: random.Random, n_sessions: int, profile: malp.Profile) -> 
     later = list(range(1, n_sessions))
 
     def q(typ: str, tmpl: list[str], answer: str, **fmt: str) -> dict[str, Any]:
-        return {"type": typ, "question": rng.choice(tmpl).format(**fmt), "answer": answer}
+        return {"type": typ, "question": rng.choice(tmpl).format(**fmt), "answer": answer, "slots": fmt}
 
     # Session 1 (index 0): the MaLP profile's story, as the patient told it.
     if profile.symptoms:
@@ -275,13 +275,43 @@ def build(seed: int = 7, patients: int = 24, min_sessions: int = 15, max_session
                 questions.append({"qid": f"{user}-q{len([x for x in questions if x['user'] == user]):02d}",
                                   "user": user, "type": qq["type"], "question": qq["question"],
                                   "answer": answer, "evidence": ev_ids, "stale": stale,
-                                  "time": _iso(ask_time)})
+                                  "time": _iso(ask_time), "slots": qq.get("slots", {})})
     meta = {"seed": seed, "patients": patients, "sessions": [min_sessions, max_sessions],
             "turns": len(turns), "questions": len(questions),
             "malp_profiles": [p.index for p in chosen_profiles],
             "malp_dialogues": sorted(used_dialogues),
             "split": "held-out MaLP only (benchmarks.data.malp.is_heldout)"}
     return turns, questions, meta
+
+
+# Held-out question wordings: never shown to whoever tunes the memory's rules on the templates
+# above. ``paraphrase`` re-asks the same questions (same evidence) in these words, to tell a memory
+# that understands questions from one that learned this builder's phrasing.
+PARAPHRASES: dict[str, list[str]] = {
+    "single-hop": ["Remind me which pills I use against my {s}.", "Do you have on file anything I must avoid because of a reaction?"],
+    "update": ["After the change, what is the current prescription for my {s}?"],
+    "multi-session": ["Give me a rundown of all the drugs that came up between us."],
+    "temporal": ["On what day did the {y} first show up?"],
+    "recency": ["Going by our latest chat, how is my {y} doing?"],
+    "advice": ["What should I be doing for the {y}, according to you?"],
+    "profile": ["Why did I originally come to this clinic?"],
+    "personal": ["What are my basic details, like how old I am?"],
+    "preference": ["What answer style suits me best?"],
+}
+
+
+def paraphrase(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same questions (evidence, answers, times) in the held-out wordings above."""
+    out = []
+    for q in questions:
+        tmpls = PARAPHRASES[q["type"]]
+        slots = q.get("slots") or {}
+        if q["type"] == "single-hop":  # medication vs allergy questions share the type
+            tmpl = tmpls[0] if "s" in slots else tmpls[1]
+        else:
+            tmpl = tmpls[0]
+        out.append({**q, "question": tmpl.format(**slots), "qid": q["qid"] + "-para"})
+    return out
 
 
 def write(out: Path, turns: list[dict[str, Any]], questions: list[dict[str, Any]], meta: dict[str, Any]) -> None:
