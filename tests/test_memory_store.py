@@ -101,11 +101,9 @@ def test_restart_keeps_everything_and_wrong_key_fails(tmp_path: Path, embedder: 
     svc2.close()
     from edgemem.errors import EdgememError
 
-    other = MemoryService(home, embedder, DataKey.generate())
     with pytest.raises(EdgememError):
-        # Another key cannot even find the patient (blinded key), and cannot decrypt rows.
-        other.export("alice")
-    other.close()
+        # Another key is refused when the memory opens (it could neither find nor decrypt rows).
+        MemoryService(home, embedder, DataKey.generate()).export("alice")
 
 
 def _dense_only(svc: MemoryService, user: str, query: str) -> list[str]:

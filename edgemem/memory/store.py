@@ -161,6 +161,16 @@ class Store:
                 conn.execute("INSERT INTO meta VALUES ('key_id', ?)", (codec.key_id.hex(),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise EdgememError(f"{self.path}: memory schema {row[0]} is newer than this edgemem ({SCHEMA_VERSION})")
+            else:
+                # A codec under another key would see an empty memory (patients are found by a
+                # blinded key) and write new rows beside the old: refuse it instead.
+                kid = conn.execute("SELECT value FROM meta WHERE key='key_id'").fetchone()
+                known = {codec.key_id.hex(), *(k.hex() for k in getattr(codec, "key_ids", ()))}
+                if kid is not None and kid[0] not in known:
+                    from ..privacy.cipher import KeyMismatchError
+
+                    raise KeyMismatchError("the memory database was written with another data key: "
+                                           "wrong key file or passphrase")
 
     # --- transactions -------------------------------------------------------------------------
     @contextmanager

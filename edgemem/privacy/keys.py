@@ -107,6 +107,7 @@ class KeyRing:
         self.primary = primary
         self.key_id = primary.key_id
         self._by_id = {k.key_id: k for k in (primary, *others)}
+        self.key_ids = tuple(self._by_id)  # the store accepts a database under any of them
 
     def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
         return self.primary.encrypt(plaintext, aad)
