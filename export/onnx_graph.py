@@ -161,15 +161,18 @@ class _Builder:
                 self.weights[hf_name]["offsets"] = True
             # sum_k x_k * offset_b(k) = blocksum(x) @ offsets.T: two thin matmuls.
             sums = self.block_sums(x, k)
-            corr = self.node("MatMul", [sums, self.init(name + "_offsets", qm.offsets.T.copy())], name=name + "/Offsets")[0]
+            # Stored [N, K/block] like the scales, so a LoRA merge patches W's rows in place; the
+            # Transpose of a constant is folded once when the session loads.
+            off_t = self.node("Transpose", [self.init(name + "_offsets", qm.offsets)], name=name + "/OffsetsT", perm=[1, 0])[0]
+            corr = self.node("MatMul", [sums, off_t], name=name + "/Offsets")[0]
             return self.node("Add", [y, corr], name=name + "/AddOffsets")[0]
         w_kn = np.concatenate([w for _, w in parts], axis=0).T.astype(self.float_type)
         return self.node("MatMul", [x, self.init(name, w_kn)], name=name + "/MatMul")[0]
 
 
-def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 65536, threshold: int = 65536) -> None:
-    """Save with every initializer of 64 KiB or more in ``data_name`` at a 64 KiB-aligned offset
-    (smaller ones stay inside ``model.onnx``, where padding them would only waste space).
+def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 65536, threshold: int = 1024) -> None:
+    """Save with every initializer over 1 KiB in ``data_name`` at a 64 KiB-aligned offset (all
+    weights, scales and offsets live in the data file, where the device's LoRA merge patches them).
 
     onnxruntime memory-maps external data only when an initializer's offset is aligned to the
     allocation granularity; mapped weights are file-backed pages the kernel can drop, and a
@@ -201,8 +204,8 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
                   int8_layers: tuple[str, ...] | None = None, kv_dtype: str | None = None) -> dict[str, Any]:
     """Write ``model.onnx`` + ``model.onnx.data`` into ``out_dir``; return files, io and architecture.
 
-    ``kv_dtype`` (default: float32 for fp32, else float16) is the KV cache's type; attention runs
-    in that type, with Casts around it in a float32 graph.
+    ``kv_dtype`` (default float32; float16 for the fp16 build) is the KV cache's type; attention
+    runs in that type, with Casts around it in a float32 graph.
 
     ``quantization``: ``fp32`` (the reference), ``fp16`` (GPU profiles), ``int8`` (symmetric,
     block 32) or ``int4`` (asymmetric, block 32). The tied embedding / LM head is kept 8-bit in
@@ -225,9 +228,10 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     b = _Builder(quantization, DEFAULT_INT8_LAYERS if int8_layers is None else tuple(int8_layers))
     ft = b.float_type
     onnx_ft = TensorProto.FLOAT16 if quantization == "fp16" else TensorProto.FLOAT
-    # The KV cache is the one state that grows with the conversation: fp16 halves it (49 -> 25 MB
-    # at 1,000 tokens for SmolLM2) for a 0.4% perplexity change; the fp32 reference stays exact.
-    kv_dtype = kv_dtype or ("float32" if quantization == "fp32" else "float16")
+    # The KV cache is the one state that grows with the conversation: kv_dtype="float16" halves it
+    # (49 -> 25 MB at 1,000 tokens for SmolLM2, peak RSS 302 -> 279 MB) for a 0.4% perplexity
+    # change. Default float32: exact, and what the quality gates and merge tests were tuned on.
+    kv_dtype = kv_dtype or ("float16" if quantization == "fp16" else "float32")
     if kv_dtype not in ("float32", "float16"):
         raise GraphError(f"kv_dtype must be float32 or float16, got {kv_dtype!r}")
     kv_half = kv_dtype == "float16" and quantization != "fp16"  # attention in fp16 around a float32 graph
@@ -377,7 +381,7 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
             "note": "a weights entry may override bits/symmetric (the tied embedding is 8-bit symmetric in both integer builds)",
             "embedding": {"bits": 8, "block": BLOCK, "symmetric": True} if quantization in ("int8", "int4") else None,
             "layouts": {
-                "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric; with offsets: true, '<tensor>_offsets' float32 [K/block, N] (transposed) added per block: w = (q - 2**(bits-1)) * scale + offset (edgemem.quant.quantize_offset)",
+                "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric; with offsets: true, '<tensor>_offsets' float32 [N, K/block] added per block: w = (q - 2**(bits-1)) * scale + offset (edgemem.quant.quantize_offset)",
                 "dense_kn": "'<tensor>' float [K, N] (transposed HF weight)",
                 "dense": "'<tensor>' float [N, K] (HF layout)",
             },

@@ -136,7 +136,7 @@ def test_lora_merge_roundtrip_through_io_weights(built: dict, tiny_llama_dir: Pa
     assert entry["layout"] == "nbits" and entry.get("offsets")
     t = entry["tensor"]
     qm = quant.QuantizedMatrix(packed=inits[t], scales=inits[t + "_scales"], zero_points=inits.get(t + "_zero_points"),
-                               bits=bits, block=32, k=entry["cols"], offsets=inits[t + "_offsets"].T)
+                               bits=bits, block=32, k=entry["cols"], offsets=inits[t + "_offsets"])
     rows = quant.slice_rows(qm, entry["row_offset"], entry["row_offset"] + entry["rows"])
     from safetensors.numpy import load_file
 
@@ -152,13 +152,15 @@ def test_lora_merge_roundtrip_through_io_weights(built: dict, tiny_llama_dir: Pa
     assert merged.packed.shape == rows.packed.shape and merged.offsets.shape == rows.offsets.shape
 
 
-def test_quantized_builds_keep_an_fp16_cache_consistent_across_paths(built: dict, reference: tuple) -> None:
-    """int8/int4 default to an fp16 KV cache; cached decode must agree with one full pass."""
-    ids, _ = reference
-    d, result = built["int8"]
-    assert result["io"]["kv_cache"]["dtype"] == "float16" and built["fp32"][1]["io"]["kv_cache"]["dtype"] == "float32"
-    model = DecoderModel(d / "model.onnx", result["io"], threads=1)
+def test_fp16_kv_cache_is_consistent_across_paths(tiny_llama_dir: Path, tmp_path: Path, built: dict) -> None:
+    """kv_dtype="float16" (attention in fp16 inside a float32 graph): cached decode agrees with one full pass."""
+    result = build_decoder(tiny_llama_dir, tmp_path, quantization="int8", context_length=CTX, kv_dtype="float16")
+    assert result["io"]["kv_cache"]["dtype"] == "float16" and built["int8"][1]["io"]["kv_cache"]["dtype"] == "float32"
+    ids = [int(t) for t in np.random.RandomState(1).randint(3, 300, size=40)]
+    model = DecoderModel(tmp_path / "model.onnx", result["io"], threads=1)
     full = model.logits(ids)
     rows = [model.feed(ids[:8]).copy()] + [model.step(t).copy() for t in ids[8:]]
     np.testing.assert_allclose(np.stack(rows), full[7:], atol=2e-2)
     assert model._kv_arrays[0].dtype == np.float16
+    with pytest.raises(GraphError):
+        build_decoder(tiny_llama_dir, tmp_path / "x", quantization="int8", context_length=CTX, kv_dtype="int8")
