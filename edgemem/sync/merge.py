@@ -91,16 +91,23 @@ class _Patcher:
 
 
 def _merge_nbits(p: _Patcher, tensor: str, spec: Mapping[str, Any], qinfo: Mapping[str, Any], delta: np.ndarray) -> None:
-    bits, block = int(qinfo["bits"]), int(qinfo["block"])
+    bits, block = int(spec.get("bits", qinfo["bits"])), int(qinfo["block"])
     start, rows, k = int(spec["row_offset"]), int(spec["rows"]), int(spec["cols"])
     stop = start + rows
     packed = p.read(tensor, start, stop)
     scales = p.read(tensor + "_scales", start, stop)
     zp_name = tensor + "_zero_points"
     zps = p.read(zp_name, start, stop) if zp_name in p.tensors else None
-    q = quant.QuantizedMatrix(packed=packed, scales=scales, zero_points=zps, bits=bits, block=block, k=k)
+    # int4 builds store a float block minimum as '<tensor>_offsets' [N, K/block] (GGUF Q4_1 style).
+    off_name = tensor + "_offsets"
+    offs = p.read(off_name, start, stop) if spec.get("offsets") or off_name in p.tensors else None
+    q = quant.QuantizedMatrix(packed=packed, scales=scales, zero_points=zps, bits=bits, block=block, k=k, offsets=offs)
     w = quant.dequantize(q) + delta
-    nq = quant.quantize(w, bits=bits, block=block, symmetric=zps is None)
+    if offs is not None:
+        nq = quant.quantize_offset(w, bits=bits, block=block)
+        p.write(off_name, nq.offsets, start)  # type: ignore[arg-type]
+    else:
+        nq = quant.quantize(w, bits=bits, block=block, symmetric=zps is None)
     p.write(tensor, nq.packed, start)
     p.write(tensor + "_scales", nq.scales, start)
     if zps is not None:
