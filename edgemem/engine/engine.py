@@ -82,6 +82,8 @@ class Engine:
 
         home_obj = home if isinstance(home, Home) or home is None else Home.resolve(home)
         folder = Path(path)
+        if not folder.exists():
+            raise BundleError(f"no bundle at {folder}")
         if not folder.is_dir():
             raise BundleError(f"{folder}: the engine loads a bundle folder (install archives with 'edgemem sync apply')")
         manifest = bundle.verify(folder, trusted_keys, home_obj)
