@@ -10,7 +10,9 @@ with its peer measured in the same process, on the same texts, interleaved:
 * ``live``: ``start_session``/``add_turn`` one turn at a time/``end_session`` (what a kiosk does);
 * ``search``: hybrid ``search(user, question, 10)`` after a restart, p50/p99 ms, with the bare
   query embedding as its peer (a hybrid search always pays one);
-* RSS of the process before and after (VmRSS, MB).
+* RSS of the process before and after (VmRSS, MB);
+* CPU seconds alongside wall seconds for the two ingest figures: on a loaded shared machine the
+  wall figures drift several-fold, CPU time much less.
 
 Run: nice -n 10 python -m benchmarks.memory_ingest_peer --turns 2000 --json artifacts/bench/ingest.json
 """
@@ -74,19 +76,19 @@ def main(argv: list[str] | None = None) -> None:
                            "load_avg_start": os.getloadavg()[0], "rss_start_mb": round(rss_mb(), 1)}
     emb.embed(texts[:32])  # warm-up
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, len(texts), 256):
         emb.embed(texts[i:i + 256])
-    embed_s = time.perf_counter() - t0
+    embed_s, embed_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     key = DataKey.generate()
     with tempfile.TemporaryDirectory(prefix="edgemem-ingest-") as tmp:
         home = Home(Path(tmp) / "home").ensure()
         svc = MemoryService(home, emb, key, "x86-kiosk")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         counts = import_jsonl(svc, [json.dumps(t) for t in turns], batch=256)
         svc.close()
-        import_s = time.perf_counter() - t0
+        import_s, import_cpu = time.perf_counter() - t0, time.process_time() - c0
         out["rss_after_import_mb"] = round(rss_mb(), 1)
 
         # Live path on a second home, the first --live-turns turns.
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         "embed_only_texts_per_s": round(len(texts) / embed_s, 1),
         "import_turns_per_s": round(len(turns) / import_s, 1),
         "import_vs_embed_only": round(embed_s / import_s, 3),
+        # CPU seconds (all threads) move much less with the machine's load than wall time does.
+        "embed_only_texts_per_cpu_s": round(len(texts) / embed_cpu, 1),
+        "import_turns_per_cpu_s": round(len(turns) / import_cpu, 1),
         "import_counts": counts,
         "live_turns_per_s": round(len(live) / live_s, 1),
         "live_add_turn_ms_mean": round(add_s / len(live) * 1e3, 2),

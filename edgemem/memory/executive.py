@@ -44,11 +44,13 @@ EmbedTexts = Callable[[Sequence[str]], "np.ndarray | None"]
 
 
 class Executive:
-    def __init__(self, store: Store, policy: ExecutivePolicy, nearest: Nearest, embed: EmbedTexts) -> None:
+    def __init__(self, store: Store, policy: ExecutivePolicy, nearest: Nearest, embed: EmbedTexts,
+                 index_vectors: "Callable[[int, list[tuple[int, np.ndarray]]], None] | None" = None) -> None:
         self.store = store
         self.policy = policy
         self.nearest = nearest
         self.embed = embed
+        self.index_vectors = index_vectors
 
     def rehearse(self, ring: ShortTermBuffer, notes: Sequence[Note], session_id: str | None,
                  now: float) -> list[ShortNote]:
@@ -83,6 +85,13 @@ class Executive:
         """Promote what qualifies; apply contradictions; return the events (for ``--explain`` and tests)."""
         now = _time.time() if now is None else now
         events: list[dict] = []
+        # One embedding call for every note that may become a new memory: its vector finds near
+        # duplicates and, if it is added, goes into the index as is (never embedded twice).
+        fresh = [n for n in ring if self._find(pid, n) is None and
+                 (force or n.important or n.accesses_within(self.policy.window_s, now) >= self.policy.threshold)]
+        vecs = self.embed([n.text for n in fresh]) if fresh else None
+        vec_of = {n.id: vecs[i] for i, n in enumerate(fresh)} if vecs is not None else {}
+        added: list[tuple[int, np.ndarray]] = []
         with self.store.tx():
             for note in list(ring):
                 existing = self._find(pid, note)
@@ -91,7 +100,7 @@ class Executive:
                 if existing is None and not qualifies:
                     continue
                 if existing is None:
-                    dup = self._near_duplicate(pid, note)
+                    dup = self._near_duplicate(pid, note, vec_of.get(note.id))
                     if dup is not None:
                         self.store.update_memory(pid, dup["id"], source_ids=note.source_ids, event="NOOP",
                                                  now=now, reinforce=True)
@@ -104,6 +113,8 @@ class Executive:
                         session_id=note.session_id, event_time=note.event_time, now=now,
                         access_count=note.access_count)
                     note.promoted = mid
+                    if note.id in vec_of:
+                        added.append((mid, vec_of[note.id]))
                     events.append({"event": "ADD", "memory_id": mid, "text": note.text})
                     continue
                 note.promoted = existing["id"]
@@ -120,6 +131,8 @@ class Executive:
                     self.store.update_memory(pid, existing["id"], source_ids=note.source_ids, event="NOOP",
                                              now=now, reinforce=True)
                     events.append({"event": "NOOP", "memory_id": existing["id"], "text": note.text})
+        if added and self.index_vectors is not None:
+            self.index_vectors(pid, added)
         return events
 
     @staticmethod
@@ -136,7 +149,7 @@ class Executive:
         same = [m for m in self.store.memories(pid, tier="long", subject=note.subject) if m["kind"] == note.kind]
         return same[-1] if same else None
 
-    def _near_duplicate(self, pid: int, note: ShortNote) -> dict | None:
+    def _near_duplicate(self, pid: int, note: ShortNote, vec: "np.ndarray | None" = None) -> dict | None:
         # Bounded work per note, whatever the patient's size: the latest memories of this kind by
         # string similarity, then the nearest ones by embedding.
         recent = [m for m in self.store.memories(pid, tier="long", kinds=[note.kind], newest_first=True, limit=64)
@@ -144,10 +157,9 @@ class Executive:
         for m in recent:
             if similarity(m["text"], note.text) >= self.policy.dup_similarity:
                 return m
-        vecs = self.embed([note.text])
-        if vecs is None:
+        if vec is None:
             return None
-        near = self.nearest(pid, vecs[0])
+        near = self.nearest(pid, vec)
         if not near:
             return None
         found = {m["id"]: m for m in self.store.memories(pid, tier="long", kinds=[note.kind], ids=[i for i, _ in near])}

@@ -113,7 +113,8 @@ class MemoryService:
         self.retrieval = retrieval or RetrievalConfig()
         self.index_params = dict(index_params or {})
         self.embed_batch = embed_batch
-        self.executive = Executive(self.store, self.exec_policy, self.nearest_memories, self.embed)
+        self.executive = Executive(self.store, self.exec_policy, self.nearest_memories, self.embed,
+                                   self.index_memory_vectors)
         self._rings: dict[int, ShortTermBuffer] = {}
         self._indexes: "OrderedDict[int, PatientIndex]" = OrderedDict()
         self._max_indexes = max_open_indexes
@@ -234,25 +235,33 @@ class MemoryService:
         items = self.store.pending_embeddings(pid)
         if not items:
             return 0
-        idx = self.index(pid)
         done = 0
         for start in range(0, len(items), 512):
             chunk = items[start:start + 512]
             vecs = self.embed([t for _, t in chunk])
             assert vecs is not None
-            with self.store.tx():
-                gen = self.store.bump_generation(pid)
-                self.store.set_embeddings(pid, [(k, to_bytes(v)) for (k, _), v in zip(chunk, vecs)], gen)
-            idx.add([k for k, _ in chunk], vecs)
-            idx.generation = gen
+            self._store_vectors(pid, [k for k, _ in chunk], vecs)
             done += len(chunk)
         return done
+
+    def _store_vectors(self, pid: int, keys: list[int], vecs: np.ndarray) -> None:
+        """Embeddings into SQLite (sealed, next generation) and into the patient's index."""
+        idx = self.index(pid)
+        with self.store.tx():
+            gen = self.store.bump_generation(pid)
+            self.store.set_embeddings(pid, [(k, to_bytes(v)) for k, v in zip(keys, vecs)], gen)
+        idx.add(keys, vecs)
+        idx.generation = gen
+
+    def index_memory_vectors(self, pid: int, items: list[tuple[int, np.ndarray]]) -> None:
+        """Index new memories with vectors the caller already computed (the executive's)."""
+        if items:
+            self._store_vectors(pid, [memory_key(m) for m, _ in items], np.stack([v for _, v in items]))
 
     def nearest_memories(self, pid: int, vector: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
         """(memory id, cosine) of the long-term/summary rows closest to ``vector``."""
         from .store import split_key
 
-        self.embed_pending(pid)
         out = []
         for key, sim in self.index(pid).search(vector, k * 4):
             kind, i = split_key(key)
