@@ -121,6 +121,7 @@ class MemoryService:
         self._open: dict[str, int] = {}  # session id -> pid
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
+        self._bulk = False  # import_jsonl: embed in full batches across sessions
         self._closed = False
 
     @classmethod
@@ -387,7 +388,8 @@ class MemoryService:
         self._flush_touches(pid, now)
         self.store.end_session(pid, session_id, now)
         self._open.pop(session_id, None)
-        self.embed_pending(pid)
+        if not self._bulk or self._pending.get(pid, 0) >= self.embed_batch:
+            self.embed_pending(pid)  # in a bulk import, only once a full batch is waiting
         idx = self._indexes.get(pid)
         if idx is not None and idx.worth_saving():
             idx.save()
@@ -638,6 +640,20 @@ def import_jsonl(svc: MemoryService, lines: Iterable[str], *, batch: int = 256,
     consolidation run as they would live.
     """
     counts = {"turns": 0, "sessions": 0, "users": 0}
+    # Embedding in batches of a few hundred texts sorted by length instead of one batch per session:
+    # measured 20.9 -> 12.8 CPU seconds for 400 longchat turns. close() embeds what is left.
+    old_batch, svc.embed_batch, svc._bulk = svc.embed_batch, max(svc.embed_batch, batch), True
+    try:
+        _import(svc, lines, batch, progress, counts)
+    finally:
+        svc.embed_batch, svc._bulk = old_batch, False
+    for pid in list(svc._pending):
+        svc.embed_pending(pid)
+    return counts
+
+
+def _import(svc: MemoryService, lines: Iterable[str], batch: int, progress: Callable[[int], None] | None,
+            counts: dict[str, int]) -> None:
     users: set[str] = set()
     current: tuple[str, str] | None = None
     sid = ""
@@ -684,7 +700,6 @@ def import_jsonl(svc: MemoryService, lines: Iterable[str], *, batch: int = 256,
     if current is not None:
         svc.end_session(current[0], sid)
     counts["users"] = len(users)
-    return counts
 
 
 def _session_id(svc: MemoryService, user: str, session: str) -> str:
