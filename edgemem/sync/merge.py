@@ -90,6 +90,46 @@ class _Patcher:
         self._files.clear()
 
 
+def requantize_dithered(w: np.ndarray, *, bits: int, block: int, symmetric: bool, seed: int) -> quant.QuantizedMatrix:
+    """Block-quantize like ``quant.quantize`` but round stochastically (seeded, reproducible).
+
+    Why: the device only has the *quantized* base weights. A LoRA delta is mostly smaller than
+    half a quantization step, so ``round(deq(q(W)) + delta)`` snaps back to the old integers and the
+    adapter vanishes (measured on SmolLM2 int8: golden perplexity stayed at the base's 13.6 where
+    the float merge gives 21.1). Rounding up with probability equal to the fractional part keeps
+    ``delta`` in expectation, at the cost of noise of about one more quantization step.
+    """
+    x = np.asarray(w, dtype=np.float32)
+    n, k = x.shape
+    kb = k // block
+    blocks = x.reshape(n, kb, block)
+    qmax = (1 << bits) - 1
+    u = np.random.default_rng(seed).random(blocks.shape, dtype=np.float32)
+    if symmetric:
+        half = 1 << (bits - 1)
+        scales = np.abs(blocks).max(axis=-1) / float(half - 1)
+        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
+        q = np.clip(np.floor(blocks * inv[..., None] + u) + half, 0, qmax).astype(np.uint8)
+        zp = None
+    else:
+        lo = np.minimum(blocks.min(axis=-1), 0.0)
+        hi = np.maximum(blocks.max(axis=-1), 0.0)
+        scales = (hi - lo) / float(qmax)
+        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
+        zpv = np.clip(np.rint(-lo * inv), 0, qmax).astype(np.uint8)
+        q = np.clip(np.floor(blocks * inv[..., None] + u) + zpv[..., None], 0, qmax).astype(np.uint8)
+        zp = quant._pack4(zpv) if bits == 4 else zpv
+    packed = quant._pack4(q) if bits == 4 else q
+    return quant.QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales.astype(np.float32),
+                                 zero_points=zp, bits=bits, block=block, k=k)
+
+
+def _seed(name: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
+
+
 def _merge_nbits(p: _Patcher, tensor: str, spec: Mapping[str, Any], qinfo: Mapping[str, Any], delta: np.ndarray) -> None:
     bits, block = int(spec.get("bits", qinfo["bits"])), int(qinfo["block"])
     start, rows, k = int(spec["row_offset"]), int(spec["rows"]), int(spec["cols"])
@@ -107,7 +147,7 @@ def _merge_nbits(p: _Patcher, tensor: str, spec: Mapping[str, Any], qinfo: Mappi
         nq = quant.quantize_offset(w, bits=bits, block=block)
         p.write(off_name, nq.offsets, start)  # type: ignore[arg-type]
     else:
-        nq = quant.quantize(w, bits=bits, block=block, symmetric=zps is None)
+        nq = requantize_dithered(w, bits=bits, block=block, symmetric=zps is None, seed=_seed(f"{tensor}:{start}"))
     p.write(tensor, nq.packed, start)
     p.write(tensor + "_scales", nq.scales, start)
     if zps is not None:
