@@ -90,7 +90,8 @@ class _Patcher:
         self._files.clear()
 
 
-def requantize_dithered(w: np.ndarray, *, bits: int, block: int, symmetric: bool, seed: int) -> quant.QuantizedMatrix:
+def requantize_dithered(w: np.ndarray, *, bits: int, block: int, symmetric: bool, seed: int,
+                        offset: bool = False) -> quant.QuantizedMatrix:
     """Block-quantize like ``quant.quantize`` but round stochastically (seeded, reproducible).
 
     Why: the device only has the *quantized* base weights. A LoRA delta is mostly smaller than
@@ -105,6 +106,15 @@ def requantize_dithered(w: np.ndarray, *, bits: int, block: int, symmetric: bool
     blocks = x.reshape(n, kb, block)
     qmax = (1 << bits) - 1
     u = np.random.default_rng(seed).random(blocks.shape, dtype=np.float32)
+    if offset:  # the float-block-minimum layout of quant.quantize_offset, rounded stochastically
+        lo, hi = blocks.min(axis=-1), blocks.max(axis=-1)
+        scales = ((hi - lo) / float(qmax)).astype(np.float32)
+        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
+        q = np.clip(np.floor((blocks - lo[..., None]) * inv[..., None] + u), 0, qmax).astype(np.uint8)
+        offsets = (lo + (1 << (bits - 1)) * scales).astype(np.float32)
+        packed = quant._pack4(q) if bits == 4 else q
+        return quant.QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales, zero_points=None,
+                                     bits=bits, block=block, k=k, offsets=offsets)
     if symmetric:
         half = 1 << (bits - 1)
         scales = np.abs(blocks).max(axis=-1) / float(half - 1)
@@ -144,7 +154,8 @@ def _merge_nbits(p: _Patcher, tensor: str, spec: Mapping[str, Any], qinfo: Mappi
     q = quant.QuantizedMatrix(packed=packed, scales=scales, zero_points=zps, bits=bits, block=block, k=k, offsets=offs)
     w = quant.dequantize(q) + delta
     if offs is not None:
-        nq = quant.quantize_offset(w, bits=bits, block=block)
+        nq = requantize_dithered(w, bits=bits, block=block, symmetric=False, seed=_seed(f"{tensor}:{start}"),
+                                 offset=True)
         p.write(off_name, nq.offsets, start)  # type: ignore[arg-type]
     else:
         nq = requantize_dithered(w, bits=bits, block=block, symmetric=zps is None, seed=_seed(f"{tensor}:{start}"))
