@@ -51,6 +51,13 @@ NASTY_TEXT = st.one_of(
 CANARY = "keepme-canary-7781"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _bundle_first(_tiny_bundle_built):
+    """Build the session's tiny bundle before any hypothesis example runs: building it (a torch
+    ONNX export) after a few hundred examples in the same process was seen to crawl."""
+    return _tiny_bundle_built
+
+
 def one_line(msg: str) -> bool:
     """One error line (warnings before it are allowed, a traceback never)."""
     lines = [l for l in msg.strip().splitlines() if not l.startswith("warning: ")]
