@@ -10,8 +10,9 @@ Order of priority (what is dropped last comes first):
 6. the rest of working memory, newest turns first.
 Sections are packed greedily in that order; an item that does not fit is skipped (a shorter one
 later may still fit). ``explain`` records every item considered: section, tokens, included or why
-not. Memory goes into the system message as a compact "Patient notes" block so the chat template
-stays two-role.
+not. The system prompt, style and core facts form the first system message; the memories
+retrieved for this question go in a second system message right before the latest user turn
+(stable prefix first, so the engine reuses the KV cache of everything before it).
 """
 
 from __future__ import annotations
@@ -101,20 +102,28 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
     kept.reverse()
 
     def render() -> list[dict[str, str]]:
-        memory_block = []
-        if facts:
-            memory_block.append("Patient facts:\n" + "\n".join(facts))
-        if retrieved:
-            memory_block.append("Relevant memories:\n" + "\n".join(retrieved))
-        if short_lines:
-            memory_block.append("Recent notes:\n" + "\n".join(short_lines))
+        # Stable parts first, per-question parts last: the system prompt, style and core facts
+        # change rarely within a session, so the engine's KV prefix reuse covers them and all
+        # earlier turns; what was retrieved for *this* question sits in a second system message
+        # just before the latest user turn, so a follow-up only prefills its own new tokens.
         system = "\n".join(sys_parts)
-        if memory_block:
-            system = (system + "\n\n" if system else "") + "\n\n".join(memory_block)
+        if facts:
+            system = (system + "\n\n" if system else "") + "Patient facts:\n" + "\n".join(facts)
+        recalled = []
+        if retrieved:
+            recalled.append("Relevant memories:\n" + "\n".join(retrieved))
+        if short_lines:
+            recalled.append("Recent notes:\n" + "\n".join(short_lines))
         msgs = [{"role": "system", "content": system}] if system else []
+        recall_msg = {"role": "system", "content": "\n\n".join(recalled)} if recalled else None
         for t in kept:
+            if t is last_user and recall_msg is not None:
+                msgs.append(recall_msg)
+                recall_msg = None
             role = t["role"] if t["role"] in ("user", "assistant") else "user"
             msgs.append({"role": role, "content": t["text"]})
+        if recall_msg is not None:  # no user turn to answer: keep the memories with the system part
+            msgs.insert(1 if system else 0, recall_msg)
         return msgs
 
     def total_of(msgs: list[dict[str, str]]) -> int:
