@@ -81,7 +81,7 @@ class MemoryService:
                  codec: Codec | None = None, profile: Any = None, *,
                  generator: Any = None, extractor: Extractor | None = None,
                  executive: ExecutivePolicy | None = None, forgetting: ForgettingPolicy | None = None,
-                 retrieval: RetrievalConfig | None = None, synchronous: str = "NORMAL",
+                 retrieval: RetrievalConfig | None = None, synchronous: str = "FULL",
                  max_open_indexes: int = 4, index_params: dict[str, int] | None = None,
                  embed_batch: int = 64) -> None:
         if home is None or isinstance(home, (str, Path)):

@@ -2,13 +2,12 @@
 
 Why these settings:
 - WAL, so the kiosk's reader (search during a chat) never waits on a writer (consolidation).
-- ``synchronous=NORMAL`` (the default; ``FULL`` on request): in WAL mode a commit is in the
-  log, in the OS page cache, before ``add_turn`` returns, so a SIGKILL of the process loses
-  nothing that was acknowledged and never corrupts the file. What NORMAL gives up is the last
-  few commits on a *power cut* (the log is fsync'd at checkpoints, not per commit). FULL fsyncs
-  every commit: measured here ~8-11 ms per fsync, on an SD card far more, paid on every patient
-  turn before the reply can start. A kiosk that wants power-cut durability per turn sets
-  ``synchronous="FULL"``; imports batch hundreds of rows per transaction, so they barely notice.
+- ``synchronous=FULL`` (the default; ``NORMAL`` on request): kiosks lose power, and a memory
+  the patient saw acknowledged must survive that. In WAL mode NORMAL already survives a SIGKILL
+  (the commit is in the OS page cache) but may lose the last commits on a *power cut*; FULL
+  fsyncs every commit: ~8-11 ms here, more on SD cards, against a reply that takes hundreds of
+  ms to generate. Imports batch hundreds of rows per transaction, so they barely notice. A
+  device with a UPS may pass ``synchronous="NORMAL"``.
 - ``secure_delete=ON``: ``forget`` overwrites the freed pages instead of leaving ciphertext and
   blinded tokens in the free list; it also checkpoints the WAL with TRUNCATE so the log holds no
   stale copies either.
@@ -130,7 +129,7 @@ def split_key(key: int) -> tuple[str, int]:
 class Store:
     """Encrypted rows in SQLite. Methods take the internal patient id (``pid``) from ``patient()``."""
 
-    def __init__(self, path: str | Path, codec: Codec, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str | Path, codec: Codec, *, synchronous: str = "FULL") -> None:
         import sqlite_utils
 
         self.path = Path(path)
