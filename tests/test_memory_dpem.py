@@ -256,3 +256,28 @@ def test_prompt_respects_budget_and_keeps_core_facts(svc: MemoryService, embedde
         assert any(not e["included"] for e in plan.explain)  # something had to give
     big = svc.build_prompt("jo", sid, 4000, count, "Sys.")
     assert len([m for m in big.messages if m["role"] != "system"]) == 31  # everything fits
+
+
+def test_prompt_puts_stable_parts_first_and_does_not_restate_the_question(svc: MemoryService) -> None:
+    """Follow-ups reuse the engine's KV prefix only if what changes per question comes last; and
+    notes made from the question itself must not be repeated back to the model."""
+    session(svc, "kim", [("user", "I take metformin for my diabetes."),
+                         ("assistant", "Noted, thank you.")], T0, "a")
+    sid = svc.start_session("kim", time=T0 + DAY)
+    q1 = "I have had a sore throat and a fever for two days. I am allergic to penicillin."
+    svc.add_turn("kim", sid, "user", q1, time=T0 + DAY, turn_id="q1")
+    first = svc.build_prompt("kim", sid, 600, lambda t: len(t.split()), "Sys.").messages
+    assert first[-1] == {"role": "user", "content": q1}
+    recalled = " ".join(m["content"] for m in first[1:-1] if m["role"] == "system")
+    assert "sore throat" not in recalled and "allergic to penicillin" not in recalled.lower()
+    svc.add_turn("kim", sid, "assistant", "Rest and drink fluids.", time=T0 + DAY + 10, turn_id="r1")
+    svc.add_turn("kim", sid, "user", "Should I keep taking metformin?", time=T0 + DAY + 20, turn_id="q2")
+    second = svc.build_prompt("kim", sid, 600, lambda t: len(t.split()), "Sys.").messages
+    # The first system message (system prompt, style, core facts) and the earlier turns are
+    # unchanged, so the engine's cache of them stays valid; per-question recall sits just before
+    # the latest user turn.
+    assert second[0] == first[0]
+    assert "metformin" in second[0]["content"]
+    turns = [m for m in second if m["role"] != "system"]
+    assert [m["content"] for m in turns] == [q1, "Rest and drink fluids.", "Should I keep taking metformin?"]
+    assert second[-1]["role"] == "user" and second[-2]["role"] in ("system", "assistant")

@@ -71,10 +71,13 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
 
     shown: set[str] = {f for f in facts}
     in_working = {t["tid"] for t in turns}
+    in_question = {last_user["tid"]} if last_user is not None else set()
     retrieved: list[str] = []
     for h in hits:
         if h.tier in ("turn", "working") and set(h.source_ids) <= in_working:
             continue  # already in the conversation itself
+        if h.source_ids and set(h.source_ids) <= in_question:
+            continue  # a note of the question itself: the model reads the question anyway
         line = f"- {h.text}" if h.tier != "turn" else f"- (earlier) {h.text}"
         if line in shown:
             continue
@@ -86,6 +89,10 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
     for n in short_notes:
         line = f"- {n.text}"
         if line in shown:
+            continue
+        if n.source_ids and set(n.source_ids) <= in_question:
+            # Noted from the question being answered: repeating it only crowds a small model
+            # (SmolLM2 looped on a prompt that restated the question as three notes).
             continue
         if take("short", line, {"note_id": n.id, "kind": n.kind}):
             short_lines.append(line)
