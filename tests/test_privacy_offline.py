@@ -30,7 +30,8 @@ def test_guard_refuses_remote_addresses_and_names_but_not_loopback():
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
     port = srv.getsockname()[1]
-    threading.Thread(target=lambda: srv.accept()[0].close(), daemon=True).start()
+    acceptor = threading.Thread(target=lambda: srv.accept()[0].close(), daemon=True)
+    acceptor.start()
     with offline.guard() as refused:
         c = socket.create_connection(("127.0.0.1", port), timeout=5)  # loopback works
         c.close()
@@ -46,6 +47,7 @@ def test_guard_refuses_remote_addresses_and_names_but_not_loopback():
         with pytest.raises(offline.OfflineViolation):
             s6.connect_ex(("2001:db8::1", 80))
         s6.close()
+    acceptor.join(timeout=5)  # the loopback connection was accepted before the socket closes
     srv.close()
     assert any("192.0.2.1" in a for a in refused)
     assert any("example.org" in a for a in refused)
