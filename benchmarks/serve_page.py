@@ -24,6 +24,10 @@ from pathlib import Path
 
 import httpx
 
+# Run as `python benchmarks/serve_page.py`: its sibling scripts are importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_load import capped_profile  # noqa: E402
+
 EDGEMEM = [sys.executable, "-c", "from edgemem.cli.main import main; main()"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -41,19 +45,6 @@ MESSAGES = [
 
 def median(xs: list[float]) -> float | None:
     return round(statistics.median(xs), 2) if xs else None
-
-
-def capped_profile(home: Path, name: str, max_new_tokens: int) -> str:
-    """A copy of profile ``name`` in the bench home with a smaller ``max_new_tokens``."""
-    import re
-
-    from edgemem.profiles import available
-
-    text = available(home)[name].read_text()
-    text = re.sub(r"(?m)^max_new_tokens\s*=.*$", f"max_new_tokens = {max_new_tokens}", text)
-    (home / "profiles").mkdir(parents=True, exist_ok=True)
-    (home / "profiles" / f"{name}-bench.toml").write_text(text)
-    return f"{name}-bench"
 
 
 def main() -> None:
