@@ -84,6 +84,29 @@ def capped_profile(home: Path, name: str, max_new_tokens: int) -> str:
     return f"{name}-bench"
 
 
+def start_server(args: argparse.Namespace, prefix: str, *extra: str) -> tuple[Path, str, dict[str, str], subprocess.Popen[bytes]]:
+    """A bench home trusting ``args.trust``, then ``edgemem serve`` on a free loopback port, ready."""
+    from edgemem import keys
+    from edgemem.home import Home
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "EDGEMEM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    for pub in args.trust:
+        keys.trust(keys.load_public_key(pub), Home(home).ensure())
+    if args.max_new_tokens:
+        args.profile = capped_profile(home, args.profile, args.max_new_tokens)
+    proc = subprocess.Popen([*EDGEMEM, "serve", "--port", url.rsplit(":", 1)[1], "--bundle", str(args.bundle),
+                             "--profile", args.profile, *extra],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_ready(url, proc)
+    except BaseException:
+        proc.terminate()
+        raise
+    return home, url, env, proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, required=True)
@@ -100,23 +123,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="edgemem-load-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "EDGEMEM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    from edgemem import keys
-    from edgemem.home import Home
-
-    for pub in args.trust:
-        keys.trust(keys.load_public_key(pub), Home(home).ensure())
-    if args.max_new_tokens:
-        args.profile = capped_profile(home, args.profile, args.max_new_tokens)
-    proc = subprocess.Popen(
-        [*EDGEMEM, "serve", "--port", str(port), "--bundle",
-         str(args.bundle), "--profile", args.profile, "--queue-size", str(args.queue_size),
-         "--timeout", "60"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    home, url, env, proc = start_server(args, "edgemem-load-", "--queue-size", str(args.queue_size),
+                                        "--timeout", "60")
     try:
-        wait_ready(url, proc)
         token = subprocess.run([*EDGEMEM, "serve", "--print-token"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
         counts: dict[str, int] = {}

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 # Run as `python benchmarks/serve_page.py`: its sibling scripts are importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import capped_profile  # noqa: E402
+from serve_load import start_server  # noqa: E402
 
 EDGEMEM = [sys.executable, "-c", "from edgemem.cli.main import main; main()"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,7 +47,6 @@ def median(xs: list[float]) -> float | None:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from edgemem.serve.server import free_port
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, required=True)
@@ -64,33 +60,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="edgemem-page-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "EDGEMEM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    from edgemem import keys
-    from edgemem.home import Home
-
-    for pub in args.trust:
-        keys.trust(keys.load_public_key(pub), Home(home).ensure())
-    if args.max_new_tokens:
-        args.profile = capped_profile(home, args.profile, args.max_new_tokens)
-    proc = subprocess.Popen([*EDGEMEM, "serve", "--port", str(port), "--bundle", str(args.bundle),
-                             "--profile", args.profile], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    home, url, env, proc = start_server(args, "edgemem-page-")
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("server not ready in time")
-            time.sleep(0.2)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 800, "height": 480})
