@@ -121,12 +121,10 @@ class DecoderModel:
         for start in range(0, len(ids), PREFILL_CHUNK):
             chunk = ids[start:start + PREFILL_CHUNK]
             last_chunk = start + PREFILL_CHUNK >= len(ids)
-            if not all_logits and not last_chunk:
-                positions = np.array([len(chunk) - 1], np.int64)  # logits needed by nobody; keep it cheap
-            elif all_logits:
-                positions = np.arange(len(chunk), dtype=np.int64)
-            else:
-                positions = np.array([len(chunk) - 1], np.int64)
+            # Without all_logits only the last row of the last chunk is used; earlier chunks still
+            # ask for one row, the cheapest the graph allows.
+            positions = (np.arange(len(chunk), dtype=np.int64) if all_logits
+                         else np.array([len(chunk) - 1], np.int64))
             logits = self._run_chunk(chunk, positions)
             if all_logits:
                 outs.append(logits)
