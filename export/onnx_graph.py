@@ -12,8 +12,11 @@ writes the graph onnxruntime's fastest CPU kernels want, from ``model.safetensor
   shape ``[1, kv_heads, context_length, head_dim]`` per layer, meant to share ONE preallocated
   buffer bound to both the past input and the present output (no per-step cache copy),
 * ``MatMulNBits`` (int8/int4, block 32, ``accuracy_level=4``: int8 activations, VNNI) with q/k/v
-  fused into one projection and gate/up into another, ``GatherBlockQuantized`` for the
-  (tied) embedding so the table stays 8-bit,
+  fused into one projection and gate/up into another; the (tied) 8-bit embedding table is an
+  initializer of the LM head only,
+* an ``inputs_embeds`` input instead of token ids: the engine reads the embedding rows it needs
+  from that same initializer in the data file (``edgemem.engine.embedding``), so the table is
+  resident once (pre-packed for the head), not twice,
 * a ``logits_positions`` input: the final norm output is gathered to those rows before the LM
   head. Prefill asks for the last row only (the 49,152-wide head is a fifth of the model's
   compute); teacher-forced scoring asks for all rows from the same graph.
@@ -37,7 +40,7 @@ from edgemem.errors import EdgememError
 QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
 BLOCK = 32
 MS = "com.microsoft"
-IO_VERSION = 1
+IO_VERSION = 2  # 2: inputs_embeds instead of input_ids; the engine does the lookup (io['embedding'])
 # In an int4 build, linear layers whose name contains one of these stay 8-bit (mixed precision,
 # as llama.cpp's K-quant mixes do for the most sensitive tensors).
 DEFAULT_INT8_LAYERS: tuple[str, ...] = ()
@@ -249,35 +252,35 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     cos = b.init("rotary.cos_cache", np.cos(angles).astype(rot_t))
     sin = b.init("rotary.sin_cache", np.sin(angles).astype(rot_t))
 
-    # Embedding (tied with the LM head when the config says so).
+    # Embedding (tied with the LM head when the config says so). The lookup is NOT in the graph:
+    # the graph takes ``inputs_embeds`` and the engine reads the rows it needs from this same
+    # initializer (edgemem.engine.embedding). With the lookup in the graph the tied table was
+    # resident twice, pre-packed for the head and memory-mapped for the lookup (docs/engine.md).
     emb = w("model.embed_tokens.weight")
     head = emb if arch["tie_word_embeddings"] or "lm_head.weight" not in W else w("lm_head.weight")
     tied = head is emb
     if quantization in ("int8", "int4"):
-        # One uint8 table [vocab, blocks, block] serves both the lookup (GatherBlockQuantized) and
-        # the tied LM head (MatMulNBits): one copy on disk, and with the data file memory-mapped
-        # the lookup touches only the rows it reads.
+        # One uint8 table [vocab, blocks, block] serves both the lookup (read by the engine) and
+        # the tied LM head (MatMulNBits): one copy on disk and one in memory.
         qe = quant.quantize(emb, bits=8, block=BLOCK)
-        kb = H // BLOCK
         b.init("model.embed_tokens.weight", qe.packed)
         b.init("model.embed_tokens.weight_scales", qe.scales)
-        b.init("model.embed_tokens.weight_scales_3d", qe.scales.reshape(V, kb, 1))
-        blocks = b.node("GatherBlockQuantized", ["model.embed_tokens.weight", "input_ids", "model.embed_tokens.weight_scales_3d"],
-                        domain=MS, name="embed/GatherBlockQuantized", bits=8, block_size=BLOCK,
-                        gather_axis=0, quantize_axis=2)[0]
-        x = b.node("Reshape", [blocks, b.init("embed/shape", np.array([1, -1, H], np.int64))], name="embed/Flatten")[0]
         b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "nbits",
                                                   "row_offset": 0, "rows": V, "cols": H, "bits": 8, "symmetric": True}
+        embedding = {"tensor": "model.embed_tokens.weight", "scales": "model.embed_tokens.weight_scales",
+                     "layout": "nbits", "bits": 8, "block": BLOCK, "symmetric": True}
     else:
         b.init("model.embed_tokens.weight", emb.astype(ft))
-        x = b.node("Gather", ["model.embed_tokens.weight", "input_ids"], name="embed/Gather")[0]
         b.weights["model.embed_tokens.weight"] = {"tensor": "model.embed_tokens.weight", "layout": "dense",
                                                   "row_offset": 0, "rows": V, "cols": H}
+        embedding = {"tensor": "model.embed_tokens.weight", "scales": None, "layout": "dense"}
+    embedding.update(hidden=H, vocab=V, dtype="float16" if quantization == "fp16" else "float32", tied=tied)
+    x = "inputs_embeds"
 
     residual = x
     pending: str | None = None  # the last sub-layer's output, not yet added to the residual
     graph_inputs = [
-        helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "sequence"]),
+        helper.make_tensor_value_info("inputs_embeds", onnx_ft, [1, "sequence", H]),
         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [1]),
         helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, []),
         helper.make_tensor_value_info("logits_positions", TensorProto.INT64, ["positions"]),
@@ -360,7 +363,8 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
     io = {
         "version": IO_VERSION,
         "inputs": {
-            "input_ids": {"dtype": "int64", "shape": [1, "sequence"]},
+            "inputs_embeds": {"dtype": embedding["dtype"], "shape": [1, "sequence", H],
+                              "meaning": "rows of the embedding table (io['embedding']) for this chunk's token ids"},
             "seqlens_k": {"dtype": "int32", "shape": [1], "meaning": "past_length + sequence - 1"},
             "total_sequence_length": {"dtype": "int32", "shape": [], "meaning": "past_length + sequence"},
             "logits_positions": {"dtype": "int64", "shape": ["positions"], "meaning": "rows of this chunk whose logits are computed"},
@@ -386,6 +390,7 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
                 "dense": "'<tensor>' float [N, K] (HF layout)",
             },
         },
+        "embedding": embedding,
         "weights": b.weights,
         "data_file": data_name,
     }

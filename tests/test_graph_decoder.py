@@ -50,9 +50,13 @@ def test_build_returns_contract(built: dict) -> None:
                          "rope_theta", "rms_eps", "context_length"}
     io = result["io"]
     assert io["kv_cache"]["shape"] == [1, arch["kv_heads"], CTX, arch["head_dim"]]
-    assert set(io["inputs"]) == {"input_ids", "seqlens_k", "total_sequence_length", "logits_positions"}
+    assert set(io["inputs"]) == {"inputs_embeds", "seqlens_k", "total_sequence_length", "logits_positions"}
     # Every HF weight of a layer is findable inside the fused initializers.
     w = io["weights"]
+    # The engine's embedding lookup reads the tensor the LM head uses (one 8-bit table).
+    assert io["embedding"]["tensor"] == w["model.embed_tokens.weight"]["tensor"]
+    if io["embedding"]["tied"]:
+        assert w["lm_head.weight"]["tensor"] == io["embedding"]["tensor"]
     q = w["model.layers.0.self_attn.q_proj.weight"]
     k = w["model.layers.0.self_attn.k_proj.weight"]
     assert q["tensor"] == k["tensor"] and k["row_offset"] == q["rows"]
@@ -164,3 +168,26 @@ def test_fp16_kv_cache_is_consistent_across_paths(tiny_llama_dir: Path, tmp_path
     assert model._kv_arrays[0].dtype == np.float16
     with pytest.raises(GraphError):
         build_decoder(tiny_llama_dir, tmp_path / "x", quantization="int8", context_length=CTX, kv_dtype="int8")
+
+
+@pytest.mark.parametrize("q", ["fp32", "int8"])
+def test_embedding_lookup_reads_the_lm_head_table(built: dict, q: str) -> None:
+    """The engine's numpy lookup returns exactly the rows of the (tied) table the graph's LM head uses."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edgemem.engine.embedding import EmbeddingTable
+
+    d, result = built[q]
+    spec = result["io"]["embedding"]
+    inits = {t.name: numpy_helper.to_array(t, base_dir=str(d)) for t in onnx.load(str(d / "model.onnx")).graph.initializer}
+    ids = [5, 3, 5, 0, spec["vocab"] - 1]
+    got = EmbeddingTable(d, spec).lookup(ids)
+    if spec["layout"] == "nbits":
+        qm = quant.QuantizedMatrix(packed=inits[spec["tensor"]], scales=inits[spec["scales"]], zero_points=None,
+                                   bits=8, block=spec["block"], k=spec["hidden"])
+        want = quant.dequantize(qm)[ids]
+    else:
+        want = inits[spec["tensor"]][ids]
+    assert got.shape == (len(ids), spec["hidden"]) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)

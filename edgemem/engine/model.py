@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import BundleError, InputError
+from .embedding import EmbeddingTable
 from .session import create_session
 
 PREFILL_CHUNK = 128  # bounds the attention scratch of one prefill run (scores are chunk x total): RSS
@@ -68,14 +69,26 @@ class DecoderModel:
                 self._kv_values.append((kv[f"past_{kind}"].format(layer=i), kv[f"present_{kind}"].format(layer=i),
                                         ort.OrtValue.ortvalue_from_numpy(arr)))
         self.cached_ids: list[int] = []
+        # Graphs since io version 2 take inputs_embeds and leave the lookup to us (embedding.py
+        # says why); older bundles still take input_ids.
+        self._embed: EmbeddingTable | None = None
+        if "inputs_embeds" in io.get("inputs", {}):
+            try:
+                self._embed = EmbeddingTable(os.path.dirname(os.fspath(onnx_path)), io["embedding"])
+            except (KeyError, TypeError) as e:
+                raise BundleError(f"manifest model.io lacks the embedding table's description ({e})") from None
+            self._tok = np.zeros((1, 1, self._embed.hidden), self._embed.out_dtype)
+            self._ids_input = "inputs_embeds"
+        else:
+            self._tok = np.zeros((1, 1), np.int64)
+            self._ids_input = "input_ids"
         # The decode step: inputs bound once, updated in place.
-        self._tok = np.zeros((1, 1), np.int64)
         self._seqlens = np.zeros((1,), np.int32)
         self._total = np.zeros((), np.int32)
         self._pos0 = np.zeros((1,), np.int64)
         self._step_logits = np.zeros((1, 1, self.vocab), np.float32)
         self._step_binding = self._binding()
-        for name, arr in (("input_ids", self._tok), ("seqlens_k", self._seqlens),
+        for name, arr in ((self._ids_input, self._tok), ("seqlens_k", self._seqlens),
                           ("total_sequence_length", self._total), ("logits_positions", self._pos0)):
             self._step_binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(arr))
         self._step_binding.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self._step_logits))
@@ -140,7 +153,10 @@ class DecoderModel:
         for past_name, present_name, value in self._kv_values:
             binding.bind_ortvalue_input(past_name, value)
             binding.bind_ortvalue_output(present_name, value)
-        binding.bind_cpu_input("input_ids", np.array([chunk], np.int64))
+        if self._embed is not None:
+            binding.bind_cpu_input("inputs_embeds", self._embed.lookup(chunk)[None])
+        else:
+            binding.bind_cpu_input("input_ids", np.array([chunk], np.int64))
         binding.bind_cpu_input("seqlens_k", np.array([total - 1], np.int32))
         binding.bind_cpu_input("total_sequence_length", np.array(total, np.int32))
         binding.bind_cpu_input("logits_positions", positions)
@@ -153,7 +169,10 @@ class DecoderModel:
         past = len(self.cached_ids)
         if past + 1 > self.context_length:
             raise InputError(f"the context window of {self.context_length} tokens is full")
-        self._tok[0, 0] = token
+        if self._embed is not None:
+            self._embed.lookup((token,), out=self._tok[0])
+        else:
+            self._tok[0, 0] = token
         self._seqlens[0] = past
         self._total[()] = past + 1
         self.session.run_with_iobinding(self._step_binding)
