@@ -3,10 +3,18 @@
 The device must not carry torch or sentence-transformers, and it should not re-implement pooling
 in numpy either: mean pooling over the attention mask and L2 normalization go INSIDE the graph, so
 the runtime (``edgemem.memory.embedder.OnnxEmbedder``) feeds ``input_ids``/``attention_mask`` and
-reads ``sentence_embedding`` [batch, 384], already unit length. An int8 dynamically quantized graph
-can be written instead (``quantize=True``); its cosine to the fp32 vectors is measured here and must
-stay >= 0.99, else fp32 ships. Measured on MiniLM-L6: min cosine 0.983 (per-channel QInt8), so fp32
-is the default; speed comes from length-bucketed batches in the runtime instead.
+reads ``sentence_embedding`` [batch, 384], already unit length.
+
+A quantized graph can be written instead (``quantize="dynamic"`` or ``True``: per-channel QInt8
+weights, per-tensor dynamic uint8 activations; ``quantize="nbits8"``: ``MatMulNBits`` 8-bit weights
+in blocks of 32 with ``accuracy_level=4``, i.e. int8 activations quantized per block). Its cosine to
+the fp32 vectors must stay >= ``GATE`` on every check text, else fp32 ships. Short texts are the
+hard case (a few tokens, so one outlier sets a per-tensor range), hence the acknowledgements below.
+Measured on 931 distinct longchat texts (``benchmarks.embedder_variants``, docs/memory.md):
+dynamic int8 min cosine 0.938 ("Thank you."), 1.37x the fp32 speed on the 2-core AVX2 box;
+nbits8 min 0.9973 (passes) but 0.71x the fp32 speed there (no VNNI: MLAS has no fast 8-bit path
+on AVX2). Neither is a win on x86 without VNNI, so fp32 is the default; on a CPU with int8 dot
+products (VNNI, Arm dotprod) nbits8 is the one to measure.
 """
 
 from __future__ import annotations
@@ -27,13 +35,30 @@ IO = {
     "pooling": "mean",
     "normalized": True,
 }
+GATE = 0.99
 CHECK_TEXTS = [
     "I have been taking ibuprofen for my lower back pain.",
     "I'm allergic to penicillin.",
     "Please keep your answers short.",
     "My blood pressure has been high since March and I feel dizzy in the mornings.",
     "hello",
+    # Short acknowledgements: where dynamic int8 strayed most (0.938 on "Thank you.").
+    "Thank you.",
+    "Goodbye.",
+    "Okay.",
+    "Yes, that's right.",
+    "Good to know, thank you.",
+    "Hello, how can I assist you today?",
+    # Patient and doctor turns of ordinary length, and one long one.
+    "I stopped taking ramipril because of the cough, so my doctor switched me to amlodipine.",
+    "The rash on my right arm started three days ago and it itches at night.",
+    "I get heartburn after coffee, mostly in the evenings.",
+    "I recommend you keep a list of your medications with you and bring it to every visit.",
+    "Based on your symptoms, it is possible that you have a viral infection; drink plenty of fluids, "
+    "rest, and come back if the fever lasts more than three days or you find it hard to breathe. "
+    "If the pain in your chest gets worse or spreads to your arm, call emergency services at once.",
 ]
+QUANTIZE = ("fp32", "dynamic", "nbits8")
 
 
 def default_source() -> Path:
@@ -47,13 +72,18 @@ def default_source() -> Path:
     return folder
 
 
-def export_embedder(src_folder: str | Path | None, out_dir: str | Path, *, quantize: bool = False,
+def export_embedder(src_folder: str | Path | None, out_dir: str | Path, *, quantize: bool | str = False,
                     opset: int = 17) -> dict[str, Any]:
-    """Write ``model.onnx`` (int8 when ``quantize``, else fp32) and ``tokenizer.json`` to ``out_dir``.
+    """Write ``model.onnx`` (quantized when ``quantize`` passes the gate, else fp32) and
+    ``tokenizer.json`` to ``out_dir``.
 
-    Returns ``{dim, io, files, cosine_int8_vs_fp32}``; the ``io`` dict is what a bundle manifest
-    records under ``embedder``.
+    ``quantize``: False/"fp32", True/"dynamic", or "nbits8" (see the module docstring).
+    Returns ``{dim, io, files, quantization, cosine_int8_vs_fp32?}``; the ``io`` dict is what a
+    bundle manifest records under ``embedder``.
     """
+    method = {False: "fp32", True: "dynamic"}.get(quantize, quantize)  # type: ignore[call-overload]
+    if method not in QUANTIZE:
+        raise EdgememError(f"quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
     import numpy as np
     import torch
     from transformers import AutoModel
@@ -122,21 +152,31 @@ def export_embedder(src_folder: str | Path | None, out_dir: str | Path, *, quant
 
     result: dict[str, Any] = {"dim": DIM, "io": dict(IO), "cosine_fp32_vs_torch": cos_fp32}
     final = out / "model.onnx"
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
+    if method != "fp32":
         int8_path = out / "model.int8.onnx"
-        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
+        if method == "dynamic":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
+        else:
+            import onnx
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+            q = MatMulNBitsQuantizer(onnx.load(str(fp32_path)), bits=8, block_size=32, is_symmetric=True,
+                                     accuracy_level=4)
+            q.process()
+            onnx.save(q.model.model, str(int8_path))
         int8_vecs = run(int8_path)
         cos_int8 = float(np.min(np.sum(int8_vecs * ref, axis=1)))
         result["cosine_int8_vs_fp32"] = cos_int8
-        if cos_int8 < 0.99:
+        result["check_texts"] = len(CHECK_TEXTS)
+        if cos_int8 < GATE:
             # Quantization hurt too much for this model: ship fp32 and say so.
             result["quantization"] = "fp32 (int8 rejected)"
             int8_path.unlink()
             fp32_path.replace(final)
         else:
-            result["quantization"] = "int8"
+            result["quantization"] = "int8" if method == "dynamic" else "nbits8"
             int8_path.replace(final)
             fp32_path.unlink()
     else:

@@ -59,3 +59,26 @@ print(sorted(m for m in ("torch", "transformers", "peft", "optimum") if m in sys
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_quantized_export_ships_only_what_passes_the_gate(tmp_path: Path) -> None:
+    """nbits8 (block-wise int8) ships when it keeps every check text within the cosine gate, and the
+    runtime reads it like the fp32 graph; an unknown method is refused before any work."""
+    import onnx
+    import pytest
+
+    from edgemem.errors import EdgememError
+    from export.embedder import CHECK_TEXTS, GATE, export_embedder
+
+    with pytest.raises(EdgememError):
+        export_embedder(None, tmp_path / "bad", quantize="int3")
+    res = export_embedder(None, tmp_path / "q", quantize="nbits8")
+    assert res["check_texts"] == len(CHECK_TEXTS)
+    passed = res["cosine_int8_vs_fp32"] >= GATE
+    assert res["quantization"] == ("nbits8" if passed else "fp32 (int8 rejected)")
+    assert res["io"]["quantization"] == res["quantization"]
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "q" / "model.onnx"), load_external_data=False).graph.node}
+    assert ("MatMulNBits" in ops) == passed
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["embedder.json", "model.onnx", "tokenizer.json"]
+    vecs = OnnxEmbedder(tmp_path / "q").embed(["Thank you.", "I am allergic to penicillin."])
+    assert vecs.shape == (2, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
