@@ -5,8 +5,9 @@ token (a whole-cache copy per step) and rebuilds its inputs in Python. Here ever
 live in ONE buffer ``[1, kv_heads, context_length, head_dim]`` that is bound both as the
 ``past_*`` input and as the ``present_*`` output (GroupQueryAttention writes the new rows in
 place), the decode step's small inputs are numpy arrays bound once and updated in place, and the
-logits land in a preallocated array. Per token, Python does four scalar writes, one
-``run_with_iobinding`` and one argmax/sample over a single row.
+logits land in a preallocated array. Per token, Python reads one embedding row (two ``pread``s,
+``embedding.py`` says why the lookup is not in the graph), writes two scalars, calls
+``run_with_iobinding`` once and takes one argmax/sample over a single row.
 
 The cache remembers which token ids it holds (``cached_ids``), so a new prompt that shares a
 prefix with them only feeds its new tokens (prefix reuse). Rewinding is free: attention reads
@@ -24,7 +25,11 @@ from ..errors import BundleError, InputError
 from .embedding import EmbeddingTable
 from .session import create_session
 
-PREFILL_CHUNK = 128  # bounds the attention scratch of one prefill run (scores are chunk x total): RSS
+# Prefill runs in chunks: GroupQueryAttention's score scratch grows with chunk x context and the
+# arena keeps its high-water mark. 64 instead of 128 measured -8 MB peak RSS on SmolLM2 int8 after
+# a 1,017-token conversation (benchmarks/engine_memory.py); turns under 64 tokens run as before,
+# and MatMulNBits costs the same per row at M=64 as at M=128, so long prompts pay only per-run overhead.
+PREFILL_CHUNK = 64
 
 
 class DecoderModel:
@@ -92,9 +97,16 @@ class DecoderModel:
                           ("total_sequence_length", self._total), ("logits_positions", self._pos0)):
             self._step_binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(arr))
         self._step_binding.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(self._step_logits))
+        # Prefill chunks: one binding with the KV buffers bound once (rebinding 60 of them cost
+        # ~0.1 ms a chunk); a one-row chunk writes its logits into a preallocated array.
+        self._chunk_binding = self._binding(logits_first=True)
+        self._chunk_logits = np.zeros((1, 1, self.vocab), np.float32)
+        self._chunk_logits_value = ort.OrtValue.ortvalue_from_numpy(self._chunk_logits)
 
-    def _binding(self) -> Any:
+    def _binding(self, logits_first: bool = False) -> Any:
         binding = self.session.io_binding()
+        if logits_first:
+            binding.bind_output("logits")  # first, so it stays get_outputs()[0] when rebound
         for past, present, value in self._kv_values:
             binding.bind_ortvalue_input(past, value)
             binding.bind_ortvalue_output(present, value)
@@ -148,11 +160,12 @@ class DecoderModel:
     def _run_chunk(self, chunk: list[int], positions: np.ndarray) -> np.ndarray:
         past = len(self.cached_ids)
         total = past + len(chunk)
-        binding = self.session.io_binding()
-        binding.bind_output("logits")  # first, so it is get_outputs()[0]
-        for past_name, present_name, value in self._kv_values:
-            binding.bind_ortvalue_input(past_name, value)
-            binding.bind_ortvalue_output(present_name, value)
+        binding = self._chunk_binding
+        one_row = len(positions) == 1
+        if one_row:
+            binding.bind_ortvalue_output("logits", self._chunk_logits_value)
+        else:
+            binding.bind_output("logits")
         if self._embed is not None:
             binding.bind_cpu_input("inputs_embeds", self._embed.lookup(chunk)[None])
         else:
@@ -162,7 +175,7 @@ class DecoderModel:
         binding.bind_cpu_input("logits_positions", positions)
         self.session.run_with_iobinding(binding)
         self.cached_ids.extend(chunk)
-        return binding.get_outputs()[0].numpy()[0]
+        return self._chunk_logits[0].copy() if one_row else binding.get_outputs()[0].numpy()[0]
 
     def step(self, token: int) -> np.ndarray:
         """One decode step: the fast path. Returns logits ``[vocab]`` (a view, valid until the next step)."""
