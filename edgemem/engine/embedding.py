@@ -51,6 +51,7 @@ class EmbeddingTable:
         self._scales = scales
         self._row_bytes = table.length // self.vocab
         self._scale_bytes = scales.length // self.vocab if scales is not None else 0
+        self._centered = np.arange(256, dtype=np.float32) - np.float32(128.0)  # q -> q - 128, exact
         self._fds: dict[str, int] = {}
         for t in (table, scales):
             if t is not None and t.location not in self._fds:
@@ -71,15 +72,18 @@ class EmbeddingTable:
             raise InputError(f"token id out of the embedding table's range 0..{self.vocab - 1}")
         if out is None:
             out = np.empty((idx.size, self.hidden), self.out_dtype)
-        uniq, inverse = np.unique(idx, return_inverse=True)
+        if idx.size == 1:  # the decode step: no de-duplication
+            uniq, inverse = idx, None
+        else:
+            uniq, inverse = np.unique(idx, return_inverse=True)
         raw = np.frombuffer(self._read(self._table, self._row_bytes, uniq), dtype=self._table.dtype)
         if self.layout == "nbits":
-            q = raw.reshape(uniq.size, -1, self._row_bytes // (self._scale_bytes // 4))
+            blocks = self._scale_bytes // 4
             s = np.frombuffer(self._read(self._scales, self._scale_bytes, uniq), dtype=np.float32)
-            rows = (q.astype(np.float32) - np.float32(128.0)) * s.reshape(uniq.size, -1, 1)
+            rows = (self._centered[raw].reshape(uniq.size, blocks, -1) * s.reshape(uniq.size, blocks, 1)).reshape(uniq.size, -1)
         else:
-            rows = raw
-        out[...] = rows.reshape(uniq.size, self.hidden)[inverse.reshape(-1)].reshape(out.shape)
+            rows = raw.reshape(uniq.size, -1)
+        out[...] = (rows if inverse is None else rows[inverse.reshape(-1)]).reshape(out.shape)
         return out
 
     def close(self) -> None:

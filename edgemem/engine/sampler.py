@@ -32,7 +32,8 @@ class Sampler:
         validate(config)
         self.config = config
         self.greedy = config.temperature == 0
-        self.rng = np.random.default_rng(config.seed)
+        # Greedy never draws: skip seeding a generator (OS entropy, ~20 us before the first token).
+        self.rng = None if self.greedy else np.random.default_rng(config.seed)
         self.penalty = float(config.repetition_penalty)
 
     def __call__(self, logits: np.ndarray, seen: Iterable[int] = ()) -> int:
@@ -59,4 +60,5 @@ class Sampler:
         if c.top_p < 1.0:
             keep = int(np.searchsorted(np.cumsum(p), c.top_p) + 1)
             cand, p = cand[:keep], p[:keep] / p[:keep].sum()
+        assert self.rng is not None
         return int(cand[self.rng.choice(len(cand), p=p)])
