@@ -15,6 +15,7 @@ SmolLM2's template does), is read out of it.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -22,6 +23,7 @@ from ..errors import BundleError, InputError
 from ..interfaces import ChatMessage
 
 ROLES = ("system", "user", "assistant")
+MESSAGE_CACHE = 512  # rendered messages kept (a few hundred KB at most)
 _DEFAULT_SYSTEM = re.compile(r"<\|im_start\|>system\n(.*?)<\|im_end\|>", re.S)
 
 
@@ -67,6 +69,9 @@ class ChatRenderer:
         self.template = template
         self._newline = self.text_ids("\n")
         self._headers: dict[str, list[int]] = {r: [template.im_start] + self.text_ids(r + "\n") for r in ROLES}
+        # Every turn re-renders the whole conversation (that is how the prefix is found again);
+        # re-encoding 40 unchanged messages cost ~1 ms of the follow-up's time to first token.
+        self._cache: OrderedDict[tuple[str, str], tuple[int, ...]] = OrderedDict()
 
     def text_ids(self, text: str) -> list[int]:
         """Plain text -> ids; ``<|im_start|>`` typed by a person stays text."""
@@ -82,7 +87,19 @@ class ChatRenderer:
         return messages
 
     def message_ids(self, m: ChatMessage) -> list[int]:
-        return self._headers[m.role] + self.text_ids(m.content) + [self.template.im_end] + self._newline
+        key = (m.role, m.content)
+        ids = self._cache.get(key)
+        if ids is None:
+            ids = tuple(self._headers[m.role] + self.text_ids(m.content) + [self.template.im_end] + self._newline)
+            self._cache[key] = ids
+            if len(self._cache) > MESSAGE_CACHE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return list(ids)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
 
     def generation_prompt(self) -> list[int]:
         return list(self._headers["assistant"])

@@ -168,9 +168,11 @@ class Engine:
         return "".join(self.stream_chat(messages, config))
 
     def reset(self) -> None:
-        """Drop the cached conversation (e.g. when another patient steps up)."""
+        """Drop the cached conversation (e.g. when another patient steps up): the KV cache and the
+        rendered-message cache, which holds the previous patient's text."""
         with self._lock:
             self.model.reset()
+            self.renderer.clear_cache()
 
     # -- the loop ----------------------------------------------------------------------------
     def _stream(self, ids: list[int], config: GenerationConfig, max_new: int,
