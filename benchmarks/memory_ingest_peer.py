@@ -6,7 +6,9 @@ with its peer measured in the same process, on the same texts, interleaved:
   ingest with embedding pays;
 * ``import``: ``import_jsonl`` (the ``edgemem memory import`` path: one transaction and one
   embedding call per batch, sessions closed as the file moves on, so rehearsal, summaries and
-  consolidation are included) — turns/s and its ratio to ``embed_only``;
+  consolidation are included) — turns/s and its ratio to ``embed_only``; with ``--compare-roles``
+  the same import again embedding every turn's text (``import_all_roles``, what the service did
+  before it stopped embedding the assistant's turns), on a fresh home, in the same run;
 * ``live``: ``start_session``/``add_turn`` one turn at a time/``end_session`` (what a kiosk does);
 * ``search``: hybrid ``search(user, question, 10)`` after a restart, p50/p99 ms, with the bare
   query embedding as its peer (a hybrid search always pays one);
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--live-turns", type=int, default=300)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--embed-roles", default=None, help="turn roles the memory embeds (default: the service's)")
+    ap.add_argument("--compare-roles", action="store_true",
+                    help="also import with every role embedded (user,assistant,other), as the peer of the default")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
 
@@ -82,19 +87,32 @@ def main(argv: list[str] | None = None) -> None:
     embed_s, embed_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     key = DataKey.generate()
+    roles = {"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}
+    out["embed_roles"] = a.embed_roles or "service default"
     with tempfile.TemporaryDirectory(prefix="edgemem-ingest-") as tmp:
+        if a.compare_roles:  # first, so the default's home is the one searched below
+            svc = MemoryService(Home(Path(tmp) / "home-all").ensure(), emb, DataKey.generate(), "x86-kiosk",
+                                embed_roles=("user", "assistant", "other"))
+            t0, c0 = time.perf_counter(), time.process_time()
+            import_jsonl(svc, [json.dumps(t) for t in turns], batch=256)
+            svc.close()
+            all_s, all_cpu = time.perf_counter() - t0, time.process_time() - c0
+            out["import_all_roles_turns_per_s"] = round(len(turns) / all_s, 1)
+            out["import_all_roles_turns_per_cpu_s"] = round(len(turns) / all_cpu, 1)
         home = Home(Path(tmp) / "home").ensure()
-        svc = MemoryService(home, emb, key, "x86-kiosk")
+        svc = MemoryService(home, emb, key, "x86-kiosk", **roles)
         t0, c0 = time.perf_counter(), time.process_time()
         counts = import_jsonl(svc, [json.dumps(t) for t in turns], batch=256)
         svc.close()
         import_s, import_cpu = time.perf_counter() - t0, time.process_time() - c0
         out["rss_after_import_mb"] = round(rss_mb(), 1)
+        if a.compare_roles:
+            out["import_vs_all_roles"] = round(all_s / import_s, 3)
 
         # Live path on a second home, the first --live-turns turns.
         live = turns[: a.live_turns]
         home2 = Home(Path(tmp) / "home2").ensure()
-        svc2 = MemoryService(home2, emb, DataKey.generate(), "x86-kiosk")
+        svc2 = MemoryService(home2, emb, DataKey.generate(), "x86-kiosk", **roles)
         t0 = time.perf_counter()
         cur = None
         sid = ""
@@ -115,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         live_s = time.perf_counter() - t0
 
         # Search after a restart; the bare query embedding is the peer.
-        svc = MemoryService(home, emb, key, "x86-kiosk")
+        svc = MemoryService(home, emb, key, "x86-kiosk", **roles)
         for q in qs[:5]:
             svc.search(q["user"], q["question"], 10, reinforce=False)  # load each index once
         lat, elat = [], []

@@ -131,26 +131,27 @@ def import_into_memory(service: Any, turns: list[dict], live: bool = True, progr
         print(file=sys.stderr)
 
 
-def open_service(home: Path, embedder: Any, profile_name: str = "x86-kiosk") -> Any:
+def open_service(home: Path, embedder: Any, profile_name: str = "x86-kiosk", **kwargs: Any) -> Any:
     from edgemem.home import Home
     from edgemem.memory import MemoryService
     from edgemem.privacy.cipher import PlainCodec
     from edgemem.profiles import load
 
-    return MemoryService(Home(home).ensure(), embedder, PlainCodec(), load(profile_name))
+    return MemoryService(Home(home).ensure(), embedder, PlainCodec(), load(profile_name), **kwargs)
 
 
 def run_edgemem(turns: list[dict], questions: list[dict], embedder: Any, k: int, home: Path,
                 profile_name: str = "x86-kiosk", modes: Sequence[str] = ("hybrid",),
-                live: bool = True) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+                live: bool = True, **service_kwargs: Any) -> tuple[dict[str, list[dict]], dict[str, Any]]:
     """Import everything, restart, search every question (at the question's time, without the
-    reinforcement a real recall gives, so questions do not influence each other)."""
-    svc = open_service(home, embedder, profile_name)
+    reinforcement a real recall gives, so questions do not influence each other).
+    ``service_kwargs`` go to ``MemoryService`` (e.g. ``embed_roles``)."""
+    svc = open_service(home, embedder, profile_name, **service_kwargs)
     t0, c0 = time.perf_counter(), _cpu_s()
     import_into_memory(svc, turns, live=live)
     import_s, import_cpu = time.perf_counter() - t0, _cpu_s() - c0
     svc.close()
-    svc = open_service(home, embedder, profile_name)  # a restart: nothing may live only in RAM
+    svc = open_service(home, embedder, profile_name, **service_kwargs)  # a restart: nothing may live only in RAM
     rows: dict[str, list[dict]] = {m: [] for m in modes}
     lat: list[float] = []
     tiers: dict[str, int] = defaultdict(int)
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--modes", default="hybrid,rrf,bm25,dense",
                     help="MemoryService.search modes to score (hybrid is edgemem; the others are its own single retrievers over the same rows)")
     ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+    ap.add_argument("--embed-roles", default=None,
+                    help="turn roles the memory embeds, comma-separated (default: the service's, user,other; "
+                         "user,assistant,other is what it did before)")
     ap.add_argument("--no-memo", action="store_true",
                     help="let the memory re-embed turns the baseline already embedded (slow; for ingest timing)")
     a = ap.parse_args(argv)
@@ -220,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
 
     embedder = load_embedder()
     out: dict[str, Any] = {"k": a.k, "turns": len(turns), "questions": len(questions),
-                           "patients": len({t["user"] for t in turns}), "code": code_version()}
+                           "patients": len({t["user"] for t in turns}), "code": code_version(),
+                           "embed_roles": a.embed_roles or "service default"}
     results: dict[str, dict[str, dict[str, float]]] = {}
     t0 = time.perf_counter()
     for name, rows in run_baselines(turns, questions, embedder, a.k).items():
@@ -236,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="edgemem-recall-") as tmp:
             home = a.home or Path(tmp)
             rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
-                                      modes=a.modes.split(","), live=not a.batch_import)
+                                      modes=a.modes.split(","), live=not a.batch_import,
+                                      **({"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}))
         if mem_embedder is not embedder:
             facts["memoized_embeddings"] = {"hits": mem_embedder.hits, "misses": mem_embedder.misses}
         for mode, r in rows.items():

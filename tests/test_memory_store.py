@@ -257,3 +257,45 @@ def test_i8_index_with_exact_rerank_matches_f16(tmp_path: Path, embedder: OnnxEm
         results[name] = [h.source_ids for h in svc.search("kim", "joint swelling after sport", 5, mode="dense")]
         svc.close()
     assert results["x86-kiosk"] == results["pi-zero-2w"]
+
+
+class _Recording:
+    """The real embedder, recording every text it is asked to embed."""
+
+    def __init__(self, real: OnnxEmbedder) -> None:
+        self.real, self.dim, self.texts = real, real.dim, []  # type: ignore[var-annotated]
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return self.real.embed(texts)
+
+
+def test_only_the_assistants_advice_gets_a_vector_and_the_rest_stays_searchable(
+        tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    home, key = _home(tmp_path), DataKey.generate()
+    question = "How long has the knee been swelling, and does it hurt when you climb stairs?"
+    chat = ALICE + [("assistant", question)]
+    rec = _Recording(embedder)
+    svc = MemoryService(home, rec, key)
+    _seed(svc, "alice", chat)
+    svc.close()
+    assert question not in rec.texts
+    # The advice turn is embedded as its advice sentence alone, without the "Thank you."
+    assert "I recommend you keep a list of your medications with you." in rec.texts
+    assert ALICE[1][1] not in rec.texts
+    assert all(text in rec.texts for role, text in ALICE if role == "user")
+    rec.texts.clear()
+    svc = MemoryService(home, rec, key)  # a restart must not take it for a crash leftover
+    pid = svc.store.patient("alice")
+    assert not svc.store.any_pending(pid)
+    assert len(svc.index(pid)) > 0 and not rec.texts
+    hits = svc.search("alice", "how long has the knee been swelling, stairs", 5, reinforce=False, mode="bm25")
+    assert any(h.text == question for h in hits)  # still found by its words
+    svc.rekey(DataKey.generate())  # the sealed empty vector re-encrypts like any other
+    svc.close()
+    everything = _Recording(embedder)
+    svc = MemoryService(_home(tmp_path / "all"), everything, DataKey.generate(),
+                        embed_roles=("user", "assistant", "other"))
+    _seed(svc, "alice", chat)
+    svc.close()
+    assert question in everything.texts

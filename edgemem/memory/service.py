@@ -3,7 +3,8 @@
 The one object the assistant, the server, sync and the evaluation talk to (contract in
 docs/ARCHITECTURE.md). It owns the SQLite store (source of truth), the per-patient short-term
 rings and vector indexes (derived or small state under the home folder), and runs the MaLP/DPeM
-cycle: every turn is stored, embedded and rehearsed into notes in the short-term ring; at the end
+cycle: every turn is stored, embedded (the patient's turns whole, the assistant's only for the
+advice in them) and rehearsed into notes in the short-term ring; at the end
 of a session the executive consolidates (promotion, merge, contradiction), a summary is written,
 the patient's preference is updated and weak memories are archived.
 
@@ -32,11 +33,11 @@ from . import preference as prefmod
 from .executive import Executive, ExecutivePolicy
 from .forgetting import ForgettingPolicy
 from .prompt import CORE_KINDS, assemble
-from .rehearsal import Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, summarize
+from .rehearsal import Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, summarize
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
 from .store import Store, memory_key, turn_key
-from .types import Hit, PromptPlan
+from .types import Hit, Note, PromptPlan
 from .vectors import PatientIndex, to_bytes
 
 ROLES = ("user", "assistant", "other", "system")
@@ -74,6 +75,17 @@ def to_epoch(value: Any, default: float | None = None) -> float:
     return d.timestamp()
 
 
+# Turns whose text always gets a vector. The assistant's own turns get one only when rehearsal finds
+# something in them (its advice), and that vector is of those sentences alone: assistant turns are
+# 60% of a chat's tokens (MaLP doctor turns run 45 tokens against the patient's 31), embedding is
+# nearly all the cost of ingest on 2 cores, and the rest (greetings, "how long has it hurt?") is
+# still found by BM25 and through provenance. Advice must keep a vector: without one, advice
+# recall@10 fell from 1.0 to 0.75 (docs/memory.md, "## Embedder").
+EMBED_ROLES = ("user", "other")
+# A turn stored with this (sealed) embedding was deliberately not embedded: not pending, not indexed.
+NO_VECTOR = b""
+
+
 class MemoryService:
     """See module docstring. ``embedder`` may be None (BM25 + fuzzy only)."""
 
@@ -83,7 +95,7 @@ class MemoryService:
                  executive: ExecutivePolicy | None = None, forgetting: ForgettingPolicy | None = None,
                  retrieval: RetrievalConfig | None = None, synchronous: str = "FULL",
                  max_open_indexes: int = 4, index_params: dict[str, int] | None = None,
-                 embed_batch: int = 64) -> None:
+                 embed_batch: int = 64, embed_roles: Iterable[str] = EMBED_ROLES) -> None:
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
         self.home = home.ensure()
@@ -113,6 +125,7 @@ class MemoryService:
         self.retrieval = retrieval or RetrievalConfig()
         self.index_params = dict(index_params or {})
         self.embed_batch = embed_batch
+        self.embed_roles = frozenset(embed_roles)
         self.executive = Executive(self.store, self.exec_policy, self.nearest_memories, self.embed,
                                    self.index_memory_vectors)
         self._rings: dict[int, ShortTermBuffer] = {}
@@ -165,10 +178,12 @@ class MemoryService:
                 self._rehearse_rows(pid, r, [t], t["session_id"])
         return r
 
-    def _rehearse_rows(self, pid: int, ring: ShortTermBuffer, rows: Sequence[dict[str, Any]], session_id: str) -> None:
+    def _rehearse_rows(self, pid: int, ring: ShortTermBuffer, rows: Sequence[dict[str, Any]], session_id: str,
+                       extracted: Sequence[list[Note]] | None = None) -> None:
         notes = []
-        for r in rows:
-            notes.extend(self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
+        for i, r in enumerate(rows):
+            notes.extend(extracted[i] if extracted is not None else
+                         self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
         if notes:
             self.executive.rehearse(ring, notes, session_id, now=max(r["time"] for r in rows))
         ring.last_turn = max([ring.last_turn] + [int(r["id"]) for r in rows])
@@ -236,6 +251,12 @@ class MemoryService:
         items = self.store.pending_embeddings(pid)
         if not items:
             return 0
+        if len(self.embed_roles) < len(ROLES):
+            # Pending turns of the other roles are there because rehearsal found advice in them.
+            others = {turn_key(int(r[0])) for r in self.store.conn.execute(
+                "SELECT id FROM turns WHERE patient_id=? AND emb IS NULL AND role NOT IN (%s)"
+                % ",".join("?" * len(self.embed_roles)), (pid, *sorted(self.embed_roles)))}
+            items = [(k, self._advice_only(t) if k in others else t) for k, t in items]
         done = 0
         for start in range(0, len(items), 512):
             chunk = items[start:start + 512]
@@ -244,6 +265,12 @@ class MemoryService:
             self._store_vectors(pid, [k for k, _ in chunk], vecs)
             done += len(chunk)
         return done
+
+    def _advice_only(self, text: str) -> str:
+        """The sentences of an assistant turn that rehearsal takes for advice (what is searched by
+        meaning in it); 45% of those turns' tokens on the longchat set."""
+        kept = [s for s in sentences(text) if self.rules.extract("", "assistant", s)]
+        return " ".join(kept) or text
 
     def _store_vectors(self, pid: int, keys: list[int], vecs: np.ndarray) -> None:
         """Embeddings into SQLite (sealed, next generation) and into the patient's index."""
@@ -331,6 +358,10 @@ class MemoryService:
             seen.add(tid)
             rows.append({"session_id": session_id, "tid": tid, "seq": seq + i, "role": role,
                          "speaker": t.get("speaker"), "text": text, "time": to_epoch(t.get("time"), now)})
+        # Rules run once per turn: their notes decide whether an assistant turn is embedded, then rehearse.
+        extracted = [self.rules.extract(r["tid"], r["role"], r["text"], r["time"]) for r in rows]
+        for r, notes in zip(rows, extracted):
+            r["emb"] = None if r["role"] in self.embed_roles or notes else NO_VECTOR
         ring = self.ring(pid)  # loaded (and replayed) before these rows exist, so they rehearse once
         with self.store.tx() as c:
             if seq == 0:
@@ -340,12 +371,12 @@ class MemoryService:
         for r, i in zip(rows, ids):
             r["id"] = i
         if self.embedder is not None:
-            self._pending[pid] = self._pending.get(pid, 0) + len(rows)
+            self._pending[pid] = self._pending.get(pid, 0) + sum(r["emb"] is None for r in rows)
             if self._pending[pid] >= self.embed_batch:
                 self.embed_pending(pid)
         # Rehearsal (rules: cheap and deterministic) into the short-term ring; the LLM extractor, when
         # configured, runs at session end where its latency does not hold up a reply.
-        self._rehearse_rows(pid, ring, rows, session_id)
+        self._rehearse_rows(pid, ring, rows, session_id, extracted)
         return [r["tid"] for r in rows]
 
     def end_session(self, user: str, session_id: str, time: Any = None) -> dict[str, Any]:
