@@ -29,6 +29,7 @@ HF weight's rows inside the fused initializers through ``io["weights"]``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,10 @@ def _save_aligned(model: Any, onnx_path: Path, data_name: str, align: int = 6553
                 entry.key, entry.value = key, value
             t.data_location = TensorProto.EXTERNAL
             t.ClearField("raw_data")
+        # Written back before anything maps it: an engine that loads a just-built bundle cannot
+        # drop still-dirty pages of the mapped file after pre-packing (measured +16 MB RSS).
+        f.flush()
+        os.fsync(f.fileno())
     with open(onnx_path, "wb") as f:
         f.write(model.SerializeToString())
 
