@@ -185,21 +185,42 @@ def _subject_of(folded: str) -> str:
 
 LLM_SYSTEM = ("You extract facts about a patient. Output one fact per line as: KIND | SUBJECT | FACT. "
               "KIND is one of medication, allergy, condition, symptom, history, personal, preference. "
+              "SUBJECT is a word or two copied from the patient's words. "
               "If the patient stopped something, start FACT with 'stopped'. Output NONE if there is no fact.")
+# Worked examples for ``LLMExtractor(shots=FEW_SHOT)``. Zero-shot, SmolLM2-135M answered the
+# patient as a chat assistant and never wrote the format; with these it writes the format (and
+# still invents much: see docs/memory.md, "Rehearsal by the bundled LLM"). Made-up patients, no
+# MaLP text, so they leak nothing into an evaluation.
+FEW_SHOT: tuple[tuple[str, str], ...] = (
+    ("Patient said: I've had migraines since I was a teenager and I take sumatriptan when they start. "
+     "Penicillin gives me hives.",
+     "condition | migraines | has had migraines since their teens\n"
+     "medication | sumatriptan | takes sumatriptan when a migraine starts\n"
+     "allergy | penicillin | penicillin causes hives"),
+    ("Patient said: She is 41, works as a teacher, and has had a sore knee after a fall two weeks ago. "
+     "She stopped taking naproxen.",
+     "personal | teacher | is 41 and works as a teacher\n"
+     "symptom | sore knee | sore knee since a fall two weeks ago\n"
+     "medication | naproxen | stopped taking naproxen"),
+    ("Patient said: Thanks, that helps a lot.", "NONE"),
+)
 _LINE = re.compile(r"^\s*[-*\d.)]*\s*(?P<kind>[a-z]+)\s*\|\s*(?P<subject>[^|]{2,60}?)\s*\|\s*(?P<fact>.{3,200})$", re.I)
 
 
 class LLMExtractor:
     """Ask a ``Generator`` for notes; validate; fall back to rules on garbage."""
 
-    def __init__(self, generator: "object", fallback: Extractor | None = None, max_new_tokens: int = 96) -> None:
+    def __init__(self, generator: "object", fallback: Extractor | None = None, max_new_tokens: int = 96,
+                 shots: Sequence[tuple[str, str]] = ()) -> None:
         self.generator = generator
         self.fallback = fallback or RuleExtractor()
         self.max_new_tokens = max_new_tokens
+        self.shots = tuple(shots)  # (user, assistant) examples placed before the turn, e.g. FEW_SHOT
         self.stats = {"llm": 0, "fallback": 0, "rejected_lines": 0}
 
     def parse(self, output: str, turn_id: str, turn_text: str, time: float | None = None) -> list[Note]:
         notes = []
+        seen: set[tuple[str, str]] = set()
         folded_turn = fold(turn_text)
         for line in output.splitlines():
             m = _LINE.match(line.strip())
@@ -219,6 +240,9 @@ class LLMExtractor:
             if not sub_terms or not all(t in turn_terms for t in sub_terms):
                 self.stats["rejected_lines"] += 1
                 continue
+            if (kind, subject) in seen:  # a small model repeats its last line until max_new_tokens
+                continue
+            seen.add((kind, subject))
             negated = bool(re.match(r"\s*(stopped|no longer|quit|not)\b", fold(fact)))
             notes.append(Note(text=fact, kind=kind, subject=subject, negated=negated, source_ids=[turn_id],
                               time=time, confidence=0.8))
@@ -229,7 +253,10 @@ class LLMExtractor:
             return self.fallback.extract(turn_id, role, text, time)
         from ..interfaces import ChatMessage, GenerationConfig
 
-        msgs = [ChatMessage("system", LLM_SYSTEM), ChatMessage("user", clean(text))]
+        msgs = [ChatMessage("system", LLM_SYSTEM)]
+        for example, answer in self.shots:
+            msgs += [ChatMessage("user", example), ChatMessage("assistant", answer)]
+        msgs.append(ChatMessage("user", ("Patient said: " if self.shots else "") + clean(text)))
         try:
             out = "".join(self.generator.stream_chat(msgs, GenerationConfig(max_new_tokens=self.max_new_tokens)))  # type: ignore[attr-defined]
         except Exception:
