@@ -76,6 +76,35 @@ def test_llm_extractor_validates_output() -> None:
     assert bad == [] and ex.stats["rejected_lines"] == 3
 
 
+def test_llm_extractor_drops_repeated_lines() -> None:
+    """A small model loops on its last line until max_new_tokens: one note, not six."""
+    ex = LLMExtractor(generator=None)
+    turn = "I take metformin every morning."
+    notes = ex.parse("medication | metformin | takes metformin\n" * 6, "t", turn)
+    assert [(n.kind, n.subject) for n in notes] == [("medication", "metformin")]
+
+
+def test_llm_extractor_on_a_real_engine_falls_back_to_rules(tiny_bundle: Path) -> None:
+    """The random tiny model writes no valid line: the rules' notes come back, counted as a fallback,
+    and the worked examples go in front of the turn as prior chat exchanges."""
+    from edgemem.engine import Engine
+    from edgemem.memory.rehearsal import FEW_SHOT
+
+    engine = Engine.from_bundle(tiny_bundle)
+    seen: list[list[str]] = []
+
+    class Recorder:
+        def stream_chat(self, msgs, config):  # type: ignore[no-untyped-def]
+            seen.append([m.role for m in msgs])
+            return engine.stream_chat(msgs, config)
+
+    ex = LLMExtractor(Recorder(), shots=FEW_SHOT, max_new_tokens=16)
+    notes = ex.extract("t1", "user", "I have been taking lisinopril for my high blood pressure.")
+    assert ("medication", "lisinopril") in {(n.kind, n.subject) for n in notes}
+    assert ex.stats["fallback"] == 1 and ex.stats["llm"] == 0
+    assert seen == [["system"] + ["user", "assistant"] * len(FEW_SHOT) + ["user"]]
+
+
 def test_summary_keeps_provenance() -> None:
     turns = [{"tid": "a", "role": "user", "text": "Hello."},
              {"tid": "b", "role": "user", "text": "I have had chest pain and shortness of breath since Tuesday."},
