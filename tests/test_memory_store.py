@@ -299,3 +299,18 @@ def test_only_the_assistants_advice_gets_a_vector_and_the_rest_stays_searchable(
     _seed(svc, "alice", chat)
     svc.close()
     assert question in everything.texts
+
+
+def test_each_turn_is_embedded_once_even_when_a_batch_comes_before_any_search(
+        tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    """The first full batch of a fresh service used to load the index mid-batch, and the load's
+    crash catch-up embedded the same pending rows again."""
+    rec = _Recording(embedder)
+    svc = MemoryService(_home(tmp_path), rec, DataKey.generate(), embed_batch=8)
+    sid = svc.start_session("p", time=1_700_000_000.0)
+    texts = [f"Day {i}: my knee felt stiff in the morning." for i in range(10)]
+    for i, t in enumerate(texts):
+        svc.add_turn("p", sid, "user", t, time=1_700_000_000.0 + i)
+    svc.end_session("p", sid)
+    svc.close()
+    assert all(rec.texts.count(t) == 1 for t in texts)

@@ -247,6 +247,9 @@ class MemoryService:
         runs on many texts per call (one call per turn is several times slower on 2 cores)."""
         if self.embedder is None or not self._pending.get(pid):
             return 0
+        # Load the index first: a first load embeds rows left pending (after a crash) itself, and
+        # loading it later, from _store_vectors, embedded this very batch a second time.
+        self.index(pid)
         self._pending[pid] = 0
         items = self.store.pending_embeddings(pid)
         if not items:
