@@ -1,6 +1,10 @@
 """Where a decode step's kernel time goes: onnxruntime's profiler over N greedy steps.
 
     python benchmarks/engine_profile.py /tmp/edgemem-engine-bench/bundle-int4 --steps 40
+    python benchmarks/engine_profile.py /tmp/edgemem-engine-bench/bundle-int8 --followup 26 --past 1017
+
+The second form profiles one follow-up prefill instead: ``--past`` tokens fed first (not
+profiled), then ``--followup`` new tokens in one run, as ``edgemem bench``'s follow-up turn does.
 
 Groups kernel time by op type; the ops that implement the int4 offset term (block sums, the
 offsets product and its Add) are reported separately as "(offset)".
@@ -13,6 +17,7 @@ import collections
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +29,8 @@ def main() -> None:
     ap.add_argument("bundle", type=Path, help="bundle folder (manifest.json + model.onnx); not verified")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--followup", type=int, default=0, help="profile a prefill of this many tokens after --past cached ones")
+    ap.add_argument("--past", type=int, default=1017)
     args = ap.parse_args()
     import onnxruntime as ort
 
@@ -40,13 +47,29 @@ def main() -> None:
 
     M.create_session = profiled  # type: ignore[assignment]
     dm = M.DecoderModel(args.bundle / "model.onnx", io, threads=args.threads)
-    tok = int(dm.feed(list(range(1000, 1024))).argmax())
-    for _ in range(args.steps):
-        tok = int(dm.step(tok).argmax())
+    window = None
+    if args.followup:
+        import numpy as np
+
+        rng = np.random.RandomState(0)
+        dm.feed([int(t) for t in rng.randint(100, 40000, args.past)])
+        t0 = time.perf_counter_ns()
+        dm.feed([int(t) for t in rng.randint(100, 40000, args.followup)])
+        window = (t0, time.perf_counter_ns())
+    else:
+        tok = int(dm.feed(list(range(1000, 1024))).argmax())
+        for _ in range(args.steps):
+            tok = int(dm.step(tok).argmax())
     trace = dm.session.end_profiling()
+    events = json.load(open(trace))
+    if window is not None:  # only the follow-up's run: the last model_run of the trace
+        run = [e for e in events if e.get("cat") == "Session" and e["name"] == "model_run"][-1]
+        events = [e for e in events if run["ts"] <= e.get("ts", -1) <= run["ts"] + run["dur"]]
+        print(json.dumps({"followup_wall_ms": round((window[1] - window[0]) / 1e6, 2),
+                          "model_run_ms": round(run["dur"] / 1000, 2)}))
     by: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
-    for e in json.load(open(trace)):
+    for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             name = e["name"]
             key = e["args"].get("op_name", "?") + ("(offset)" if any(t in name for t in ("/Offsets", "BlockSums", "AddOffsets")) else "")
