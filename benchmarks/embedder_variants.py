@@ -8,10 +8,13 @@ all of them alike:
 * speed: texts/s and texts per CPU-second embedding the longchat turns through ``OnnxEmbedder``
   (sorted, length-bucketed batches), several rounds, best and median.
 
-Variants are folders with ``model.onnx`` + ``tokenizer.json`` (``export.embedder`` writes them):
-    nice -n 10 python -m benchmarks.embedder_variants artifacts/embedder-fp32 artifacts/embedder-nbits8 \
-        --json artifacts/bench/embedder-variants.json
-The first folder is the reference.
+Variants are folders with ``model.onnx`` + ``tokenizer.json``; the first folder is the reference.
+``--build ROOT`` first exports fp32 MiniLM to ``ROOT/fp32`` (``export.embedder``) and derives
+``ROOT/opt`` (onnxruntime's offline BERT fusions), ``ROOT/dyn`` (dynamic int8, per-channel QInt8,
+what ``quantize="dynamic"`` tries) and ``ROOT/nbits8`` (MatMulNBits 8-bit, block 32,
+accuracy_level 4, what ``quantize="nbits8"`` writes), then measures those four:
+    nice -n 10 python -m benchmarks.embedder_variants --build artifacts/embedder-variants \
+        --speed-texts 1000 --rounds 2 --json artifacts/bench/embedder-variants.json
 """
 
 from __future__ import annotations
@@ -39,9 +42,38 @@ def sample_texts(set_dir: Path) -> tuple[list[str], list[str]]:
     return distinct, turns
 
 
+def build_variants(root: Path) -> list[Path]:
+    """fp32, opt, dyn, nbits8 under ``root`` (each with the tokenizer); returns the folders."""
+    import shutil
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    from export.embedder import export_embedder
+
+    fp32 = root / "fp32"
+    if not (fp32 / "model.onnx").exists():
+        export_embedder(None, fp32)
+    folders = {name: root / name for name in ("opt", "dyn", "nbits8")}
+    for d in folders.values():
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fp32 / "tokenizer.json", d / "tokenizer.json")
+    src = str(fp32 / "model.onnx")
+    optimize_model(src, "bert", num_heads=12, hidden_size=384, opt_level=0).save_model_to_file(
+        str(folders["opt"] / "model.onnx"))
+    quantize_dynamic(src, str(folders["dyn"] / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    q = MatMulNBitsQuantizer(onnx.load(src), bits=8, block_size=32, is_symmetric=True, accuracy_level=4)
+    q.process()
+    onnx.save(q.model.model, str(folders["nbits8"] / "model.onnx"))
+    return [fp32, *folders.values()]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("folders", nargs="*", type=Path)
+    ap.add_argument("--build", type=Path, default=None, help="build the fp32/opt/dyn/nbits8 variants here and measure them")
     ap.add_argument("--set", type=Path, default=ROOT / "artifacts" / "longchat")
     ap.add_argument("--speed-texts", type=int, default=1500)
     ap.add_argument("--rounds", type=int, default=3)
@@ -49,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
+    if a.build is not None:
+        a.folders = build_variants(a.build) + list(a.folders)
+    if not a.folders:
+        ap.error("give variant folders or --build ROOT")
 
     from edgemem.memory.embedder import OnnxEmbedder
 
