@@ -40,7 +40,8 @@ def hf_folder(work: Path) -> Path:
     return out
 
 
-def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_length: int) -> Path:
+def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_length: int,
+                kv_dtype: str | None = None) -> Path:
     from edgemem import bundle, keys
     from edgemem.home import Home
     from export.onnx_graph import build_decoder
@@ -49,7 +50,7 @@ def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_leng
         shutil.rmtree(out)
     out.mkdir(parents=True)
     t = time.time()
-    result = build_decoder(hf, out, quantization=quantization, context_length=context_length)
+    result = build_decoder(hf, out, quantization=quantization, context_length=context_length, kv_dtype=kv_dtype)
     print(f"built {quantization} graph in {time.time() - t:.1f} s", file=sys.stderr)
     shutil.copy(hf / "tokenizer.json", out / "tokenizer.json")
     template_file = hf / "chat_template.jinja"
@@ -81,12 +82,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--prompts", type=int, default=5)
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--kv-dtype", choices=["float32", "float16"],
+                    help="KV cache type of the built graph (default: build_decoder's, float32); float16 builds go to bundle-<q>-kv16")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     home = args.work / "home"
-    bdir = args.work / f"bundle-{args.quantization}"
+    bdir = args.work / (f"bundle-{args.quantization}" + ("-kv16" if args.kv_dtype == "float16" else ""))
     if args.rebuild or not (bdir / "manifest.json").is_file():
-        make_bundle(args.hf or hf_folder(args.work), bdir, home, args.quantization, args.context_length)
+        make_bundle(args.hf or hf_folder(args.work), bdir, home, args.quantization, args.context_length, args.kv_dtype)
     os.environ["EDGEMEM_HOME"] = str(home)
     from edgemem.cli.main import run
 
