@@ -211,6 +211,10 @@ class MemoryService:
         if not idx.load():
             idx.reset()
         self._catch_up(pid, idx)
+        if idx.worth_saving():
+            # Rebuilt or far behind: write it now, so the next open need not redo it and this
+            # process searches the written bytes in place instead of holding a mutable copy.
+            idx.save()
         self._indexes[pid] = idx
         while len(self._indexes) > self._max_indexes:
             old_pid, old = self._indexes.popitem(last=False)
