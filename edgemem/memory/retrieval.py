@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 import time as _time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from . import timeparse
 from .store import split_key
@@ -234,6 +235,36 @@ _SMALLTALK = re.compile(r"\b(thank\w*|you're welcome|goodbye|bye|good (morning|a
                         r"feel free|reach out|any (other|further) (questions|concerns)|get well soon)\b")
 
 
+_T = TypeVar("_T")
+
+
+def _per_text(size: int = 4096) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """Memoize a per-turn text feature, keyed by the text's hash (the cache holds no patient text).
+
+    Every query re-scores its candidate turns (``_smalltalk``) and "first visit" questions every
+    patient turn of the first session (``_informative``): 44% of search time in a profile, on
+    turns that come back query after query. Bounded (LRU): ~0.4 MB per 4,096 entries."""
+
+    def wrap(fn: Callable[[str], _T]) -> Callable[[str], _T]:
+        cache: "OrderedDict[int, _T]" = OrderedDict()
+
+        def cached(text: str) -> _T:
+            key = hash(text)
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            value = cache[key] = fn(text)
+            if len(cache) > size:
+                cache.popitem(last=False)
+            return value
+
+        cached.__doc__ = fn.__doc__
+        return cached
+
+    return wrap
+
+
+@_per_text()
 def _smalltalk(text: str) -> bool:
     """A greeting or thanks with at most a few content words besides."""
     from .text import terms
@@ -248,6 +279,7 @@ def _smalltalk(text: str) -> bool:
     return len(set(terms(text))) <= 12
 
 
+@_per_text()
 def _informative(text: str) -> float:
     """How much a patient turn says: lexicon terms and distinct content words, minus pleasantries."""
     from . import lexicon
