@@ -3,7 +3,12 @@
 ``usearch`` alone is measured by ``memory_scale``; this measures what a kiosk actually waits for:
 ``MemoryService.search`` (query embedding with the real MiniLM, FTS5 BM25, the HNSW index, the
 short-term ring, fusion, decrypting the candidates from SQLite), after a restart, and the RSS the
-service costs beyond a process that has already loaded the embedder.
+service costs beyond a process that has already loaded the embedder and embedded the queries once
+(so the embedder's own arena growth is not counted as the memory's): step by step (constructed,
+index loaded, first search, after the searches) and the peak while opening (``VmHWM`` reset at
+the baseline). Until this was split out, the figure after the searches was read *after* timing a
+batch of 50 query embeddings, which grows onnxruntime's arena by ~20 MB: the 97 MB once reported
+at 100k was ~77 MB of memory and ~20 MB of embedder.
 
 Filling a patient with 100k turns through the real embedder would take hours on 2 cores, so the
 turns are longchat texts made distinct with a visit number, and their vectors are the synthetic
@@ -73,11 +78,21 @@ def _texts(n: int, source: Path | None = None) -> list[tuple[str, str]]:
     return [(base[i % len(base)][0], f"{base[i % len(base)][1]} (visit {i // len(base) + 1})") for i in range(n)]
 
 
+def _codec(home: Any, encrypt: bool) -> Any:
+    """The device's AES-GCM data key (created under the home) or, by default, plaintext rows."""
+    from edgemem.privacy.cipher import PlainCodec
+
+    if not encrypt:
+        return PlainCodec()
+    from edgemem.memory.keyfile import default_codec
+
+    return default_codec(home)
+
+
 def fill(home: Path, n: int, session_turns: int, embedder: Any, real_vecs: np.ndarray, seed: int,
-         source: Path | None = None) -> dict[str, Any]:
+         source: Path | None = None, encrypt: bool = False) -> dict[str, Any]:
     from edgemem.home import Home
     from edgemem.memory import MemoryService
-    from edgemem.privacy.cipher import PlainCodec
     from edgemem.profiles import load
 
     from .memory_scale import synthesize
@@ -85,7 +100,8 @@ def fill(home: Path, n: int, session_turns: int, embedder: Any, real_vecs: np.nd
     rows = _texts(n, source)
     vecs = synthesize(real_vecs, n, seed=seed)
     emb = _Precomputed(embedder, {t: v for (_, t), v in zip(rows, vecs)}, pool=real_vecs)
-    svc = MemoryService(Home(home).ensure(), emb, PlainCodec(), load("x86-kiosk"), synchronous="NORMAL")
+    h = Home(home).ensure()
+    svc = MemoryService(h, emb, _codec(h, encrypt), load("x86-kiosk"), synchronous="NORMAL")
     t0 = time.perf_counter()
     clock = 1_700_000_000.0
     for s in range(0, n, session_turns):
@@ -107,13 +123,22 @@ def fill(home: Path, n: int, session_turns: int, embedder: Any, real_vecs: np.nd
 _CHILD = r"""
 import json, sys, time, numpy as np
 sys.path.insert(0, sys.argv[4])
-def rss():
+def status():
+    out = {}
     for l in open('/proc/self/status'):
-        if l.startswith('VmRSS:'): return int(l.split()[1]) / 1024
+        if l.startswith(('VmRSS:', 'VmHWM:')): out[l.split(':')[0]] = int(l.split()[1]) / 1024
+    return out
+def rss():
+    return status()['VmRSS']
+def reset_peak():  # VmHWM := VmRSS (Linux >= 4.0), so the next peak is the service's own
+    try:
+        open('/proc/self/clear_refs', 'w').write('5')
+    except OSError:
+        pass
 from edgemem.home import Home
 from edgemem.memory import MemoryService
-from edgemem.privacy.cipher import PlainCodec
 from edgemem.profiles import load
+from benchmarks.memory_service_scale import _codec
 queries = json.loads(open(sys.argv[2]).read())
 if sys.argv[5]:  # no model on this machine: the queries' vectors were computed elsewhere
     from benchmarks.memory_service_scale import _Precomputed
@@ -122,31 +147,45 @@ if sys.argv[5]:  # no model on this machine: the queries' vectors were computed 
 else:
     from benchmarks.memory_embedder import load_embedder
     emb = load_embedder()
-emb.embed(["warm up the embedder"])
+# Warm the embedder on the very queries, one at a time as the service asks: its arena then holds
+# what these queries need before the baseline is read, so growth after it is the memory's.
+for q in queries[: int(sys.argv[3])]:
+    emb.embed([q])
 before = rss()
-svc = MemoryService(Home.resolve(sys.argv[1]).ensure(), emb, PlainCodec(), load("x86-kiosk"))
-svc.search("scale", queries[0], 10, reinforce=False)  # opens (or rebuilds) the index
-opened = rss()
+reset_peak()
+home = Home.resolve(sys.argv[1]).ensure()
+svc = MemoryService(home, emb, _codec(home, sys.argv[6] == "1"), load("x86-kiosk"))
+constructed = rss()
+pid = svc.store.patient("scale", create=False)
+idx = svc.index(pid)  # load (or rebuild) and catch up
+index_loaded = rss()
+svc.search("scale", queries[0], 10, reinforce=False)
+opened, peak_open = rss(), status()['VmHWM']
 lat = []
 for q in queries[: int(sys.argv[3])]:
     t = time.perf_counter()
     svc.search("scale", q, 10, reinforce=False)
     lat.append(time.perf_counter() - t)
+after, peak = rss(), status()['VmHWM']  # before the batch embedding below, which grows the embedder's arena
 t = time.perf_counter(); qv = emb.embed(queries[:50]); emb_ms = (time.perf_counter() - t) / 50 * 1e3
 print(json.dumps({"p50_ms": float(np.percentile(lat, 50)) * 1e3, "p99_ms": float(np.percentile(lat, 99)) * 1e3,
                   "query_embed_ms": emb_ms, "rss_embedder_loaded_mb": before,
-                  "rss_service_open_mb": opened - before, "rss_after_searches_mb": rss() - before}))
+                  "rss_service_constructed_mb": constructed - before, "rss_index_loaded_mb": index_loaded - before,
+                  "index_held_mb": idx.memory_bytes() / 2**20,
+                  "rss_service_open_mb": opened - before, "rss_peak_open_mb": peak_open - before,
+                  "rss_after_searches_mb": after - before, "rss_peak_mb": peak - before}))
 """
 
 
 def measure(home: Path, queries: list[str], n_queries: int, no_model_vectors: str = "",
-            pin: str = "") -> dict[str, Any]:
+            pin: str = "", encrypt: bool = False) -> dict[str, Any]:
     """Restart (a fresh process), open the service, search; ``pin`` limits that process to CPUs."""
     cpus = {int(x) for x in pin.split(",")} if pin else None
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(queries, f)
     try:
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(home), f.name, str(n_queries), str(ROOT), no_model_vectors],
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(home), f.name, str(n_queries), str(ROOT), no_model_vectors,
+                              "1" if encrypt else "0"],
                              capture_output=True, text=True,
                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     finally:
@@ -171,10 +210,12 @@ def service_scale(sizes: list[int], real: np.ndarray, real_q: np.ndarray, embedd
         with tempfile.TemporaryDirectory(prefix="edgemem-svc-scale-") as tmp:
             row: dict[str, Any] = {"n": n}
             row.update(fill(Path(tmp), n, getattr(a, "session_turns", 1000), embedder, real, a.seed + n,
-                            getattr(a, "set", None)))
+                            getattr(a, "set", None), getattr(a, "encrypt", False)))
             print(json.dumps(row), file=sys.stderr, flush=True)
             row.update(measure(Path(tmp), queries, getattr(a, "service_queries", 200),
-                               str(a.vectors) if getattr(a, "no_model", False) else "", getattr(a, "pin", "")))
+                               str(a.vectors) if getattr(a, "no_model", False) else "", getattr(a, "pin", ""),
+                               getattr(a, "encrypt", False)))
+            row["codec"] = "aes-gcm" if getattr(a, "encrypt", False) else "plain"
         print(json.dumps(row), flush=True)
         out.append(row)
     return out
@@ -191,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="no embedder on this machine: --vectors must hold question_texts too (see --save-vectors)")
     ap.add_argument("--pin", default="", help="CPUs the measuring process is pinned to, e.g. 0,1")
     ap.add_argument("--set", type=Path, default=None, help="longchat folder whose texts fill the memory")
+    ap.add_argument("--encrypt", action="store_true",
+                    help="AES-GCM rows and index file (the device's default) instead of PlainCodec")
     ap.add_argument("--save-vectors", type=Path, default=None, help="write turns/questions/question_texts .npz and exit")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
