@@ -184,7 +184,7 @@ class PatientIndex:
             return self.index
         from usearch.index import Index
 
-        full = Index.restore(memoryview(self._buf)[self._off:])
+        full = Index.restore(memoryview(self._buf)[self._off:], **self.params)
         gone = [k for k in self.removed if k in full]
         self._drop_base()
         if gone:
