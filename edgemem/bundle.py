@@ -16,7 +16,6 @@ or verifying. The toolchain (``export.build``) assembles the manifest and calls 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tarfile
@@ -51,6 +50,8 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
+    import hashlib  # here, not at the top: importing it maps OpenSSL (3.4 MB resident)
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -59,6 +60,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def _sha256_stream(f: IO[bytes]) -> tuple[str, int]:
+    import hashlib
+
     h = hashlib.sha256()
     n = 0
     for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -395,6 +398,73 @@ def verify(path: str | os.PathLike[str], trusted_keys: Iterable[Any] | Mapping[s
     if p.is_file():
         return _verify_archive(p, trusted_keys, home)
     raise BundleError(f"no bundle at {p}")
+
+
+def verify_isolated(path: str | os.PathLike[str], home: "Home | None" = None, timeout: float = 300.0) -> Manifest:
+    """``verify`` against the home's trusted keys, run in a short-lived child process.
+
+    Why: verifying in the engine's own process leaves ``cryptography`` (its Rust extension and
+    OpenSSL, ~10 MB of code pages) and the hashing state resident for the life of the process:
+    13 MB of the SmolLM2 engine's peak RSS, measured with ``benchmarks/engine_memory.py``, on a
+    device whose budget is the model. In a child process that memory goes away when it exits.
+
+    The security property is unchanged: the same ``verify`` (signature first, then every file's
+    size and sha256, no unlisted files) against the same trust root (the home's ``keys/trusted``,
+    resolved HERE and handed to the child, so an environment the child might read differently
+    cannot change it), before the caller loads anything. The child answers with the canonical
+    JSON of the manifest it verified, and that is the manifest returned: this process does not
+    read manifest.json again, so what it uses is what was verified. No hashing happens here
+    either (``import hashlib`` alone maps OpenSSL: 3.4 MB).
+    (A data file swapped after the check and before onnxruntime maps it is not caught, exactly as
+    with in-process verification, which also hashes before the session maps the file.)
+
+    A child that cannot start or dies without a verdict falls back to in-process ``verify``;
+    a verdict of failure raises ``BundleError`` with the child's one-line reason.
+    """
+    import subprocess
+    import sys
+
+    from .home import Home
+
+    root = Path(path)
+    home_obj = home if home is not None else Home.resolve()
+    request = json.dumps({"path": str(root.resolve()), "home": str(home_obj.root)})
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        done = subprocess.run([sys.executable, "-c", "from edgemem.bundle import _verify_child; _verify_child()"],
+                              input=request.encode("utf-8"), capture_output=True, timeout=timeout, env=env,
+                              cwd=package_parent)
+        lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+        verdict = json.loads(lines[-1]) if lines else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        verdict = None
+    if not isinstance(verdict, dict) or "ok" not in verdict:
+        return verify(root, None, home_obj)
+    if not verdict["ok"]:
+        raise BundleError(str(verdict.get("error") or f"{root}: bundle verification failed"))
+    try:
+        data = json.loads(verdict["manifest"])
+    except (KeyError, TypeError, ValueError):
+        raise BundleError(f"{root}: bundle verification gave no manifest") from None
+    return Manifest(data, root if root.is_dir() else None)
+
+
+def _verify_child() -> None:
+    """Entry point of ``verify_isolated``'s child: a JSON request on stdin, one JSON line out."""
+    import sys
+
+    from .home import Home
+
+    try:
+        req = json.loads(sys.stdin.read())
+        m = verify(req["path"], None, Home(Path(req["home"])))
+        out = {"ok": True, "manifest": canonical_json(m.data).decode("utf-8")}
+    except BundleError as e:
+        out = {"ok": False, "error": str(e)}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:

@@ -249,3 +249,34 @@ def test_cli_verify_ok_json_and_one_line_failure(signed: tuple[Path, object], tm
     assert run(["verify", str(root)]) == 1
     err = capsys.readouterr().err
     assert "tokenizer.json" in err and err.count("\n") == 1
+
+
+def test_verify_isolated_is_verify_in_a_child(signed: tuple[Path, object], tmp_path: Path) -> None:
+    """Engine.from_bundle checks in a child process (bundle.verify_isolated): same verdicts and the
+    same trust root (the home's keys/trusted) as verify, the manifest it returns is the verified
+    one, and the caller's process never imports cryptography or hashlib for it."""
+    import subprocess
+    import sys
+
+    root, key = signed
+    home = Home(tmp_path / "home")
+    keys.trust(key.public_key(), home)  # type: ignore[attr-defined]
+    m = bundle.verify_isolated(root, home)
+    assert m.data == bundle.verify(root, None, home).data and m.root == root
+
+    with pytest.raises(BundleError, match="no trusted signing keys"):
+        bundle.verify_isolated(root, Home(tmp_path / "empty-home"))
+    keys.trust(keys.generate().public_key(), Home(tmp_path / "stranger"))
+    with pytest.raises(BundleError, match="does not trust"):
+        bundle.verify_isolated(root, Home(tmp_path / "stranger"))
+    (root / "tokenizer.json").write_bytes(b'{"model": {"x": 1}}')
+    with pytest.raises(BundleError, match="tokenizer.json has .* bytes|tokenizer.json does not match"):
+        bundle.verify_isolated(root, home)
+
+    code = ("import sys; from pathlib import Path; from edgemem import bundle; from edgemem.home import Home\n"
+            "try:\n    bundle.verify_isolated(Path(sys.argv[1]), Home(Path(sys.argv[2])))\n"
+            "except Exception as e:\n    print(type(e).__name__)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cryptography', 'hashlib', '_hashlib')))")
+    out = subprocess.run([sys.executable, "-c", code, str(root), str(home.root)], capture_output=True, text=True,
+                         check=True, cwd=str(Path(__file__).resolve().parent.parent)).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
