@@ -150,4 +150,8 @@ def test_first_layout_file_still_loads(tmp_path: Path, codec) -> None:
     path.write_bytes(codec.encrypt(b"EMVX1" + struct.pack("<I", len(header)) + header + body, b"index:1"))
     old = _index(path, codec)
     assert old.load() and old.base is None and len(old) == 50 and old.generation == 2
+    assert old.worth_saving()  # rewritten in the chunked layout on first open, then viewed
     assert old.search(vecs[9], 1)[0][0] == 9
+    old.save()
+    new = _index(path, codec)
+    assert new.load() and new.base is not None and not new.worth_saving() and len(new) == 50

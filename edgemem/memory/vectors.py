@@ -82,6 +82,7 @@ class PatientIndex:
         self._buf: Any = None  # the decrypted bytes ``base`` views: must outlive it
         self._off = 0  # where the usearch bytes start in ``_buf``
         self.removed: set[int] = set()
+        self._legacy = False  # loaded from a first-layout file: rewrite it
 
     def _new(self) -> Any:
         from usearch.index import Index
@@ -129,7 +130,10 @@ class PatientIndex:
         except Exception:  # corrupt file, truncated, wrong key, usearch parse error: rebuild
             ok = False
         if ok:
-            self.dirty = False
+            # A first-layout file is held as a restored copy: ask for a rewrite (the service
+            # saves right after loading when worth_saving()), so it is viewed from then on.
+            self._legacy = self.base is None
+            self.dirty = self._legacy
             self.unsaved = 0
         return ok
 
@@ -230,6 +234,7 @@ class PatientIndex:
         os.replace(tmp, self.path)
         self.dirty = False
         self.unsaved = 0
+        self._legacy = False
 
     def reset(self) -> None:
         self._drop_base()
@@ -241,7 +246,7 @@ class PatientIndex:
     def worth_saving(self) -> bool:
         """Rewriting the whole file per session is O(index); catch-up from SQLite makes a stale file
         cheap to repair, so a session end saves only once enough is new (close() always saves)."""
-        return self.dirty and (self.unsaved >= max(256, len(self) // 10) or not self.path.exists())
+        return self.dirty and (self.unsaved >= max(256, len(self) // 10) or not self.path.exists() or self._legacy)
 
     def delete_file(self) -> None:
         for p in (self.path, *self.path.parent.glob(self.path.name + ".*.tmp")):
