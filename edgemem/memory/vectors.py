@@ -21,7 +21,8 @@ starts with ciphertext like every sealed file; then n records ``u32 len | codec.
 aad | i | n)``, the usearch bytes in 1 MiB pieces. Binding i and the authenticated n into each
 chunk's associated data means chunks cannot be reordered, dropped or mixed between files
 without failing authentication. Files of the first layout (``EMVX1``, one
-``codec.encrypt(header + usearch bytes)``) are still read, as a restored copy.
+``codec.encrypt(header + usearch bytes)``) are still read, as a restored copy, and rewritten
+in the chunked layout as soon as they are opened.
 
 Memory: the decrypted bytes are *viewed* by usearch (``Index.restore(buf, view=True)``), not
 copied into a second, mutable index; chunks are decrypted one at a time straight into that
