@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Importing onnxruntime *after* usearch 2.26 segfaults in this environment (`python -c "import
-# usearch.index; import onnxruntime"`); the other way round is fine. Later tests in the same
-# session load onnxruntime, so load it before this file builds any index.
-pytest.importorskip("onnxruntime")
+# Importing onnxruntime *after* usearch 2.26 segfaults (`python -c "import usearch.index; import
+# onnxruntime"`); ``vectors.usearch_index`` loads onnxruntime first (tested below in a fresh
+# process), and this file only reaches usearch through it.
+import subprocess
+import sys
 
-from edgemem.memory.vectors import PatientIndex  # noqa: E402
+from edgemem.memory.vectors import PatientIndex
 from edgemem.privacy.cipher import DataKey, PlainCodec
 
 DIM = 32
@@ -155,3 +156,24 @@ def test_first_layout_file_still_loads(tmp_path: Path, codec) -> None:
     old.save()
     new = _index(path, codec)
     assert new.load() and new.base is not None and not new.worth_saving() and len(new) == 50
+
+
+def test_an_index_opened_before_the_engine_does_not_crash_the_process(tmp_path: Path) -> None:
+    """The kiosk may open a patient's index before anything has loaded onnxruntime (usearch 2.26
+    first, onnxruntime second used to kill the process with SIGSEGV at import)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import numpy as np\n"
+        "assert 'onnxruntime' not in sys.modules and 'usearch' not in sys.modules\n"
+        "from edgemem.memory.vectors import PatientIndex\n"
+        "from edgemem.privacy.cipher import PlainCodec\n"
+        f"ix = PatientIndex(Path({str(tmp_path / 'p.idx')!r}), PlainCodec(), b'index:1', dim=8, precision='f16',"
+        " expansion_search=64)\n"
+        "ix.add([1], np.ones((1, 8), dtype=np.float32))\n"
+        "import onnxruntime\n"
+        "print('alive', onnxruntime.get_device())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "alive" in out.stdout

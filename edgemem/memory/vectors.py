@@ -59,6 +59,26 @@ def _dtype(precision: str) -> str:
     return {"f32": "f32", "f16": "f16", "i8": "i8"}.get(precision, "f16")
 
 
+
+def usearch_index() -> Any:
+    """usearch's ``Index`` class, with onnxruntime loaded first.
+
+    Why: with usearch 2.26 and onnxruntime 1.32 in one process, loading usearch first makes the
+    later ``import onnxruntime`` crash (SIGSEGV in ``std::codecvt`` while onnxruntime's module
+    initialises: the two extensions disagree about libstdc++ symbols). The other order is fine.
+    The kiosk holds both (the embedder and the engine run on onnxruntime), and which one a
+    process touches first depends on the request, so the order is fixed here, where usearch is
+    first needed. onnxruntime is a runtime dependency; a build without it skips the guard.
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:  # pragma: no cover - onnxruntime is a dependency of edgemem
+        pass
+    from usearch.index import Index
+
+    return Index
+
+
 class PatientIndex:
     """A usearch index plus the generation of SQLite it reflects.
 
@@ -86,13 +106,13 @@ class PatientIndex:
         self._legacy = False  # loaded from a first-layout file: rewrite it
 
     def _new(self) -> Any:
-        from usearch.index import Index
+        Index = usearch_index()
 
         return Index(ndim=self.dim, metric="cos", dtype=_dtype(self.precision), **self.params)
 
     def _set_base(self, buf: Any, off: int) -> bool:
         """View ``buf[off:]`` (serialized usearch bytes) as the read-only base; False if unparsable."""
-        from usearch.index import Index
+        Index = usearch_index()
 
         base = Index.restore(memoryview(buf)[off:], view=True)
         if base is None or base.ndim != self.dim:
@@ -164,7 +184,7 @@ class PatientIndex:
 
     def _load_whole(self, blob: bytes) -> bool:
         """The first layout: decrypt the whole file, restore a copy (usearch checks it)."""
-        from usearch.index import Index
+        Index = usearch_index()
 
         raw = self.codec.decrypt(blob, self.aad)
         del blob
@@ -188,7 +208,7 @@ class PatientIndex:
         plus the delta. A full copy while it exists: only saving needs it."""
         if self.base is None:
             return self.index
-        from usearch.index import Index
+        Index = usearch_index()
 
         full = Index.restore(memoryview(self._buf)[self._off:], **self.params)
         gone = [k for k in self.removed if k in full]
