@@ -104,7 +104,9 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def make_index(ndim: int, dtype: str, connectivity: int, expansion_add: int, expansion_search: int) -> Any:
-    from usearch.index import Index
+    from edgemem.memory.vectors import usearch_index  # onnxruntime first: the embedder may load it later
+
+    Index = usearch_index()
 
     return Index(ndim=ndim, metric="cos", dtype=dtype, connectivity=connectivity,
                  expansion_add=expansion_add, expansion_search=expansion_search)
