@@ -419,47 +419,67 @@ def verify_isolated(path: str | os.PathLike[str], home: "Home | None" = None, ti
     with in-process verification, which also hashes before the session maps the file.)
 
     A child that cannot start or dies without a verdict falls back to in-process ``verify``;
-    a verdict of failure raises ``BundleError`` with the child's one-line reason.
+    a verdict of failure raises ``BundleError`` with the child's one-line reason. To overlap the
+    check with work that reads nothing of the bundle (importing onnxruntime), start an
+    ``IsolatedVerification`` and call its ``result()`` before loading.
     """
-    import subprocess
-    import sys
+    return IsolatedVerification(path, home, timeout).result()
 
-    from .home import Home
 
-    root = Path(path)
-    home_obj = home if home is not None else Home.resolve()
-    request = json.dumps({"path": str(root.resolve()), "home": str(home_obj.root)})
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        done = subprocess.run([sys.executable, "-c", "from edgemem.bundle import _verify_child; _verify_child()"],
-                              input=request.encode("utf-8"), capture_output=True, timeout=timeout, env=env,
-                              cwd=package_parent)
-        lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
-        verdict = json.loads(lines[-1]) if lines else None
-    except (OSError, subprocess.SubprocessError, ValueError):
+class IsolatedVerification:
+    """A ``verify_isolated`` check running in its child process; ``result()`` waits for it."""
+
+    def __init__(self, path: str | os.PathLike[str], home: "Home | None" = None, timeout: float = 300.0) -> None:
+        import subprocess
+        import sys
+
+        from .home import Home
+
+        self.root = Path(path)
+        self.home = home if home is not None else Home.resolve()
+        self.timeout = timeout
+        env = dict(os.environ)
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            self._proc: Any = subprocess.Popen(
+                [sys.executable, "-c", "from edgemem.bundle import _verify_child; _verify_child()",
+                 str(self.root.resolve()), str(self.home.root)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=package_parent)
+        except OSError:
+            self._proc = None
+
+    def result(self) -> Manifest:
+        import subprocess
+
         verdict = None
-    if not isinstance(verdict, dict) or "ok" not in verdict:
-        return verify(root, None, home_obj)
-    if not verdict["ok"]:
-        raise BundleError(str(verdict.get("error") or f"{root}: bundle verification failed"))
-    try:
-        data = json.loads(verdict["manifest"])
-    except (KeyError, TypeError, ValueError):
-        raise BundleError(f"{root}: bundle verification gave no manifest") from None
-    return Manifest(data, root if root.is_dir() else None)
+        if self._proc is not None:
+            try:
+                out, _ = self._proc.communicate(timeout=self.timeout)
+                lines = out.decode("utf-8", "replace").strip().splitlines()
+                verdict = json.loads(lines[-1]) if lines else None
+            except (OSError, subprocess.SubprocessError, ValueError):
+                self._proc.kill()
+                self._proc.wait()
+        if not isinstance(verdict, dict) or "ok" not in verdict:
+            return verify(self.root, None, self.home)
+        if not verdict["ok"]:
+            raise BundleError(str(verdict.get("error") or f"{self.root}: bundle verification failed"))
+        try:
+            data = json.loads(verdict["manifest"])
+        except (KeyError, TypeError, ValueError):
+            raise BundleError(f"{self.root}: bundle verification gave no manifest") from None
+        return Manifest(data, self.root if self.root.is_dir() else None)
 
 
 def _verify_child() -> None:
-    """Entry point of ``verify_isolated``'s child: a JSON request on stdin, one JSON line out."""
+    """Entry point of ``IsolatedVerification``'s child: bundle path and home root in argv, one JSON line out."""
     import sys
 
     from .home import Home
 
     try:
-        req = json.loads(sys.stdin.read())
-        m = verify(req["path"], None, Home(Path(req["home"])))
+        m = verify(sys.argv[1], None, Home(Path(sys.argv[2])))
         out = {"ok": True, "manifest": canonical_json(m.data).decode("utf-8")}
     except BundleError as e:
         out = {"ok": False, "error": str(e)}
