@@ -215,3 +215,18 @@ def test_bench_json_on_the_tiny_bundle(bundle_home: tuple[Path, Home]) -> None:
     w = out["workload"]
     assert 100 < w["followup_prefix_tokens"] and w["followup_prefix_tokens"] + w["followup_new_tokens"] < 256
     assert "ratios" not in out  # no peer asked for
+
+
+def test_release_load_only_code_keeps_the_process_working() -> None:
+    """Dropping read-only file pages (shared-library code) only costs page faults: code runs on."""
+    import sys
+
+    import numpy as np
+
+    from edgemem.engine.session import release_load_only_code
+
+    released = release_load_only_code()
+    assert released >= 0
+    if sys.platform.startswith("linux"):
+        assert released > 0
+    assert float(np.linalg.norm(np.ones(4, np.float32))) == 2.0

@@ -58,9 +58,10 @@ class DecoderModel:
             from .session import release_mapped_file
 
             release_mapped_file(os.path.join(os.path.dirname(os.fspath(onnx_path)), data_file))
-        from .session import trim_heap
+        from .session import release_load_only_code, trim_heap
 
         trim_heap()
+        release_load_only_code()
         import onnxruntime as ort
 
         self._ort = ort

@@ -117,6 +117,47 @@ def release_mapped_file(path: str | os.PathLike[str]) -> int:
     return done
 
 
+def release_load_only_code() -> int:
+    """Drop this process's resident pages of read-only file mappings (shared-library code and
+    constants); returns bytes advised.
+
+    Why: loading touches code that never runs again — onnxruntime's graph optimizers and
+    pre-packers, numpy's bundled OpenBLAS (3.7 MB, unused by the engine), import-time paths of
+    libpython — and those pages stay counted in RSS. Dropped once after the session exists, what
+    the engine does run faults back in from the page cache on first use (minor faults, within the
+    first token); what it does not stays out: SmolLM2 int8 peak 314 -> 302 MB. Only mappings
+    without write permission and without anonymous (copy-on-write, e.g. relocated) pages are
+    touched, so no content can change: a dropped page reads back the same file bytes. Linux only.
+    """
+    import ctypes
+    import ctypes.util
+
+    spans: list[list[int]] = []
+    try:
+        with open("/proc/self/smaps") as f:
+            current: list[int] | None = None
+            for line in f:
+                head = line.split()
+                if "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+                    current = None
+                    if len(head) >= 6 and head[5].startswith("/") and "w" not in head[1] and "s" not in head[1]:
+                        lo, hi = head[0].split("-")
+                        current = [int(lo, 16), int(hi, 16)]
+                        spans.append(current)
+                elif current is not None and head[0] == "Anonymous:" and int(head[1]) > 0:
+                    spans.remove(current)
+                    current = None
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except (OSError, ValueError, IndexError):
+        return 0
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    done = 0
+    for start, end in spans:
+        if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
+            done += end - start
+    return done
+
+
 def trim_heap() -> None:
     """Give freed heap memory back to the OS (glibc ``malloc_trim``).
 
