@@ -26,10 +26,12 @@ from .embedding import EmbeddingTable
 from .session import create_session
 
 # Prefill runs in chunks: GroupQueryAttention's score scratch grows with chunk x context and the
-# arena keeps its high-water mark. 64 instead of 128 measured -8 MB peak RSS on SmolLM2 int8 after
-# a 1,017-token conversation (benchmarks/engine_memory.py); turns under 64 tokens run as before,
-# and MatMulNBits costs the same per row at M=64 as at M=128, so long prompts pay only per-run overhead.
-PREFILL_CHUNK = 64
+# arena keeps its high-water mark. 128 -> 64 measured -8 MB peak RSS on SmolLM2 int8 after a
+# 1,017-token conversation, 64 -> 32 another -5 MB (benchmarks/engine_memory.py), which is what
+# brings int8 under 1.2x llama.cpp's peak. The price, measured in one process: prefill 7-15%
+# slower at 50 tokens (first-turn TTFT stays ~3x under llama.cpp's), ~2% at 1,017; a follow-up
+# turn of <= 32 tokens is one chunk either way. MatMulNBits costs about the same per row at any M.
+PREFILL_CHUNK = 32
 
 
 class DecoderModel:
