@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import BundleError
 
@@ -69,21 +69,16 @@ MADV_RANDOM = 1
 MADV_DONTNEED = 4
 
 
-def release_mapped_file(path: str | os.PathLike[str]) -> int:
-    """Drop this process's resident pages of a memory-mapped file; returns bytes advised.
+def _clean_file_mappings(want: Callable[[list[str], str], bool]) -> list[tuple[int, int]]:
+    """(start, end) of this process's file mappings that ``want(header_fields, header_line)``
+    selects and that hold no anonymous pages, read from ``/proc/self/smaps``; [] where unreadable.
 
-    Why: onnxruntime memory-maps the aligned external-data file, reads every weight once to
-    pre-pack it into its own kernel layout, and keeps the mapping. Those source pages would stay
-    counted in the process's RSS although the kernels never read them again (on a 512 MB Pi Zero
-    that is a fifth of the budget). ``MADV_DONTNEED`` on a private file mapping only drops the
-    file's pages from this process (mappings with copy-on-write pages are left alone); anything still read later (the embedding rows a lookup needs) is
-    faulted back in from the page cache. Linux only; elsewhere it does nothing.
+    A page this process wrote to (copy-on-write: an anonymous page in a file mapping) must not be
+    discarded, so such mappings are left out. Not "Private_Dirty": that also counts page-cache
+    pages of a file written moments ago (a just-installed or just-copied bundle, not yet written
+    back), which are safe to drop; testing it kept all the scales mapped (+16 MB on SmolLM2 int8).
     """
-    import ctypes
-    import ctypes.util
-
-    target = os.path.realpath(path)
-    spans: list[tuple[int, int]] = []
+    spans: list[list[int]] = []
     try:
         with open("/proc/self/smaps") as f:
             current: list[int] | None = None
@@ -91,30 +86,53 @@ def release_mapped_file(path: str | os.PathLike[str]) -> int:
                 head = line.split()
                 if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's header line
                     current = None
-                    if line.rstrip().endswith(target):
+                    if want(head, line.rstrip()):
                         lo, hi = head[0].split("-")
-                        current = [int(lo, 16), int(hi, 16), 0]
-                        spans.append((current[0], current[1]))
+                        current = [int(lo, 16), int(hi, 16)]
+                        spans.append(current)
                 elif current is not None and head[0] == "Anonymous:" and int(head[1]) > 0:
-                    # A page this process wrote to (copy-on-write: an anonymous page in the file
-                    # mapping) must not be discarded. Not "Private_Dirty": that also counts page-
-                    # cache pages of a file written moments ago (a just-installed or just-copied
-                    # bundle, not yet written back), which are safe to drop; testing it kept all
-                    # the scales mapped (+16 MB on SmolLM2 int8).
-                    spans.remove((current[0], current[1]))
+                    spans.remove(current)
                     current = None
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     except (OSError, ValueError, IndexError):
+        return []
+    return [(lo, hi) for lo, hi in spans]
+
+
+def _madvise(spans: list[tuple[int, int]], then_random: bool = False) -> int:
+    """``MADV_DONTNEED`` each span (optionally ``MADV_RANDOM`` after); returns bytes advised."""
+    import ctypes
+    import ctypes.util
+
+    if not spans:
+        return 0
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
         return 0
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     done = 0
     for start, end in spans:
         if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
             done += end - start
-        # What is still read later (embedding rows, their scales) is read at random: without
-        # this, each row's page fault would pull in ~128 KiB of readahead.
-        libc.madvise(start, end - start, MADV_RANDOM)
+        if then_random:
+            libc.madvise(start, end - start, MADV_RANDOM)
     return done
+
+
+def release_mapped_file(path: str | os.PathLike[str]) -> int:
+    """Drop this process's resident pages of a memory-mapped file; returns bytes advised.
+
+    Why: onnxruntime memory-maps the aligned external-data file, reads every weight once to
+    pre-pack it into its own kernel layout, and keeps the mapping. Those source pages would stay
+    counted in the process's RSS although the kernels never read them again (on a 512 MB Pi Zero
+    that is a fifth of the budget). ``MADV_DONTNEED`` on a private file mapping only drops the
+    file's pages from this process (mappings with copy-on-write pages are left alone); anything
+    still read later (the embedding rows a lookup needs) is faulted back in from the page cache.
+    What is still read is read at random, so ``MADV_RANDOM`` follows: without it each row's page
+    fault would pull in ~128 KiB of readahead. Linux only; elsewhere it does nothing.
+    """
+    target = os.path.realpath(path)
+    return _madvise(_clean_file_mappings(lambda _head, line: line.endswith(target)), then_random=True)
 
 
 def release_load_only_code() -> int:
@@ -129,33 +147,8 @@ def release_load_only_code() -> int:
     without write permission and without anonymous (copy-on-write, e.g. relocated) pages are
     touched, so no content can change: a dropped page reads back the same file bytes. Linux only.
     """
-    import ctypes
-    import ctypes.util
-
-    spans: list[list[int]] = []
-    try:
-        with open("/proc/self/smaps") as f:
-            current: list[int] | None = None
-            for line in f:
-                head = line.split()
-                if "-" in head[0] and len(head) >= 5 and ":" in head[3]:
-                    current = None
-                    if len(head) >= 6 and head[5].startswith("/") and "w" not in head[1] and "s" not in head[1]:
-                        lo, hi = head[0].split("-")
-                        current = [int(lo, 16), int(hi, 16)]
-                        spans.append(current)
-                elif current is not None and head[0] == "Anonymous:" and int(head[1]) > 0:
-                    spans.remove(current)
-                    current = None
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except (OSError, ValueError, IndexError):
-        return 0
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    done = 0
-    for start, end in spans:
-        if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
-            done += end - start
-    return done
+    return _madvise(_clean_file_mappings(
+        lambda head, _line: len(head) >= 6 and head[5].startswith("/") and "w" not in head[1] and "s" not in head[1]))
 
 
 def trim_heap() -> None:
