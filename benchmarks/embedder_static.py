@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .memory_embedder import DEFAULT_DIR, ensure_exported, load_embedder
+from .report import emit
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "artifacts" / "bench" / "static-embedder"
@@ -165,10 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             row[key] = rec["edgemem"].get(key)
         result["variants"][variant] = row
         print(json.dumps({variant: row}), file=sys.stderr)
-    print(json.dumps(result, indent=2))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, a.json, indent=2)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .report import emit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -112,10 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     out = {"turns": len(turns), "runs": [run(turns, tok, None)]}
     if a.compare_roles:
         out["runs"].append(run(turns, tok, ("user", "assistant", "other")))
-    print(json.dumps(out, indent=1))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    emit(out, a.json, indent=1)
 
 
 if __name__ == "__main__":

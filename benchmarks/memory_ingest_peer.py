@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from .report import emit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -165,10 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         "rss_end_mb": round(rss_mb(), 1),
         "load_avg_end": os.getloadavg()[0],
     })
-    print(json.dumps(out, indent=1))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    emit(out, a.json, indent=1)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from typing import Any
 from .ablation import key_terms, load_engine, pick_patients
 from .data import malp
 from .memory_retrievers import tokenize
+from .report import emit
 
 
 def subject_words(notes: list[Any]) -> set[str]:
@@ -138,10 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         "patients_llm_better": sum(1 for x, y in zip(per["llm"], per["rules"]) if x > y),
         "patients_llm_worse": sum(1 for x, y in zip(per["llm"], per["rules"]) if x < y),
     }
-    print(json.dumps(result, indent=2))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, a.json, indent=2)
 
 
 if __name__ == "__main__":
