@@ -283,19 +283,25 @@ class PatientIndex:
             found &= np.array([int(k) not in self.removed for k in keys.tolist()], dtype=bool)
         return found
 
+    def _forget(self, ks: np.ndarray) -> bool:
+        """Take ``ks`` out of both parts: filtered from the viewed base (it is immutable until the
+        next save), removed from the delta. True if any of them was there."""
+        in_base = self._in_base(ks)
+        if in_base.any():
+            self.removed.update(ks[in_base].tolist())
+        present = (np.asarray(self.index.contains(ks), dtype=bool).reshape(len(ks)) if len(self.index)
+                   else np.zeros(len(ks), dtype=bool))
+        if present.any():
+            self.index.remove(ks[present].tolist())
+        return bool(in_base.any() or present.any())
+
     def add(self, keys: Iterable[int], vectors: np.ndarray) -> None:
         ks = np.asarray(list(keys), dtype=np.uint64)
         if len(ks) == 0:
             return
         vecs = np.asarray(vectors, dtype=np.float32).reshape(len(ks), self.dim)
         # Re-adding a key (catch-up after a crash between save and commit) must not duplicate it.
-        in_base = self._in_base(ks)
-        if in_base.any():
-            self.removed.update(ks[in_base].tolist())
-        if len(self.index):
-            present = np.asarray(self.index.contains(ks), dtype=bool).reshape(len(ks))
-            if present.any():
-                self.index.remove(ks[present].tolist())
+        self._forget(ks)
         self.index.add(ks, vecs, threads=1 if len(ks) < 256 else 0)
         self.dirty = True
         self.unsaved += len(ks)
@@ -304,15 +310,8 @@ class PatientIndex:
         ks = np.asarray([int(k) for k in keys], dtype=np.uint64)
         if not len(ks) or not len(self):
             return
-        in_base = self._in_base(ks)
-        if in_base.any():
-            self.removed.update(ks[in_base].tolist())
+        if self._forget(ks):
             self.dirty = True
-        if len(self.index):
-            present = np.asarray(self.index.contains(ks), dtype=bool).reshape(len(ks))
-            if present.any():
-                self.index.remove(ks[present].tolist())
-                self.dirty = True
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(key, cosine similarity) best first."""
