@@ -127,9 +127,10 @@ def release_mapped_file(path: str | os.PathLike[str]) -> int:
     counted in the process's RSS although the kernels never read them again (on a 512 MB Pi Zero
     that is a fifth of the budget). ``MADV_DONTNEED`` on a private file mapping only drops the
     file's pages from this process (mappings with copy-on-write pages are left alone); anything
-    still read later (the embedding rows a lookup needs) is faulted back in from the page cache.
-    What is still read is read at random, so ``MADV_RANDOM`` follows: without it each row's page
-    fault would pull in ~128 KiB of readahead. Linux only; elsewhere it does nothing.
+    still read through the mapping later (the scales onnxruntime keeps mapped; the embedding
+    table of a version-1 graph, whose lookup is in the graph) is faulted back in from the page
+    cache, at random, so ``MADV_RANDOM`` follows: without it each fault would pull in ~128 KiB
+    of readahead. Linux only; elsewhere it does nothing.
     """
     target = os.path.realpath(path)
     return _madvise(_clean_file_mappings(lambda _head, line: line.endswith(target)), then_random=True)
