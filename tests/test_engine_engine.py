@@ -78,6 +78,28 @@ def test_followup_turn_reuses_the_cached_prefix(engine: Engine, bundle_home: tup
     assert fresh.last_stats.reused_tokens == 0
 
 
+def test_score_is_the_log_probability_of_each_continuation(engine: Engine) -> None:
+    """Closed-set choice: the scores equal log-softmax of a full teacher-forced recomputation, for
+    one-token and multi-token options, and a warm cache (a shared prefix) changes nothing."""
+    prompt = engine.render_chat(MESSAGES)
+    options = [[11], [42, 7], [5, 99, 3], [11]]
+    got = engine.score(prompt, options)
+    for opt, value in zip(options, got):
+        rows = engine.model.logits(prompt + opt[:-1])[len(prompt) - 1:].astype(np.float64)
+        rows -= rows.max(axis=1, keepdims=True)
+        logp = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+        want = sum(float(logp[i, t]) for i, t in enumerate(opt))
+        assert abs(value - want) < 1e-3, (opt, value, want)
+    assert got[0] == pytest.approx(got[3])
+    assert all(v < 0 for v in got)
+    engine.score(prompt[:-3], [[1]])  # leaves a cache that shares a prefix with the next call
+    assert engine.score(prompt, options) == pytest.approx(got, abs=1e-4)
+    with pytest.raises(InputError):
+        engine.score(prompt, [[]])
+    with pytest.raises(InputError):
+        engine.score([], [[1]])
+
+
 def test_stop_string_and_stop_token(engine: Engine) -> None:
     full = engine.generate(MESSAGES, GenerationConfig(max_new_tokens=20))
     reason = engine.last_stats.stop_reason

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+
 from ..errors import BundleError, InputError
 from ..interfaces import ChatMessage, GenerationConfig
 from .chat import ChatRenderer, ChatTemplate
@@ -143,6 +145,10 @@ class Engine:
     def count_tokens(self, text: str) -> int:
         return len(self.renderer.text_ids(text))
 
+    def encode(self, text: str) -> list[int]:
+        """Plain text -> token ids (no special tokens): to extend a rendered prompt by hand."""
+        return self.renderer.text_ids(text)
+
     def render_chat(self, messages: Sequence[Any], add_generation_prompt: bool = True) -> list[int]:
         return self.renderer.render(messages, add_generation_prompt)
 
@@ -178,6 +184,40 @@ class Engine:
         if isinstance(messages, str):
             messages = [ChatMessage("user", messages)]
         return "".join(self.stream_chat(messages, config))
+
+    def score(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float]:
+        """Log-probability of each continuation after ``prompt_ids``: a choice from a closed set.
+
+        Why: a 135M model asked to *write* structured output loops and invents (see
+        docs/memory.md); asked to *choose* among given options it cannot leave the set. The prompt
+        reuses the KV cache like a chat turn (a shared prefix is fed once); each continuation is
+        fed after it and rewound, so scoring many short options costs one prefill of the prompt
+        plus the options' own tokens. A one-token option needs no extra run at all.
+        """
+        ids = [int(t) for t in prompt_ids]
+        if not ids:
+            raise InputError("nothing to score after")
+        options = [[int(t) for t in c] for c in continuations]
+        if any(not c for c in options):
+            raise InputError("an empty continuation has no probability")
+        longest = max((len(c) for c in options), default=0)
+        if len(ids) + longest > self.model.context_length:
+            raise InputError(f"{len(ids) + longest} tokens exceed the context window of {self.model.context_length}")
+        with self._lock:
+            model = self.model
+            reuse = min(model.common_prefix(ids), len(ids) - 1)
+            model.rewind(reuse)
+            first = _log_softmax(np.asarray(model.feed(ids[reuse:]), np.float64))
+            base = len(ids)
+            out: list[float] = []
+            for c in options:
+                total = float(first[c[0]])
+                if len(c) > 1:
+                    rows = np.asarray(model.feed(c[:-1], all_logits=True), np.float64)
+                    model.rewind(base)
+                    total += sum(float(_log_softmax(r)[t]) for r, t in zip(rows, c[1:]))
+                out.append(total)
+            return out
 
     def reset(self) -> None:
         """Drop the cached conversation (e.g. when another patient steps up): the KV cache and the
@@ -253,6 +293,11 @@ class Engine:
             if tail:
                 yield tail
         stats.decode_s = time.perf_counter() - t_first if t_first else 0.0
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 def _find_stop(text: str, stops: list[str]) -> int | None:
