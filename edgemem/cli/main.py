@@ -46,10 +46,11 @@ class LazyGroup(click.Group):
         except (ImportError, AttributeError) as e:
             if os.environ.get("EDGEMEM_DEBUG"):
                 raise
+            why = str(e)  # Python unbinds ``e`` when the except block ends; the command runs later
 
             @click.command(name=name, help=help_text + " (unavailable)")
             def _missing() -> None:
-                raise EdgememError(f"'{name}' is not available in this install: {e}")
+                raise EdgememError(f"'{name}' is not available in this install: {why}")
 
             return _missing
         return cmd
