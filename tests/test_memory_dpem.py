@@ -105,6 +105,68 @@ def test_llm_extractor_on_a_real_engine_falls_back_to_rules(tiny_bundle: Path) -
     assert seen == [["system"] + ["user", "assistant"] * len(FEW_SHOT) + ["user"]]
 
 
+def test_choice_candidates_are_phrases_of_the_turn() -> None:
+    from edgemem.memory.rehearsal_choice import candidates
+
+    got = [c.phrase for c in candidates("My doctor prescribed siphene 50 mg. I stopped taking Duphaston last "
+                                        "week and I hope to get pregnant soon!")]
+    assert "siphene 50 mg" in got and "duphaston" in got
+    assert not {"hope", "stopped", "taking", "my", "i"} & set(got)  # verbs, fillers and stop words cut runs
+    duph = next(c for c in candidates("I stopped taking Duphaston last week.") if c.phrase == "duphaston")
+    assert duph.before.endswith("stopped taking ")
+
+
+def test_choice_extractor_on_a_real_engine(tiny_bundle: Path) -> None:
+    """Subjects can only be phrases of the turn; the rules' notes always stay and win overlaps;
+    negation comes from the cues, never the model; a model failure leaves the rules' notes."""
+    from edgemem.engine import Engine
+    from edgemem.memory.rehearsal_choice import ChoiceExtractor
+
+    engine = Engine.from_bundle(tiny_bundle)
+    text = "I have been taking lisinopril. Last year I stopped taking Duphaston and had a laparoscopy."
+    rules = {(n.kind, n.subject) for n in RuleExtractor().extract("t1", "user", text)}
+    assert ("medication", "lisinopril") in rules
+    every = ChoiceExtractor(engine, keep=float("-inf")).extract("t1", "user", text)
+    assert rules <= {(n.kind, n.subject) for n in every}
+    added = [n for n in every if n.confidence < 1.0]
+    assert added and all(n.subject in text.lower() and n.source_ids == ["t1"] for n in added)
+    assert not any("lisinopril" in n.subject for n in added)  # the rules' subject wins
+    duph = next(n for n in added if n.subject == "duphaston")
+    assert duph.negated and duph.text.startswith("Stopped taking duphaston") or not duph.kind == "medication"
+    assert not next(n for n in added if n.subject == "laparoscopy").negated
+    none = ChoiceExtractor(engine, keep=float("inf"))
+    assert {(n.kind, n.subject) for n in none.extract("t1", "user", text)} == rules
+
+    class Broken:
+        def encode(self, text: str) -> list[int]:
+            raise RuntimeError("model gone")
+
+    broken = ChoiceExtractor(Broken(), keep=float("-inf"))  # type: ignore[arg-type]
+    assert {(n.kind, n.subject) for n in broken.extract("t1", "user", text)} == rules
+    assert broken.stats["errors"] == 1
+    assert ChoiceExtractor(engine).extract("t2", "assistant", "I recommend rest.")[0].kind == "advice"
+
+
+def test_session_end_keeps_the_models_notes_with_provenance(tiny_bundle: Path, tmp_path: Path,
+                                                           embedder: OnnxEmbedder) -> None:
+    """The memory runs LLM rehearsal once a session closes; what the model adds reaches the memory
+    with the turn it came from, and the rules' notes are not doubled."""
+    from edgemem.engine import Engine
+    from edgemem.memory.rehearsal_choice import ChoiceExtractor
+
+    ex = ChoiceExtractor(Engine.from_bundle(tiny_bundle), keep=float("-inf"))
+    with MemoryService(Home(tmp_path / "home").ensure(), embedder, DataKey.generate(), extractor=ex) as svc:
+        report = session(svc, "ana", [("user", "I take lisinopril. My gynecologist found a bicornuate uterus."),
+                                      ("assistant", "Thank you for telling me.")], T0, "s1-")
+        assert report["llm_notes"] >= 1 and ex.stats["turns"] == 1
+        kept = svc.export("ana")
+        notes = kept["short_term"] + kept["memories"]  # promoted at once or still in the ring
+        model = [n for n in notes if "bicornuate" in n.get("subject", "")]
+        assert model and all("s1-0" in n["source_ids"] for n in model), notes
+        for tier in ("short_term", "memories"):  # the rules' note, not doubled by the model's pass
+            assert sum("lisinopril" in n.get("subject", "") for n in kept[tier]) <= 1, kept[tier]
+
+
 def test_summary_keeps_provenance() -> None:
     turns = [{"tid": "a", "role": "user", "text": "Hello."},
              {"tid": "b", "role": "user", "text": "I have had chest pain and shortness of breath since Tuesday."},

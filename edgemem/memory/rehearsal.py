@@ -210,6 +210,8 @@ _LINE = re.compile(r"^\s*[-*\d.)]*\s*(?P<kind>[a-z]+)\s*\|\s*(?P<subject>[^|]{2,
 class LLMExtractor:
     """Ask a ``Generator`` for notes; validate; fall back to rules on garbage."""
 
+    runs_at_session_end = True  # the memory service calls it once a session closes
+
     def __init__(self, generator: "object", fallback: Extractor | None = None, max_new_tokens: int = 96,
                  shots: Sequence[tuple[str, str]] = ()) -> None:
         self.generator = generator

@@ -393,7 +393,7 @@ class MemoryService:
         now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
         report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
         ring = self.ring(pid)
-        if isinstance(self.extractor, LLMExtractor):
+        if getattr(self.extractor, "runs_at_session_end", False):
             notes = []
             for t in turns:
                 if t["role"] == "user":
