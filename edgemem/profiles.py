@@ -27,6 +27,7 @@ from .errors import ProfileError
 SHIPPED_DIR = Path(__file__).resolve().parent / "firmware_profiles"
 QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
 INDEX_PRECISIONS = ("f32", "f16", "i8")
+REHEARSALS = ("rules", "llm")
 KNOWN_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -63,6 +64,10 @@ class Profile:
     min_agreement: float
     emergency_number: str
     detect: dict[str, Any] = field(default_factory=dict)
+    # Who turns a closed session into notes: "llm" (the bundled model scores phrases of the
+    # patient's turns, rules kept; ~0.9 s a patient turn on 2 x86 cores, at session end) or
+    # "rules" (the deterministic extractor alone: boards where that would hold up the next patient).
+    rehearsal: str = "rules"
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -126,6 +131,9 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     budget = _req(mem, "rss_budget_mb", int, where)
     if capacity < 1 or budget < 64:
         raise ProfileError(f"{where}: need short_term_capacity >= 1 and rss_budget_mb >= 64")
+    rehearsal = mem.get("rehearsal", "rules")
+    if rehearsal not in REHEARSALS:
+        raise ProfileError(f"{where}: rehearsal must be one of {', '.join(REHEARSALS)}, got {rehearsal!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
@@ -149,6 +157,7 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         min_agreement=min_agree,
         emergency_number=str(safety.get("emergency_number", "112")),
         detect=detect,
+        rehearsal=rehearsal,
     )
 
 

@@ -65,6 +65,10 @@ def test_home_profile_overrides_and_bad_profile_errors(tmp_path: Path) -> None:
     (home / "profiles" / "broken.toml").write_text(good.replace('quantization = "int8"', 'quantization = "int3"'))
     with pytest.raises(ProfileError, match="quantization"):
         profiles.load("broken", home)
+    (home / "profiles" / "chatty.toml").write_text(good.replace('rehearsal = "llm"', 'rehearsal = "gpt"'))
+    with pytest.raises(ProfileError, match="rehearsal must be one of rules, llm"):
+        profiles.load("chatty", home)
+    assert profiles.load("pi-5").rehearsal == "llm" and profiles.load("pi-zero-2w").rehearsal == "rules"
     (home / "profiles" / "garbage.toml").write_text("[engine\n")
     with pytest.raises(ProfileError, match="TOML"):
         profiles.load("garbage", home)

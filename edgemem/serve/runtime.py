@@ -58,6 +58,41 @@ def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None
     return memory.MemoryService(home, OnnxEmbedder(bundle / "embedder"), codec, profile)
 
 
+class LiveEngine:
+    """The runtime's *current* engine as a ``rehearsal_choice.Scorer``: a hot reload swaps the
+    engine under the memory, so the extractor must not hold on to the one it started with."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def _engine(self) -> Any:
+        engine = self.runtime.engine
+        if engine is None:
+            raise RuntimeError("no engine loaded")
+        return engine
+
+    def encode(self, text: str) -> list[int]:
+        return self._engine().encode(text)
+
+    def render_chat(self, messages: Any, add_generation_prompt: bool = True) -> list[int]:
+        return self._engine().render_chat(messages, add_generation_prompt)
+
+    def score(self, prompt_ids: Any, continuations: Any) -> list[float]:
+        return self._engine().score(prompt_ids, continuations)
+
+
+def use_llm_rehearsal(memory: Any, runtime: Any, profile: Profile | None) -> bool:
+    """With ``rehearsal = "llm"`` in the profile, closed sessions are rehearsed by the bundled
+    model (``ChoiceExtractor``, rules kept); otherwise, or for a memory without extractors, nothing
+    changes."""
+    if memory is None or getattr(profile, "rehearsal", "rules") != "llm" or not hasattr(memory, "extractor"):
+        return False
+    from ..memory.rehearsal_choice import ChoiceExtractor
+
+    memory.extractor = ChoiceExtractor(LiveEngine(runtime), getattr(memory, "rules", None))
+    return True
+
+
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     """What changes when a slot switch or a re-apply puts a different bundle in place."""
     if bundle is None:
@@ -123,6 +158,7 @@ class Runtime:
             await self.queue.run_sync(self._load_engine)
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
+                use_llm_rehearsal(self.memory, self, self.profile)
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget)
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
