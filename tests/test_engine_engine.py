@@ -100,6 +100,56 @@ def test_score_is_the_log_probability_of_each_continuation(engine: Engine) -> No
         engine.score([], [[1]])
 
 
+def test_scratch_scoring_leaves_the_conversation_cached(engine: Engine, bundle_home: tuple[Path, Home]) -> None:
+    """Rehearsal scores in borrowed rows: the next turn of the conversation still reuses its whole
+    prefix and replies as it would have; scoring may not run past the lent rows."""
+    cfg = GenerationConfig(max_new_tokens=8)
+    first = engine.generate(MESSAGES, cfg)
+    first_prompt = engine.last_stats.prompt_tokens
+    cached = list(engine.model.cached_ids)
+    prompt = engine.render_chat([ChatMessage("user", "Patient said: I take metformin.")])
+    plain = engine.score(prompt, [[11], [42, 7]])
+    engine.generate(MESSAGES, cfg)  # the conversation back in the cache
+    with engine.scratch(max_tokens=64) as scorer:
+        assert scorer.score(prompt, [[11], [42, 7]]) == pytest.approx(plain, abs=1e-4)
+        with pytest.raises(InputError, match="64 tokens"):
+            scorer.score(prompt + [5] * 64, [[1]])
+    assert engine.model.cached_ids == cached
+    follow = MESSAGES + [ChatMessage("assistant", first), ChatMessage("user", "Should I take ibuprofen?")]
+    second = engine.generate(follow, cfg)
+    assert engine.last_stats.reused_tokens >= first_prompt
+    fresh = Engine.from_bundle(bundle_home[0], profile="x86-kiosk", home=bundle_home[1])
+    assert fresh.generate(follow, cfg) == second
+    engine.score(prompt, [[11]])  # plain scoring evicts the conversation
+    engine.generate(follow, cfg)
+    assert engine.last_stats.reused_tokens < first_prompt
+
+
+def test_a_reply_waiting_during_scratch_scoring_goes_first(engine: Engine) -> None:
+    """A patient's reply that arrives mid-batch gets the engine before the next score call, and
+    its conversation is what the cache holds when the batch ends."""
+    import threading
+    import time
+
+    prompt = engine.render_chat([ChatMessage("user", "Patient said: I take metformin.")])
+    replied = threading.Event()
+    with engine.scratch() as scorer:
+        before = scorer.score(prompt, [[11], [42, 7]])
+        reply = threading.Thread(target=lambda: (engine.generate(MESSAGES, GenerationConfig(max_new_tokens=4)),
+                                                 replied.set()))
+        reply.start()
+        deadline = time.monotonic() + 10
+        while not engine._pending and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert not replied.is_set()  # it waits for the borrowed engine ...
+        after = scorer.score(prompt, [[11], [42, 7]])
+        assert replied.wait(10) and scorer.lends == 1  # ... and ran before this call scored
+        assert after == pytest.approx(before, abs=1e-4)
+    reply.join()
+    want = engine.render_chat(MESSAGES)
+    assert engine.model.cached_ids[:len(want)] == want
+
+
 def test_stop_string_and_stop_token(engine: Engine) -> None:
     full = engine.generate(MESSAGES, GenerationConfig(max_new_tokens=20))
     reason = engine.last_stats.stop_reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -25,6 +26,10 @@ from .chat import ChatRenderer, ChatTemplate
 from .detok import IncrementalDecoder
 from .model import DecoderModel
 from .sampler import Sampler, validate
+
+
+# KV rows ``Engine.scratch`` lends for scoring: a patient turn, a header and a phrase fit.
+SCRATCH_TOKENS = 512
 
 
 @dataclass
@@ -73,6 +78,8 @@ class Engine:
         self.max_new_tokens = int(max_new_tokens)
         self.last_stats = GenerationStats()
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending = 0  # replies waiting for the lock
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -192,8 +199,14 @@ class Engine:
         docs/memory.md); asked to *choose* among given options it cannot leave the set. The prompt
         reuses the KV cache like a chat turn (a shared prefix is fed once); each continuation is
         fed after it and rewound, so scoring many short options costs one prefill of the prompt
-        plus the options' own tokens. A one-token option needs no extra run at all.
+        plus the options' own tokens. A one-token option needs no extra run at all. This evicts
+        the conversation from the cache; ``scratch()`` scores without doing so.
         """
+        with self._lock:
+            return self._score_locked(prompt_ids, continuations, self.model.context_length)
+
+    def _score_locked(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                      limit: int) -> list[float]:
         ids = [int(t) for t in prompt_ids]
         if not ids:
             raise InputError("nothing to score after")
@@ -201,23 +214,42 @@ class Engine:
         if any(not c for c in options):
             raise InputError("an empty continuation has no probability")
         longest = max((len(c) for c in options), default=0)
-        if len(ids) + longest > self.model.context_length:
-            raise InputError(f"{len(ids) + longest} tokens exceed the context window of {self.model.context_length}")
-        with self._lock:
-            model = self.model
-            reuse = min(model.common_prefix(ids), len(ids) - 1)
-            model.rewind(reuse)
-            first = _log_softmax(np.asarray(model.feed(ids[reuse:]), np.float64))
-            base = len(ids)
-            out: list[float] = []
-            for c in options:
-                total = float(first[c[0]])
-                if len(c) > 1:
-                    rows = np.asarray(model.feed(c[:-1], all_logits=True), np.float64)
-                    model.rewind(base)
-                    total += sum(float(_log_softmax(r)[t]) for r, t in zip(rows, c[1:]))
-                out.append(total)
-            return out
+        if len(ids) + longest > limit:
+            raise InputError(f"{len(ids) + longest} tokens exceed the {limit} tokens this scoring may use")
+        model = self.model
+        reuse = min(model.common_prefix(ids), len(ids) - 1)
+        model.rewind(reuse)
+        first = _log_softmax(np.asarray(model.feed(ids[reuse:]), np.float64))
+        base = len(ids)
+        out: list[float] = []
+        for c in options:
+            total = float(first[c[0]])
+            if len(c) > 1:
+                rows = np.asarray(model.feed(c[:-1], all_logits=True), np.float64)
+                model.rewind(base)
+                total += sum(float(_log_softmax(r)[t]) for r, t in zip(rows, c[1:]))
+            out.append(total)
+        return out
+
+    @contextmanager
+    def scratch(self, max_tokens: int = SCRATCH_TOKENS, patience_s: float = 30.0) -> Iterator["ScratchScorer"]:
+        """Borrow the KV cache for a batch of ``score`` calls and give the conversation back intact.
+
+        Why: rehearsal runs when a session closes, often while another patient is mid-chat. Plain
+        ``score`` would evict that patient's cached prefix (their next turn would re-read the whole
+        conversation: seconds) and compete with their replies. Here the first ``max_tokens`` KV
+        rows are copied aside (~46 KB a row for SmolLM2: 23 MB at 512, briefly) and restored at
+        the end, and scoring may use only those rows. Live replies go first: the borrow waits while
+        one is pending (up to ``patience_s``), and a reply that arrives during the batch gets the
+        engine before the next ``score`` call (the conversation is put back, the reply runs, the
+        rows are borrowed again), so it waits for at most one call.
+        """
+        scorer = ScratchScorer(self, min(int(max_tokens), self.model.context_length), patience_s)
+        scorer.borrow()
+        try:
+            yield scorer
+        finally:
+            scorer.give_back()
 
     def reset(self) -> None:
         """Drop the cached conversation (e.g. when another patient steps up): the KV cache and the
@@ -229,8 +261,17 @@ class Engine:
     # -- the loop ----------------------------------------------------------------------------
     def _stream(self, ids: list[int], config: GenerationConfig, max_new: int,
                 ignore_stop_tokens: bool = False) -> Iterator[str]:
-        with self._lock:
+        with self._pending_lock:
+            self._pending += 1  # scratch() lets a waiting reply go first
+        try:
+            self._lock.acquire()
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
+        try:
             yield from self._stream_locked(ids, config, max_new, ignore_stop_tokens)
+        finally:
+            self._lock.release()
 
     def _stream_locked(self, ids: list[int], config: GenerationConfig, max_new: int,
                        ignore_stop_tokens: bool) -> Iterator[str]:
@@ -293,6 +334,47 @@ class Engine:
             if tail:
                 yield tail
         stats.decode_s = time.perf_counter() - t_first if t_first else 0.0
+
+
+class ScratchScorer:
+    """``Engine.scratch()``'s scorer: ``encode`` / ``render_chat`` / ``score`` within the borrowed
+    rows, handing the engine to a waiting reply between calls."""
+
+    def __init__(self, engine: Engine, limit: int, patience_s: float) -> None:
+        self.engine, self.limit, self.patience_s = engine, limit, patience_s
+        self.lends = 0  # how often a reply was let through
+        self._snap: Any = None
+
+    def borrow(self) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while self.engine._pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.engine._lock.acquire()
+        self._snap = self.engine.model.snapshot(self.limit)
+
+    def give_back(self) -> None:
+        if self._snap is None:
+            return
+        try:
+            self.engine.model.restore(self._snap)
+        finally:
+            self._snap = None
+            self.engine._lock.release()
+
+    def encode(self, text: str) -> list[int]:
+        return self.engine.encode(text)
+
+    def render_chat(self, messages: Sequence[Any], add_generation_prompt: bool = True) -> list[int]:
+        return self.engine.render_chat(messages, add_generation_prompt)
+
+    def score(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float]:
+        if self._snap is None:
+            raise InputError("the scratch rows were given back")
+        if self.engine._pending:  # a patient's reply is waiting: it goes first
+            self.give_back()
+            self.lends += 1
+            self.borrow()
+        return self.engine._score_locked(prompt_ids, continuations, self.limit)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -133,6 +133,17 @@ class DecoderModel:
         """Keep only the first ``length`` cached tokens."""
         del self.cached_ids[length:]
 
+    def snapshot(self, rows: int) -> tuple[list[int], list[np.ndarray]]:
+        """The cached ids and a copy of the first ``rows`` KV rows: what ``restore`` puts back."""
+        rows = min(rows, len(self.cached_ids))
+        return list(self.cached_ids), [a[:, :, :rows].copy() for a in self._kv_arrays]
+
+    def restore(self, snap: tuple[list[int], list[np.ndarray]]) -> None:
+        ids, saved = snap
+        for arr, rows in zip(self._kv_arrays, saved):
+            arr[:, :, :rows.shape[2]] = rows
+        self.cached_ids = list(ids)
+
     # -- running -----------------------------------------------------------------------------
     def feed(self, ids: Sequence[int], *, all_logits: bool = False) -> np.ndarray:
         """Append ``ids`` to the cache; return logits of the last position ``[vocab]`` (or of all

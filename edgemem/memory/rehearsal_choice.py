@@ -6,21 +6,24 @@ every degree of freedom it had is taken away:
 
 * **subjects** are candidate phrases cut from the turn itself (runs of content words), so a note
   can never name something the patient did not say;
-* **kinds** are a closed set scored by ``Scorer.score`` (the log-probability of each label after a
-  few worked examples); "none" is one of the labels, and a phrase is kept only when a real kind
-  wins by a margin;
+* **kinds** are a closed set, and the model only *scores* them (``Scorer.score``): how much more
+  likely it finds the phrase after a header naming a kind ("The patient's medications:") than
+  after a neutral one; a phrase is kept only when some kind gains enough;
 * **negation** ("stopped taking", "no longer") is decided by the same deterministic cues as the
   rule extractor, never by the model: a wrong "stopped" would retire a medication the patient
   still takes.
 
 The rules' notes always stay (the model adds, never removes), and the rules' canonical subjects win
-over a model phrase that overlaps them. Cost: one short prefill per candidate phrase; the worked
-examples and the turn are a shared prefix the KV cache keeps.
+over a model phrase that overlaps them. Cost per turn: 12 header prompts (6 headers, with and
+without the patient's text), each followed by one short run per phrase of more than one token;
+the patient's text is a prefix the KV cache shares between the headers.
+Measured against hand-labelled facts in docs/memory.md ("Rehearsal by the bundled LLM").
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -40,6 +43,10 @@ HEADERS: tuple[tuple[str, str], ...] = (
     ("history", "The patient's past tests and procedures:"),
     ("personal", "Personal details about the patient:"),
 )
+
+# The turn as the model sees it is cut here (~300 tokens), so every scoring prompt fits the
+# engine's scratch rows (``Engine.scratch``); the rules still read the whole turn.
+MAX_TURN_CHARS = 1200
 
 # Words that end a candidate phrase besides stop words: verbs and fillers that carry no fact.
 _BREAK = frozenset("""
@@ -132,25 +139,31 @@ class ChoiceExtractor:
         self.max_candidates = max_candidates
         self.stats = {"turns": 0, "candidates": 0, "kept": 0, "covered_by_rules": 0, "errors": 0}
 
-    def channel(self, context: str, phrases: Sequence[str]) -> dict[str, list[float]]:
+    def channel(self, context: str, phrases: Sequence[str], scorer: Scorer | None = None) -> dict[str, list[float]]:
         """Per kind, each phrase's log-probability gain after that kind's header over the neutral
         one, with ``context`` (the patient's text, or "") before the header."""
-        enc = self.scorer.encode
+        scorer = scorer or self.scorer
+        enc = scorer.encode
         options = [enc(" " + p) for p in phrases]
         lead = f'Patient said: "{context}"\n' if context else ""
-        base = self.scorer.score(enc(lead + NEUTRAL), options)
+        base = scorer.score(enc(lead + NEUTRAL), options)
         out: dict[str, list[float]] = {}
         for kind, header in HEADERS:
-            got = self.scorer.score(enc(lead + header), options)
+            got = scorer.score(enc(lead + header), options)
             out[kind] = [g - b for g, b in zip(got, base)]
         return out
 
     def judge(self, turn: str, phrases: Sequence[str]) -> list[tuple[str, float, float]]:
-        """(kind, keep score, kind score) per phrase."""
+        """(kind, keep score, kind score) per phrase.
+
+        With an engine that lends a scratch KV cache (``Engine.scratch``) the whole turn is scored
+        in it: a conversation in progress keeps its cached prefix, and waiting replies go first."""
         if not phrases:
             return []
-        in_turn = self.channel(turn, phrases)
-        alone = self.channel("", phrases)
+        scratch = getattr(self.scorer, "scratch", None)
+        with (scratch() if scratch is not None else nullcontext(self.scorer)) as scorer:
+            in_turn = self.channel(turn, phrases, scorer)
+            alone = self.channel("", phrases, scorer)
         out = []
         for i in range(len(phrases)):
             keep = max(in_turn[k][i] for k, _ in HEADERS)
@@ -163,7 +176,7 @@ class ChoiceExtractor:
         if role != "user":
             return rules
         self.stats["turns"] += 1
-        turn = clean(text)
+        turn = clean(text)[:MAX_TURN_CHARS]
         taken = {w for n in rules for w in terms(n.subject)}
         fresh: list[Candidate] = []
         for cand in candidates(turn)[: self.max_candidates]:

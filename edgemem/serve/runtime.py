@@ -14,6 +14,7 @@ so nothing a patient said is lost across an update.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -79,6 +80,13 @@ class LiveEngine:
 
     def score(self, prompt_ids: Any, continuations: Any) -> list[float]:
         return self._engine().score(prompt_ids, continuations)
+
+    def scratch(self) -> Any:
+        """The current engine's scratch scorer (``Engine.scratch``), or this proxy for an engine
+        without one."""
+        engine = self._engine()
+        scratch = getattr(engine, "scratch", None)
+        return scratch() if scratch is not None else contextlib.nullcontext(self)
 
 
 def use_llm_rehearsal(memory: Any, runtime: Any, profile: Profile | None) -> bool:
