@@ -20,7 +20,7 @@ Each is answered by every bundle given (``--bundle`` base, ``--adapter-bundle`` 
 adapter from ``edgemem-export train``), greedy, ``--max-new-tokens``.
 
 Metrics, per condition (and bundle):
-* fact recall in prompt: share of the patient's key terms present in the prompt's system message.
+* fact recall in prompt: share of the patient's key terms present in the prompt's system messages.
   Key terms: the profile text's words (symptoms + personal information) of >= 4 letters, not stop
   words, the 8 rarest across all MaLP profiles (so "pain" counts less than "Duphaston");
 * fact presence in reply: the same share in the generated reply;
@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile", default="x86-kiosk")
     ap.add_argument("--budget", type=int, default=0, help="prompt token budget (default: context - max new tokens)")
     ap.add_argument("--max-new-tokens", type=int, default=96)
+    ap.add_argument("--rehearsal-bundle", type=Path, default=None,
+                    help="rehearse session 1 with this bundle's model (ChoiceExtractor, as rehearsal = \"llm\" "
+                         "profiles do); omit for the rules alone")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--samples", type=Path, default=None, help="write every prompt and reply here (JSONL)")
     a = ap.parse_args(argv)
@@ -206,6 +209,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="edgemem-ablation-") as tmp:
         home = Home(Path(tmp)).ensure()
         svc = MemoryService(home, embedder, PlainCodec(), prof)
+        if a.rehearsal_bundle is not None:
+            from edgemem.memory.rehearsal_choice import ChoiceExtractor
+
+            svc.extractor = ChoiceExtractor(load_engine(a.rehearsal_bundle, not a.no_verify, a.profile), svc.rules)
         for i, p in enumerate(patients):
             for explicit in (True, False):
                 user = f"abl{i:03d}{'e' if explicit else 'i'}"
@@ -220,7 +227,10 @@ def main(argv: list[str] | None = None) -> None:
             user = f"abl{i:03d}e"
             plans = prompts_for(svc, user, budget, count_tokens)
             for cond, plan in plans.items():
-                system = next((m["content"] for m in plan.messages if m["role"] == "system"), "")
+                # Every system message: the assembler keeps the stable part (system prompt, style,
+                # core facts) apart from the memories retrieved for this turn, so the stable part
+                # stays a cached prefix; reading only the first one missed the retrieved memories.
+                system = "\n".join(m["content"] for m in plan.messages if m["role"] == "system")
                 row = {"patient": i, "style": p.preference, "condition": cond, "terms": terms,
                        "prompt_recall": share(terms, system), "prompt_tokens": plan.tokens}
                 for ename, eng in engines.items():
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     out = {"patients": len(patients), "styles": dict(Counter(p.preference for p in patients)),
            "engines": {k: str(v) for k, v in (("base-model", a.bundle), ("lora", a.adapter_bundle)) if v},
+           "rehearsal": "llm" if a.rehearsal_bundle is not None else "rules",
            "max_new_tokens": a.max_new_tokens, "budget": budget, "conditions": table, "preference": pref,
            "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps(out, indent=1))
