@@ -167,6 +167,32 @@ def test_session_end_keeps_the_models_notes_with_provenance(tiny_bundle: Path, t
             assert sum("lisinopril" in n.get("subject", "") for n in kept[tier]) <= 1, kept[tier]
 
 
+def test_notes_rehearsed_after_the_session_closed(svc: MemoryService) -> None:
+    """The kiosk's model rehearses a closed session on its own thread and hands the notes back:
+    they are consolidated like end_session's own; a wrong session or a forgotten patient is
+    refused and the patient is not brought back."""
+    from edgemem.errors import InputError
+    from edgemem.memory.types import Note
+
+    session(svc, "bea", [("user", "My gynecologist found a bicornuate uterus."),
+                         ("assistant", "Thank you for telling me.")], T0, "b1-")
+    turns = svc.session_patient_turns("bea", svc.store.sessions(svc._need_pid("bea"))[0]["id"])
+    assert [t["tid"] for t in turns] == ["b1-0"]
+    sid = svc.store.sessions(svc._need_pid("bea"))[0]["id"]
+    note = Note(text="Has bicornuate uterus: My gynecologist found a bicornuate uterus.", kind="condition",
+                subject="bicornuate uterus", source_ids=["b1-0"], confidence=0.8)
+    report = svc.add_session_notes("bea", sid, [note], time=T0 + 100)
+    assert report["notes"] == 1
+    mems = svc.export("bea")["memories"]
+    assert any(m["subject"] == "bicornuate uterus" and m["source_ids"] == ["b1-0"] for m in mems), mems
+    with pytest.raises(InputError):
+        svc.add_session_notes("bea", "no-such-session", [note])
+    assert svc.forget("bea")
+    with pytest.raises(InputError):
+        svc.add_session_notes("bea", sid, [note])
+    assert "bea" not in set(svc.iter_users())
+
+
 def test_summary_keeps_provenance() -> None:
     turns = [{"tid": "a", "role": "user", "text": "Hello."},
              {"tid": "b", "role": "user", "text": "I have had chest pain and shortness of breath since Tuesday."},

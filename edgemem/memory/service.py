@@ -433,6 +433,35 @@ class MemoryService:
             idx.save()
         return report
 
+    def session_patient_turns(self, user: str, session_id: str) -> list[dict[str, Any]]:
+        """The patient's turns of a session (``tid``, ``text``, ``time``): what rehearsal outside
+        the memory thread reads (the kiosk runs the model's rehearsal on its own thread)."""
+        pid = self._need_pid(user)
+        return [{"tid": t["tid"], "text": t["text"], "time": t["time"]}
+                for t in self.store.turns(pid, session_id=session_id) if t["role"] == "user"]
+
+    def add_session_notes(self, user: str, session_id: str, notes: Sequence[Note], time: Any = None) -> dict[str, Any]:
+        """Notes rehearsed elsewhere for a session that ``end_session`` already closed: into the
+        short-term ring, then consolidation, as ``end_session`` does with its own notes.
+
+        A patient forgotten meanwhile is not brought back (``InputError``), and a session that is
+        not theirs is refused: the model's notes may arrive seconds after the session closed."""
+        pid = self._need_pid(user)
+        if not any(s["id"] == session_id for s in self.store.sessions(pid)):
+            raise InputError(f"no session {session_id!r} for this patient")
+        now = to_epoch(time, _time.time())
+        ring = self.ring(pid)
+        self.executive.rehearse(ring, list(notes), session_id, now)
+        events = self.executive.consolidate(pid, ring, now=now)
+        if events:
+            self._pending[pid] = self._pending.get(pid, 0) + len(events)
+        ring.save()
+        self.embed_pending(pid)
+        idx = self._indexes.get(pid)
+        if idx is not None and idx.worth_saving():
+            idx.save()
+        return {"session_id": session_id, "notes": len(notes), "events": events}
+
     def sweep(self, pid: int, now: float | None = None) -> int:
         """Archive memories whose retention fell below the threshold (never the protected kinds)."""
         now = _time.time() if now is None else now

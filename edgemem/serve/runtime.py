@@ -89,16 +89,15 @@ class LiveEngine:
         return scratch() if scratch is not None else contextlib.nullcontext(self)
 
 
-def use_llm_rehearsal(memory: Any, runtime: Any, profile: Profile | None) -> bool:
-    """With ``rehearsal = "llm"`` in the profile, closed sessions are rehearsed by the bundled
-    model (``ChoiceExtractor``, rules kept); otherwise, or for a memory without extractors, nothing
-    changes."""
-    if memory is None or getattr(profile, "rehearsal", "rules") != "llm" or not hasattr(memory, "extractor"):
-        return False
+def llm_rehearser(memory: Any, runtime: Any, profile: Profile | None) -> Any:
+    """With ``rehearsal = "llm"`` in the profile, the model's rehearsal for closed sessions
+    (``ChoiceExtractor`` over the runtime's current engine); None for the rules alone, or for a
+    memory that cannot take notes from outside."""
+    if memory is None or getattr(profile, "rehearsal", "rules") != "llm" or not hasattr(memory, "add_session_notes"):
+        return None
     from ..memory.rehearsal_choice import ChoiceExtractor
 
-    memory.extractor = ChoiceExtractor(LiveEngine(runtime), getattr(memory, "rules", None))
-    return True
+    return ChoiceExtractor(LiveEngine(runtime), getattr(memory, "rules", None))
 
 
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
@@ -126,6 +125,11 @@ class Runtime:
         self._memory_opener = memory_opener
         self.queue = GenerationQueue(config.queue_size)
         self._memory_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemem-memory")
+        # The model's rehearsal of closed sessions runs here, not on the memory thread: it takes
+        # ~0.9 s a patient turn, and the next patient's session start must not queue behind it.
+        self._rehearsal_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemem-rehearsal")
+        self.rehearser: Any = None
+        self._rehearsals: set[asyncio.Task[Any]] = set()
         self.sessions = SessionRegistry()
         self.admin_token = load_or_create_admin_token(home)
         self.engine: Generator | None = None
@@ -166,7 +170,7 @@ class Runtime:
             await self.queue.run_sync(self._load_engine)
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
-                use_llm_rehearsal(self.memory, self, self.profile)
+                self.rehearser = llm_rehearser(self.memory, self, self.profile)
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget)
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
@@ -243,8 +247,10 @@ class Runtime:
                 record(self.home, "session_end", user=s.user, actor="shutdown", session=s.session_id)
             except Exception as e:
                 log.warning("could not end session on shutdown: %s", e)
+        await self.rehearsals_done()
         if self.memory is not None and hasattr(self.memory, "close"):
             await self.memory_call(self.memory.close)
+        self._rehearsal_thread.shutdown(wait=True)
         self._memory_thread.shutdown(wait=True)
 
     # Sessions.
@@ -253,8 +259,40 @@ class Runtime:
         return self.sessions.add(user, sid, kind)
 
     async def end_session(self, session: Session) -> None:
+        """Close a session: the rules' rehearsal and consolidation now; the model's, if the profile
+        asks for it, in the background (the kiosk page and the next patient do not wait)."""
         self.sessions.remove(session.token)
         await self.memory_call(self.assistant.end_session, session.user, session.session_id)
+        self.rehearse_later(session.user, session.session_id)
+
+    def rehearse_later(self, user: str, session_id: str) -> None:
+        if self.rehearser is None or self.memory is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._rehearse(user, session_id))
+        self._rehearsals.add(task)
+        task.add_done_callback(self._rehearsals.discard)
+
+    async def _rehearse(self, user: str, session_id: str) -> None:
+        memory, rehearser = self.memory, self.rehearser
+        try:
+            turns = await self.memory_call(memory.session_patient_turns, user, session_id)  # type: ignore[union-attr]
+
+            def model_notes() -> list[Any]:
+                return [n for t in turns for n in rehearser.extract(t["tid"], "user", t["text"], t["time"])
+                        if n.confidence < 1.0]  # the rules' notes were taken when the session closed
+
+            notes = await asyncio.wrap_future(self._rehearsal_thread.submit(model_notes))
+            if notes:
+                await self.memory_call(memory.add_session_notes, user, session_id, notes)  # type: ignore[union-attr]
+        except EdgememError as e:  # e.g. the patient was forgotten meanwhile: nothing to add
+            log.info("model rehearsal of a closed session dropped: %s", e)
+        except Exception:
+            log.exception("model rehearsal of a closed session failed")
+
+    async def rehearsals_done(self) -> None:
+        """Wait for the model's rehearsals still running (shutdown, tests)."""
+        while self._rehearsals:
+            await asyncio.gather(*list(self._rehearsals), return_exceptions=True)
 
     async def api_session(self, user: str) -> Session:
         """The open API session of ``user`` (an integration passing ``user``), started on demand."""
@@ -270,6 +308,7 @@ class Runtime:
         for s in gone:
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
+                self.rehearse_later(s.user, s.session_id)
                 from ..privacy.audit import record
 
                 record(self.home, "session_end", user=s.user, actor="idle", session=s.session_id)
