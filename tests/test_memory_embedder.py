@@ -82,3 +82,14 @@ def test_quantized_export_ships_only_what_passes_the_gate(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["embedder.json", "model.onnx", "tokenizer.json"]
     vecs = OnnxEmbedder(tmp_path / "q").embed(["Thank you.", "I am allergic to penicillin."])
     assert vecs.shape == (2, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+
+
+def test_a_decoder_is_not_taken_for_the_embedder(tiny_bundle: Path) -> None:
+    """A bundle folder without embedder/ holds a decoder model.onnx + tokenizer.json; loading it as
+    the embedder must say so, not fail later inside a patient's first message."""
+    import pytest
+
+    from edgemem.errors import EdgememError
+
+    with pytest.raises(EdgememError, match="not a sentence embedder"):
+        OnnxEmbedder(tiny_bundle)

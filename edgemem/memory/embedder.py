@@ -38,6 +38,11 @@ class OnnxEmbedder:
         avail = set(ort.get_available_providers())
         self.session = ort.InferenceSession(str(model), opts, providers=[p for p in providers if p in avail]
                                             or ["CPUExecutionProvider"])
+        names = {i.name for i in self.session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= names:
+            # e.g. a bundle without embedder/ whose decoder model.onnx was taken for one
+            raise EdgememError(f"{model}: not a sentence embedder (inputs {sorted(names)[:4]}..., "
+                               "need input_ids and attention_mask)")
         out = self.session.get_outputs()[0]
         self.output = out.name
         self.dim = int(out.shape[-1]) if isinstance(out.shape[-1], int) else 384
