@@ -177,7 +177,9 @@ class ChoiceExtractor:
             return rules
         self.stats["turns"] += 1
         turn = clean(text)[:MAX_TURN_CHARS]
-        taken = {w for n in rules for w in terms(n.subject)}
+        # The rules' generic "other" notes (a sentence's first content words) do not cover their
+        # words: the model may still find that "endometriosis" in them is a condition.
+        taken = {w for n in rules if n.kind != "other" for w in terms(n.subject)}
         fresh: list[Candidate] = []
         for cand in candidates(turn)[: self.max_candidates]:
             self.stats["candidates"] += 1

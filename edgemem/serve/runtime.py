@@ -47,16 +47,9 @@ def load_engine(bundle: Path, profile: Profile | None, home: Home) -> Generator:
 
 def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None:
     """The real memory service, with the bundle's sentence embedder and the home's data key."""
-    from .. import memory
+    from ..memory import MemoryService
 
-    opener = getattr(memory, "open_memory", None) or getattr(memory.MemoryService, "open", None)
-    if opener is not None:
-        return opener(home, bundle=bundle, profile=profile)
-    from ..memory.embedder import OnnxEmbedder
-    from ..privacy import keys
-
-    codec = keys.load_codec(home) if hasattr(keys, "load_codec") else keys.open_codec(home)
-    return memory.MemoryService(home, OnnxEmbedder(bundle / "embedder"), codec, profile)
+    return MemoryService.open(home, bundle=bundle, profile=profile)
 
 
 class LiveEngine:
