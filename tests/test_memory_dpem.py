@@ -154,7 +154,10 @@ def test_session_end_keeps_the_models_notes_with_provenance(tiny_bundle: Path, t
     from edgemem.engine import Engine
     from edgemem.memory.rehearsal_choice import ChoiceExtractor
 
-    ex = ChoiceExtractor(Engine.from_bundle(tiny_bundle), keep=float("-inf"))
+    engine = Engine.from_bundle(tiny_bundle)
+    with MemoryService(Home(tmp_path / "plain").ensure(), embedder, DataKey.generate(), generator=engine) as plain:
+        assert isinstance(plain.extractor, ChoiceExtractor)  # an engine scores: rehearsal by choice
+    ex = ChoiceExtractor(engine, keep=float("-inf"))
     with MemoryService(Home(tmp_path / "home").ensure(), embedder, DataKey.generate(), extractor=ex) as svc:
         report = session(svc, "ana", [("user", "I take lisinopril. My gynecologist found a bicornuate uterus."),
                                       ("assistant", "Thank you for telling me.")], T0, "s1-")

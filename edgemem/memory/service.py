@@ -119,7 +119,16 @@ class MemoryService:
         self.store = Store(self.home.db_path, codec, synchronous=synchronous)
         self.rules = RuleExtractor()
         self.summarizer = LLMSummarizer(generator) if generator is not None else None
-        self.extractor: Extractor = extractor or (LLMExtractor(generator, self.rules) if generator is not None else self.rules)
+        self.extractor: Extractor = extractor or self.rules
+        if extractor is None and generator is not None:
+            # A model that can score (the engine) rehearses by choice, which beat the rules on
+            # hand-labelled facts; one that can only write gets the older validated-lines extractor.
+            if hasattr(generator, "score") and hasattr(generator, "encode"):
+                from .rehearsal_choice import ChoiceExtractor
+
+                self.extractor = ChoiceExtractor(generator, self.rules)
+            else:
+                self.extractor = LLMExtractor(generator, self.rules)
         self.exec_policy = executive or ExecutivePolicy()
         self.forgetting = forgetting or ForgettingPolicy()
         self.retrieval = retrieval or RetrievalConfig()
