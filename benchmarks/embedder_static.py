@@ -11,7 +11,12 @@ Variants (``--variants``):
 * ``mean``: rows centred on the table's mean (the [CLS]/[SEP] share every row has), plain mean;
 * ``sif``: + smooth-inverse-frequency weights ``a / (a + p(token))``, p counted on the MaLP
   *training* dialogues (the held-out ones, which the longchat set is built from, are excluded);
-* ``sif-pc``: + the first principal component removed from every row.
+* ``sif-pc``: + the first principal component removed from every row;
+* ``lsq``: the ``sif-pc`` table *trained* so that texts' weighted means match MiniLM's sentence
+  vectors (after model2vec's tokenlearn): up to 40,000 texts of MaLP's training dialogues (patient
+  turns whole, the doctor's turns by sentence, as the memory embeds them; held-out dialogues
+  excluded), MiniLM vectors as targets, mean squared error with Adam on minibatches, an L2 pull
+  toward the starting table, 10 % of the texts kept aside for the validation cosine.
 
 For each variant this prints the embedder's speed against MiniLM's on the same texts (same run),
 then runs ``benchmarks.memory_recall`` with the static embedder in the memory (``--no-memo``, so
@@ -109,12 +114,101 @@ class StaticEmbedder:
         return out
 
 
+def training_texts(limit: int = 40000, seed: int = 0) -> list[str]:
+    import random
+
+    from edgemem.memory.rehearsal import sentences
+
+    from .data import malp
+
+    held = malp.heldout_dialogue_indices()
+    texts: list[str] = []
+    for i, d in enumerate(malp.load_dialogues()):
+        if i in held:
+            continue
+        for t in d:
+            if t.role == "user":
+                texts.append(t.text)
+            else:
+                texts.extend(x for x in sentences(t.text) if len(x.split()) >= 4)
+    texts = sorted(set(x for x in texts if x.strip()))
+    random.Random(seed).shuffle(texts)
+    return texts[:limit]
+
+
+def train_lsq(folder: Path, epochs: int = 8, batch: int = 1024, lr: float = 2e-3, pull: float = 1e-4,
+              limit: int = 40000) -> tuple[np.ndarray, dict[str, Any]]:
+    """The ``sif-pc`` table fitted to MiniLM's sentence vectors (see the module docstring)."""
+    path = CACHE / "table-lsq.npy"
+    start = make("sif-pc", folder)
+    if path.exists():
+        return np.load(path), json.loads((CACHE / "table-lsq.json").read_text())
+    texts = training_texts(limit)
+    ypath = CACHE / f"targets-{len(texts)}.npy"
+    if ypath.exists():
+        y = np.load(ypath)
+    else:
+        y = load_embedder().embed(texts)
+        np.save(ypath, y)
+    encs = start.tok.encode_batch(texts, add_special_tokens=False)
+    ids = [np.asarray(e.ids, dtype=np.int64) for e in encs]
+    w = start.weights
+    assert w is not None
+    table0 = start.table.copy()
+    table = table0.copy()
+    n_val = len(texts) // 10
+    val, train = np.arange(n_val), np.arange(n_val, len(texts))
+
+    def dense(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows' weighted-mean operator over their unique pieces: (pieces, [rows, pieces])."""
+        pieces = np.unique(np.concatenate([ids[r] for r in rows]))
+        pos = {int(p): j for j, p in enumerate(pieces)}
+        a = np.zeros((len(rows), len(pieces)), np.float32)
+        for i, r in enumerate(rows):
+            ww = w[ids[r]]
+            np.add.at(a[i], [pos[int(p)] for p in ids[r]], ww / max(float(ww.sum()), 1e-6))
+        return pieces, a
+
+    def val_cos(t: np.ndarray) -> float:
+        pieces, a = dense(val)
+        v = a @ t[pieces]
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+        return float((v * y[val]).sum(1).mean())
+
+    report: dict[str, Any] = {"texts": len(texts), "val_cos_start": round(val_cos(table), 4)}
+    m1, m2 = np.zeros_like(table), np.zeros_like(table)
+    rng = np.random.default_rng(0)
+    step = 0
+    for epoch in range(epochs):
+        order = rng.permutation(train)
+        for s in range(0, len(order), batch):
+            rows = order[s:s + batch]
+            pieces, a = dense(rows)
+            resid = a @ table[pieces] - y[rows]
+            g = a.T @ resid / len(rows) + pull * (table[pieces] - table0[pieces])
+            step += 1
+            m1[pieces] = 0.9 * m1[pieces] + 0.1 * g
+            m2[pieces] = 0.999 * m2[pieces] + 0.001 * g * g
+            table[pieces] -= lr * (m1[pieces] / (1 - 0.9 ** step)) / (np.sqrt(m2[pieces] / (1 - 0.999 ** step)) + 1e-8)
+        report[f"val_cos_epoch{epoch + 1}"] = round(val_cos(table), 4)
+        print(f"  lsq epoch {epoch + 1}: validation cosine {report[f'val_cos_epoch{epoch + 1}']}", file=sys.stderr)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, table)
+    (CACHE / "table-lsq.json").write_text(json.dumps(report))
+    return table, report
+
+
 def make(variant: str, folder: Path) -> StaticEmbedder:
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(256)
+    if variant == "lsq":
+        trained, _ = train_lsq(folder)
+        emb = StaticEmbedder(trained, tok, sif_weights(tok, trained.shape[0]))
+        emb.table = trained  # already centred and fitted: no further centring
+        return emb
     table = distill(folder)
     weights = sif_weights(tok, table.shape[0]) if "sif" in variant else None
     return StaticEmbedder(table, tok, weights, drop_components=1 if variant.endswith("-pc") else 0)
