@@ -65,7 +65,7 @@ class Profile:
     emergency_number: str
     detect: dict[str, Any] = field(default_factory=dict)
     # Who turns a closed session into notes: "llm" (the bundled model scores phrases of the
-    # patient's turns, rules kept; ~0.9 s a patient turn on 2 x86 cores, at session end) or
+    # patient's turns, rules kept; ~0.6 s a patient turn on 2 x86 cores, after the session) or
     # "rules" (the deterministic extractor alone: boards where that would hold up the next patient).
     rehearsal: str = "rules"
 

@@ -154,7 +154,8 @@ class ChoiceExtractor:
         return out
 
     def judge(self, turn: str, phrases: Sequence[str]) -> list[tuple[str, float, float]]:
-        """(kind, keep score, kind score) per phrase.
+        """(kind, keep score, kind score) per phrase; the kind is only meaningful for a phrase
+        whose keep score passes ``keep``.
 
         With an engine that lends a scratch KV cache (``Engine.scratch``) the whole turn is scored
         in it: a conversation in progress keeps its cached prefix, and waiting replies go first."""
@@ -163,12 +164,19 @@ class ChoiceExtractor:
         scratch = getattr(self.scorer, "scratch", None)
         with (scratch() if scratch is not None else nullcontext(self.scorer)) as scorer:
             in_turn = self.channel(turn, phrases, scorer)
-            alone = self.channel("", phrases, scorer)
+            keeps = [max(in_turn[k][i] for k, _ in HEADERS) for i in range(len(phrases))]
+            # The context-free scores only pick the kind, so only phrases that are kept need them
+            # (about a third): the same notes for ~2/3 of the cost.
+            kept = [i for i, v in enumerate(keeps) if v > self.keep]
+            alone_kept = self.channel("", [phrases[i] for i in kept], scorer) if kept else {}
+        alone = {k: [0.0] * len(phrases) for k, _ in HEADERS}
+        for j, i in enumerate(kept):
+            for k, _ in HEADERS:
+                alone[k][i] = alone_kept[k][j]
         out = []
         for i in range(len(phrases)):
-            keep = max(in_turn[k][i] for k, _ in HEADERS)
             kind, kind_score = max(((k, in_turn[k][i] + alone[k][i]) for k, _ in HEADERS), key=lambda x: x[1])
-            out.append((kind, keep, kind_score))
+            out.append((kind, keeps[i], kind_score))
         return out
 
     def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]:

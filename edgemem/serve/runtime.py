@@ -119,7 +119,7 @@ class Runtime:
         self.queue = GenerationQueue(config.queue_size)
         self._memory_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemem-memory")
         # The model's rehearsal of closed sessions runs here, not on the memory thread: it takes
-        # ~0.9 s a patient turn, and the next patient's session start must not queue behind it.
+        # ~0.6 s a patient turn, and the next patient's session start must not queue behind it.
         self._rehearsal_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemem-rehearsal")
         self.rehearser: Any = None
         self._rehearsals: set[asyncio.Task[Any]] = set()
