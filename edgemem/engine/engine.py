@@ -25,7 +25,7 @@ from ..interfaces import ChatMessage, GenerationConfig
 from .chat import ChatRenderer, ChatTemplate
 from .detok import IncrementalDecoder
 from .model import DecoderModel
-from .sampler import Sampler, validate
+from .sampler import Sampler, log_softmax, validate
 
 
 # KV rows ``Engine.scratch`` lends for scoring: a patient turn, a header and a phrase fit.
@@ -150,7 +150,7 @@ class Engine:
 
     # -- Generator protocol ------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
-        return len(self.renderer.text_ids(text))
+        return len(self.encode(text))
 
     def encode(self, text: str) -> list[int]:
         """Plain text -> token ids (no special tokens): to extend a rendered prompt by hand."""
@@ -219,15 +219,15 @@ class Engine:
         model = self.model
         reuse = min(model.common_prefix(ids), len(ids) - 1)
         model.rewind(reuse)
-        first = _log_softmax(np.asarray(model.feed(ids[reuse:]), np.float64))
+        first = log_softmax(model.feed(ids[reuse:]))
         base = len(ids)
         out: list[float] = []
         for c in options:
             total = float(first[c[0]])
             if len(c) > 1:
-                rows = np.asarray(model.feed(c[:-1], all_logits=True), np.float64)
+                rows = log_softmax(model.feed(c[:-1], all_logits=True))
                 model.rewind(base)
-                total += sum(float(_log_softmax(r)[t]) for r, t in zip(rows, c[1:]))
+                total += float(rows[np.arange(len(c) - 1), c[1:]].sum())
             out.append(total)
         return out
 
@@ -375,11 +375,6 @@ class ScratchScorer:
             self.lends += 1
             self.borrow()
         return self.engine._score_locked(prompt_ids, continuations, self.limit)
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
 
 
 def _find_stop(text: str, stops: list[str]) -> int | None:

@@ -14,6 +14,13 @@ from ..errors import InputError
 from ..interfaces import GenerationConfig
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis, in float64 (scoring and perplexity sum many of them)."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
 def validate(config: GenerationConfig) -> None:
     if config.max_new_tokens < 1:
         raise InputError("max_new_tokens must be >= 1")

@@ -24,9 +24,9 @@ from ..home import Home
 
 def perplexity(logits: np.ndarray, ids: list[int]) -> float:
     """exp(mean negative log-likelihood) of ``ids[1:]`` given teacher-forced ``logits[:-1]``."""
-    x = np.asarray(logits, dtype=np.float64)[:-1]
-    x = x - x.max(axis=-1, keepdims=True)
-    logp = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    from ..engine.sampler import log_softmax
+
+    logp = log_softmax(np.asarray(logits)[:-1])
     nll = -logp[np.arange(len(ids) - 1), np.asarray(ids[1:])]
     return float(math.exp(nll.mean()))
 
