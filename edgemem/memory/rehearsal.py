@@ -79,14 +79,8 @@ class RuleExtractor:
             if (kind, subject) in seen:
                 return
             seen.add((kind, subject))
-            if kind == "medication" and negated:
-                head = f"Stopped taking {subject}"
-            elif negated:
-                head = f"No longer {self.LABEL[kind].lower()} {subject}"
-            else:
-                head = f"{self.LABEL[kind]} {subject}"
-            notes.append(Note(text=f"{head}: {_clip(sentence)}", kind=kind, subject=subject, negated=negated,
-                              source_ids=[turn_id], time=time))
+            notes.append(Note(text=note_text(kind, subject, negated, sentence), kind=kind, subject=subject,
+                              negated=negated, source_ids=[turn_id], time=time))
 
         for sent in sentences(text):
             f = fold(sent)
@@ -173,6 +167,25 @@ class RuleExtractor:
                         add("other", subj, sent)
                         break
         return notes
+
+
+def note_text(kind: str, subject: str, negated: bool, sentence: str) -> str:
+    """A note's text: what it says about the patient, then the sentence it came from."""
+    label = RuleExtractor.LABEL[kind]
+    if kind == "medication" and negated:
+        head = f"Stopped taking {subject}"
+    elif negated:
+        head = f"No longer {label.lower()} {subject}"
+    else:
+        head = f"{label} {subject}"
+    return f"{head}: {_clip(sentence)}"
+
+
+def session_end_notes(extractor: Extractor, turns: Iterable[dict]) -> list[Note]:
+    """What a session-end extractor (the model's) adds for a session's patient turns: its notes
+    without the rules' own (confidence 1), which were taken turn by turn as the session ran."""
+    return [n for t in turns if t.get("role", "user") == "user"
+            for n in extractor.extract(str(t["tid"]), "user", t["text"], t.get("time")) if n.confidence < 1.0]
 
 
 def _subject_of(folded: str) -> str:

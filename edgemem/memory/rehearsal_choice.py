@@ -27,7 +27,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from .rehearsal import RuleExtractor, _clip, clean, sentences
+from .rehearsal import RuleExtractor, clean, note_text, sentences
 from .text import NEGATORS, STOPWORDS, fold, terms
 from .types import Note
 
@@ -206,9 +206,7 @@ class ChoiceExtractor:
             if keep <= self.keep or any(w in taken for w in words):
                 continue
             negated = bool(_NEG_NEAR.search(cand.before))
-            head = RuleExtractor.LABEL[kind]
-            head = ("Stopped taking" if kind == "medication" else f"No longer {head.lower()}") if negated else head
-            notes.append(Note(text=f"{head} {cand.phrase}: {_clip(cand.sentence)}", kind=kind,
+            notes.append(Note(text=note_text(kind, cand.phrase, negated, cand.sentence), kind=kind,
                               subject=cand.phrase, negated=negated, source_ids=[turn_id], time=time,
                               confidence=0.8))
             taken.update(words)

@@ -33,7 +33,8 @@ from . import preference as prefmod
 from .executive import Executive, ExecutivePolicy
 from .forgetting import ForgettingPolicy
 from .prompt import CORE_KINDS, assemble
-from .rehearsal import Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, summarize
+from .rehearsal import (Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, session_end_notes,
+                        summarize)
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
 from .store import Store, memory_key, turn_key
@@ -403,11 +404,7 @@ class MemoryService:
         report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
         ring = self.ring(pid)
         if getattr(self.extractor, "runs_at_session_end", False):
-            notes = []
-            for t in turns:
-                if t["role"] == "user":
-                    notes.extend(n for n in self.extractor.extract(t["tid"], t["role"], t["text"], t["time"])
-                                 if n.confidence < 1.0)
+            notes = session_end_notes(self.extractor, turns)
             self.executive.rehearse(ring, notes, session_id, now)
             report["llm_notes"] = len(notes)
         # Summary (one per session; a re-closed session replaces its summary).

@@ -93,6 +93,7 @@ def llm_rehearser(memory: Any, runtime: Any, profile: Profile | None) -> Any:
     return ChoiceExtractor(LiveEngine(runtime), getattr(memory, "rules", None))
 
 
+
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     """What changes when a slot switch or a re-apply puts a different bundle in place."""
     if bundle is None:
@@ -266,15 +267,12 @@ class Runtime:
         task.add_done_callback(self._rehearsals.discard)
 
     async def _rehearse(self, user: str, session_id: str) -> None:
+        from ..memory.rehearsal import session_end_notes
+
         memory, rehearser = self.memory, self.rehearser
         try:
             turns = await self.memory_call(memory.session_patient_turns, user, session_id)  # type: ignore[union-attr]
-
-            def model_notes() -> list[Any]:
-                return [n for t in turns for n in rehearser.extract(t["tid"], "user", t["text"], t["time"])
-                        if n.confidence < 1.0]  # the rules' notes were taken when the session closed
-
-            notes = await asyncio.wrap_future(self._rehearsal_thread.submit(model_notes))
+            notes = await asyncio.wrap_future(self._rehearsal_thread.submit(session_end_notes, rehearser, turns))
             if notes:
                 await self.memory_call(memory.add_session_notes, user, session_id, notes)  # type: ignore[union-attr]
         except EdgememError as e:  # e.g. the patient was forgotten meanwhile: nothing to add
