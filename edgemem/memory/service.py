@@ -424,9 +424,7 @@ class MemoryService:
             prof["preference"] = prefmod.detect(user_turns, prof.get("preference"))
             self.store.set_profile(pid, prof)
             report["preference"] = prof["preference"]["style"]
-        report["events"] = self.executive.consolidate(pid, ring, now=now)
-        if report["events"]:
-            self._pending[pid] = self._pending.get(pid, 0) + len(report["events"])
+        report["events"] = self._consolidate(pid, ring, now)
         ring.save()
         report["archived"] = self.sweep(pid, now)
         self._flush_touches(pid, now)
@@ -434,10 +432,20 @@ class MemoryService:
         self._open.pop(session_id, None)
         if not self._bulk or self._pending.get(pid, 0) >= self.embed_batch:
             self.embed_pending(pid)  # in a bulk import, only once a full batch is waiting
+        self._save_index(pid)
+        return report
+
+    def _consolidate(self, pid: int, ring: ShortTermBuffer, now: float) -> list[Any]:
+        """The executive's consolidation; what it wrote to long-term memory waits to be embedded."""
+        events = self.executive.consolidate(pid, ring, now=now)
+        if events:
+            self._pending[pid] = self._pending.get(pid, 0) + len(events)
+        return events
+
+    def _save_index(self, pid: int) -> None:
         idx = self._indexes.get(pid)
         if idx is not None and idx.worth_saving():
             idx.save()
-        return report
 
     def session_patient_turns(self, user: str, session_id: str) -> list[dict[str, Any]]:
         """The patient's turns of a session (``tid``, ``text``, ``time``): what rehearsal outside
@@ -458,14 +466,10 @@ class MemoryService:
         now = to_epoch(time, _time.time())
         ring = self.ring(pid)
         self.executive.rehearse(ring, list(notes), session_id, now)
-        events = self.executive.consolidate(pid, ring, now=now)
-        if events:
-            self._pending[pid] = self._pending.get(pid, 0) + len(events)
+        events = self._consolidate(pid, ring, now)
         ring.save()
         self.embed_pending(pid)
-        idx = self._indexes.get(pid)
-        if idx is not None and idx.worth_saving():
-            idx.save()
+        self._save_index(pid)
         return {"session_id": session_id, "notes": len(notes), "events": events}
 
     def sweep(self, pid: int, now: float | None = None) -> int:
