@@ -39,54 +39,36 @@ def main(argv: list[str] | None = None) -> None:
 
     import edgemem.memory.rehearsal_choice as rc
     from edgemem.memory.rehearsal import RuleExtractor, clean
-    from edgemem.memory.text import terms
-    from edgemem.memory.types import Note
 
     sets = {"shipped": (rc.NEUTRAL, rc.HEADERS), **OTHER_SETS}
     gold = load_gold(a.split)
     engine = load_engine(a.bundle, not a.no_verify, "x86-kiosk")
     rules = RuleExtractor()
-    base = Counter()
+    base: Counter[str] = Counter()
     for g in gold:
         base += score_turn(rules.extract("t", "user", g["text"]), g["facts"])
     rules_precision = base["notes_right"] / max(1, base["notes"])
+    thresholds = range(7)
     for name in a.sets.split(","):
         neutral, headers = sets[name]
-        ex = rc.ChoiceExtractor(engine)
-        kinds = [k for k, _ in headers]
-        shipped = (rc.NEUTRAL, rc.HEADERS)
-        rc.NEUTRAL, rc.HEADERS = neutral, headers
+        # keep = the lowest threshold, so every phrase any threshold keeps gets its kind scored.
+        ex = rc.ChoiceExtractor(engine, keep=min(thresholds), neutral=neutral, headers=headers)
         data: list[Any] = []
-        try:
-            for g in gold:
-                turn = clean(g["text"])[: rc.MAX_TURN_CHARS]
-                r = rules.extract("t", "user", g["text"])
-                taken = {w for n in r if n.kind != "other" for w in terms(n.subject)}
-                phrases = [c.phrase for c in rc.candidates(turn)[:24] if not any(w in taken for w in terms(c.phrase))]
-                data.append((g, r, phrases, ex.channel(turn, phrases) if phrases else {},
-                             ex.channel("", phrases) if phrases else {}))
-        finally:
-            rc.NEUTRAL, rc.HEADERS = shipped
+        for g in gold:
+            turn = clean(g["text"])[: rc.MAX_TURN_CHARS]
+            r = rules.extract("t", "user", g["text"])
+            fresh, taken = ex.fresh_candidates(turn, r)
+            data.append((g, r, fresh, taken, ex.judge(turn, [c.phrase for c in fresh])))
 
         def at(thr: float) -> tuple[float, float, float, float]:
             tot: Counter[str] = Counter()
-            for g, r, phrases, it, al in data:
-                notes = list(r)
-                taken = {w for n in r if n.kind != "other" for w in terms(n.subject)}
-                ranked = sorted(((max(it[k][i] for k in kinds), i) for i in range(len(phrases))), reverse=True)
-                for s, i in ranked:
-                    words = terms(phrases[i])
-                    if s <= thr or any(w in taken for w in words):
-                        continue
-                    kind = max(kinds, key=lambda k: it[k][i] + al[k][i])
-                    notes.append(Note(text="", kind=kind, subject=phrases[i], confidence=0.8))
-                    taken.update(words)
-                tot += score_turn(notes, g["facts"])
+            for g, r, fresh, taken, judged in data:
+                tot += score_turn(r + ex.select(fresh, judged, taken, "t", keep=thr), g["facts"])
             rec, prec = tot["gold_found"] / tot["gold"], tot["notes_right"] / max(1, tot["notes"])
             return (round(rec, 3), round(tot["gold_found_kind"] / tot["gold"], 3), round(prec, 3),
                     round(2 * rec * prec / max(1e-9, rec + prec), 3))
 
-        rows = [(t, *at(t)) for t in range(7)]
+        rows = [(t, *at(t)) for t in thresholds]
         chosen = next((r for r in rows if r[3] >= rules_precision), None)
         print(f"{name}: neutral {neutral!r}; lowest keep with precision >= rules' {rules_precision:.3f}: {chosen}")
         for r in rows:

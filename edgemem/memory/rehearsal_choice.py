@@ -132,10 +132,12 @@ class ChoiceExtractor:
     runs_at_session_end = True
 
     def __init__(self, scorer: Scorer, fallback: RuleExtractor | None = None, *, keep: float = 4.0,
-                 max_candidates: int = 24) -> None:
+                 max_candidates: int = 24, neutral: str = NEUTRAL,
+                 headers: Sequence[tuple[str, str]] = HEADERS) -> None:
         self.scorer = scorer
         self.fallback = fallback or RuleExtractor()
         self.keep = keep
+        self.neutral, self.headers = neutral, tuple(headers)
         self.max_candidates = max_candidates
         self.stats = {"turns": 0, "candidates": 0, "kept": 0, "covered_by_rules": 0, "errors": 0}
 
@@ -146,9 +148,9 @@ class ChoiceExtractor:
         enc = scorer.encode
         options = [enc(" " + p) for p in phrases]
         lead = f'Patient said: "{context}"\n' if context else ""
-        base = scorer.score(enc(lead + NEUTRAL), options)
+        base = scorer.score(enc(lead + self.neutral), options)
         out: dict[str, list[float]] = {}
-        for kind, header in HEADERS:
+        for kind, header in self.headers:
             got = scorer.score(enc(lead + header), options)
             out[kind] = [g - b for g, b in zip(got, base)]
         return out
@@ -164,27 +166,23 @@ class ChoiceExtractor:
         scratch = getattr(self.scorer, "scratch", None)
         with (scratch() if scratch is not None else nullcontext(self.scorer)) as scorer:
             in_turn = self.channel(turn, phrases, scorer)
-            keeps = [max(in_turn[k][i] for k, _ in HEADERS) for i in range(len(phrases))]
+            keeps = [max(in_turn[k][i] for k, _ in self.headers) for i in range(len(phrases))]
             # The context-free scores only pick the kind, so only phrases that are kept need them
             # (about a third): the same notes for ~2/3 of the cost.
             kept = [i for i, v in enumerate(keeps) if v > self.keep]
             alone_kept = self.channel("", [phrases[i] for i in kept], scorer) if kept else {}
-        alone = {k: [0.0] * len(phrases) for k, _ in HEADERS}
+        alone = {k: [0.0] * len(phrases) for k, _ in self.headers}
         for j, i in enumerate(kept):
-            for k, _ in HEADERS:
+            for k, _ in self.headers:
                 alone[k][i] = alone_kept[k][j]
         out = []
         for i in range(len(phrases)):
-            kind, kind_score = max(((k, in_turn[k][i] + alone[k][i]) for k, _ in HEADERS), key=lambda x: x[1])
+            kind, kind_score = max(((k, in_turn[k][i] + alone[k][i]) for k, _ in self.headers), key=lambda x: x[1])
             out.append((kind, keeps[i], kind_score))
         return out
 
-    def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]:
-        rules = self.fallback.extract(turn_id, role, text, time)
-        if role != "user":
-            return rules
-        self.stats["turns"] += 1
-        turn = clean(text)[:MAX_TURN_CHARS]
+    def fresh_candidates(self, turn: str, rules: Sequence[Note]) -> tuple[list[Candidate], set[str]]:
+        """The turn's candidate phrases the rules' notes do not cover, and the covered words."""
         # The rules' generic "other" notes (a sentence's first content words) do not cover their
         # words: the model may still find that "endometriosis" in them is a condition.
         taken = {w for n in rules if n.kind != "other" for w in terms(n.subject)}
@@ -195,20 +193,38 @@ class ChoiceExtractor:
                 self.stats["covered_by_rules"] += 1
             else:
                 fresh.append(cand)
-        try:
-            judged = self.judge(turn, [c.phrase for c in fresh])
-        except Exception:  # a model failure must not lose the turn: the rules' notes stand
-            self.stats["errors"] += 1
-            return rules
+        return fresh, taken
+
+    def select(self, fresh: Sequence[Candidate], judged: Sequence[tuple[str, float, float]], taken: set[str],
+               turn_id: str, time: float | None = None, keep: float | None = None) -> list[Note]:
+        """Notes for the judged phrases above ``keep`` (default ``self.keep``), best first, one per
+        word: a phrase overlapping one already kept (or a rule's) is dropped."""
+        keep = self.keep if keep is None else keep
+        taken = set(taken)
         notes: list[Note] = []
-        for cand, (kind, keep, _) in sorted(zip(fresh, judged), key=lambda x: -x[1][1]):
+        for cand, (kind, score, _) in sorted(zip(fresh, judged), key=lambda x: -x[1][1]):
             words = terms(cand.phrase)
-            if keep <= self.keep or any(w in taken for w in words):
+            if score <= keep or any(w in taken for w in words):
                 continue
             negated = bool(_NEG_NEAR.search(cand.before))
             notes.append(Note(text=note_text(kind, cand.phrase, negated, cand.sentence), kind=kind,
                               subject=cand.phrase, negated=negated, source_ids=[turn_id], time=time,
                               confidence=0.8))
             taken.update(words)
-            self.stats["kept"] += 1
+        return notes
+
+    def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]:
+        rules = self.fallback.extract(turn_id, role, text, time)
+        if role != "user":
+            return rules
+        self.stats["turns"] += 1
+        turn = clean(text)[:MAX_TURN_CHARS]
+        fresh, taken = self.fresh_candidates(turn, rules)
+        try:
+            judged = self.judge(turn, [c.phrase for c in fresh])
+        except Exception:  # a model failure must not lose the turn: the rules' notes stand
+            self.stats["errors"] += 1
+            return rules
+        notes = self.select(fresh, judged, taken, turn_id, time)
+        self.stats["kept"] += len(notes)
         return rules + notes
