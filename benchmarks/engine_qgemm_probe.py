@@ -84,6 +84,7 @@ def measure(folder: Path) -> dict[str, Any]:
     """In this process: perplexity (both chunkings), decode, follow-up prefill."""
     from benchmarks.ablation import load_engine
     from benchmarks.data import malp
+    from edgemem.engine.sampler import log_softmax
     from edgemem.interfaces import ChatMessage
 
     eng = load_engine(folder, False, "x86-kiosk")
@@ -102,10 +103,8 @@ def measure(folder: Path) -> dict[str, Any]:
                                        np.asarray(m.feed(ids[1:-1], all_logits=True))])
             else:
                 rows = np.asarray(m.feed(ids[:-1], all_logits=True))
-            rows = rows.astype(np.float64)
-            rows -= rows.max(1, keepdims=True)
-            lp = rows - np.log(np.exp(rows).sum(1, keepdims=True))
-            tot -= sum(lp[i, t] for i, t in enumerate(ids[1:]))
+            lp = log_softmax(rows)
+            tot -= float(lp[np.arange(len(ids) - 1), ids[1:]].sum())
             n += len(ids) - 1
         out[f"ppl_{mode}"] = round(float(np.exp(tot / n)), 4)
     out["ppl_tokens"] = n
