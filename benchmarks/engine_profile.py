@@ -24,6 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _projection(node_name: str) -> str:
+    """The weight a MatMulNBits node multiplies by, from its name (``model.layers.3.mlp.down_proj/...``)."""
+    for part in ("qkv_proj", "o_proj", "gate_up_proj", "down_proj", "lm_head"):
+        if part in node_name:
+            return part
+    return "other"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", type=Path, help="bundle folder (manifest.json + model.onnx); not verified")
@@ -31,6 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--followup", type=int, default=0, help="profile a prefill of this many tokens after --past cached ones")
     ap.add_argument("--past", type=int, default=1017)
+    ap.add_argument("--by-projection", action="store_true", help="split MatMulNBits by the weight it multiplies (qkv, o, gate_up, down, LM head)")
     args = ap.parse_args()
     import onnxruntime as ort
 
@@ -73,11 +82,14 @@ def main() -> None:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             name = e["name"]
             key = e["args"].get("op_name", "?") + ("(offset)" if any(t in name for t in ("/Offsets", "BlockSums", "AddOffsets")) else "")
+            if args.by_projection and key == "MatMulNBits":  # which weight: qkv, o, gate_up, down or the LM head
+                key += ":" + _projection(name)
             by[key] += e["dur"]
             calls[key] += 1
     os.remove(trace)
     total = sum(by.values()) or 1
-    out = {k: {"share": round(v / total, 4), "calls": calls[k]} for k, v in by.most_common()}
+    out = {k: {"share": round(v / total, 4), "calls": calls[k], "us_per_call": round(v / calls[k], 1)}
+           for k, v in by.most_common()}
     print(json.dumps(out, indent=1))
 
 

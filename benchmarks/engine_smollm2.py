@@ -50,11 +50,21 @@ def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_leng
         shutil.rmtree(out)
     out.mkdir(parents=True)
     t = time.time()
-    result = build_decoder(hf, out, quantization=quantization, context_length=context_length, kv_dtype=kv_dtype)
-    print(f"built {quantization} graph in {time.time() - t:.1f} s", file=sys.stderr)
-    shutil.copy(hf / "tokenizer.json", out / "tokenizer.json")
     template_file = hf / "chat_template.jinja"
     template = template_file.read_text() if template_file.is_file() else json.loads((hf / "tokenizer_config.json").read_text())["chat_template"]
+    hessians = None
+    if quantization == "int4-gptq":  # GPTQ needs the layers' input statistics (export.gptq)
+        from tokenizers import Tokenizer
+
+        from export.base import render_chat
+        from export.build import GATE_WINDOW, calibration_hessians
+
+        tok = Tokenizer.from_file(str(hf / "tokenizer.json"))
+        hessians = calibration_hessians(hf, tok, lambda m, g=False: render_chat(template, m, g), GATE_WINDOW)
+    result = build_decoder(hf, out, quantization=quantization, context_length=context_length, kv_dtype=kv_dtype,
+                           hessians=hessians)
+    print(f"built {quantization} graph in {time.time() - t:.1f} s", file=sys.stderr)
+    shutil.copy(hf / "tokenizer.json", out / "tokenizer.json")
     key = keys.generate()
     keys.trust(key.public_key(), Home(home))
     manifest = {
@@ -72,7 +82,7 @@ def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_leng
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quantization", default="int8", choices=["fp32", "int8", "int4"])
+    ap.add_argument("--quantization", default="int8", choices=["fp32", "int8", "int4", "int4-gptq"])
     ap.add_argument("--context-length", type=int, default=2048)
     ap.add_argument("--work", type=Path, default=Path("/tmp/edgemem-engine-bench"))
     ap.add_argument("--hf", type=Path, help="An existing HF folder of SmolLM2 (skips the GGUF conversion).")

@@ -25,7 +25,7 @@ else:  # pragma: no cover
 from .errors import ProfileError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "firmware_profiles"
-QUANTIZATIONS = ("fp32", "fp16", "int8", "int4")
+QUANTIZATIONS = ("fp32", "fp16", "int8", "int4", "int4-gptq")
 INDEX_PRECISIONS = ("f32", "f16", "i8")
 REHEARSALS = ("rules", "llm")
 KNOWN_PROVIDERS = (
@@ -41,6 +41,7 @@ DEFAULT_GATE = {
     "fp16": (0.01, 0.95),
     "int8": (0.03, 0.90),
     "int4": (0.08, 0.90),
+    "int4-gptq": (0.08, 0.90),
 }
 
 

@@ -31,6 +31,9 @@ from .base import INFO_FILE, BaseInfo, convert, read_info, render_chat, sha256_f
 from .dialogues import Dialogue, read_jsonl, split
 
 PACKAGED_HELDOUT = Path(__file__).resolve().parent / "data" / "heldout.jsonl"
+# Training-split dialogues whose layer inputs GPTQ rounds against (int4-gptq builds only).
+PACKAGED_CALIBRATION = Path(__file__).resolve().parent / "data" / "calibration.jsonl"
+CALIBRATION_TOKENS = 8192
 DEFAULT_GATE_TOKENS = 4096
 GATE_WINDOW = 256
 GOLDEN_TOKENS = 96
@@ -131,6 +134,16 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
     return {"dim": int(emb["dim"]), "io": emb["io"]}
 
 
+def calibration_hessians(hf: Path, tokenizer: Any, render: Callable[..., str], window: int, *,
+                         tokens: int = CALIBRATION_TOKENS, threads: int = 2) -> dict[str, Any]:
+    """Layer-input statistics for an ``int4-gptq`` graph (``export.gptq.hessians``) over the
+    packaged training-split calibration dialogues, rendered with the model's chat template."""
+    from . import gptq
+
+    calib = gate_mod.gate_texts(tokenizer, render, read_jsonl(PACKAGED_CALIBRATION), window, tokens)
+    return gptq.hessians(hf, calib, threads=threads)
+
+
 def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[str] | None = None,
           adapter: str | os.PathLike[str] | None = None, key: str | os.PathLike[str] | None = None,
           home: Home | None = None, heldout: Sequence[str | os.PathLike[str]] = (), force: bool = False,
@@ -172,18 +185,22 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         info: BaseInfo = read_info(hf)
         ctx = _context_length(prof, hf, context_length, say)
 
-        from .onnx_graph import build_decoder
-
-        say(f"building the {prof.quantization} decoder graph (context {ctx})")
-        graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx)
-        shutil.copy2(hf / "tokenizer.json", stage / "tokenizer.json")
-
         from tokenizers import Tokenizer
+
+        from .onnx_graph import build_decoder
 
         tok = Tokenizer.from_file(str(hf / "tokenizer.json"))
 
         def render(messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
             return render_chat(info.chat_template, messages, add_generation_prompt)
+
+        hessians = None
+        if prof.quantization == "int4-gptq":
+            say(f"calibrating GPTQ on {CALIBRATION_TOKENS} training-split tokens")
+            hessians = calibration_hessians(hf, tok, render, min(GATE_WINDOW, ctx), threads=threads)
+        say(f"building the {prof.quantization} decoder graph (context {ctx})")
+        graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx, hessians=hessians)
+        shutil.copy2(hf / "tokenizer.json", stage / "tokenizer.json")
 
         held = load_heldout(heldout)
         window = min(GATE_WINDOW, ctx)

@@ -25,6 +25,10 @@ def test_shipped_profiles_validate() -> None:
     assert profiles.load("jetson-orin-nano").quantization == "fp16"
     assert profiles.load("jetson-orin-nano").providers[0] == "TensorrtExecutionProvider"
     assert profiles.load("pi-zero-2w").rss_budget_mb <= 512
+    # the AVX2 kiosk takes the GPTQ 4-bit build, under the same gate as the int8 x86 kiosk
+    avx2, kiosk = profiles.load("x86-avx2"), profiles.load("x86-kiosk")
+    assert avx2.quantization == "int4-gptq" and kiosk.quantization == "int8"
+    assert (avx2.max_ppl_increase, avx2.min_agreement) == (kiosk.max_ppl_increase, kiosk.min_agreement)
 
 
 @pytest.mark.parametrize("model, expected", [

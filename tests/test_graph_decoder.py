@@ -33,10 +33,17 @@ def reference(tiny_llama_dir: Path) -> tuple[list[int], np.ndarray]:
 
 @pytest.fixture(scope="module")
 def built(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    import json
+
+    from export import gptq
+
+    vocab = json.loads((tiny_llama_dir / "config.json").read_text())["vocab_size"]
+    calibration = [[int(t) for t in np.random.RandomState(100 + i).randint(3, vocab, 64)] for i in range(4)]
     out = {}
-    for q in ("fp32", "int8", "int4"):
+    for q in ("fp32", "int8", "int4", "int4-gptq"):
         d = tmp_path_factory.mktemp(f"graph-{q}")
-        result = build_decoder(tiny_llama_dir, d, quantization=q, context_length=CTX)
+        hs = gptq.hessians(tiny_llama_dir, calibration, threads=1) if q == "int4-gptq" else None
+        result = build_decoder(tiny_llama_dir, d, quantization=q, context_length=CTX, hessians=hs)
         out[q] = (d, result)
     return out
 
@@ -98,7 +105,7 @@ def test_prefix_reuse_matches_fresh_run(built: dict, reference: tuple) -> None:
     np.testing.assert_allclose(fresh[:30], ref[:30], atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("q, max_diff, min_agree", [("int8", 0.3, 0.9), ("int4", 2.0, 0.6)])
+@pytest.mark.parametrize("q, max_diff, min_agree", [("int8", 0.3, 0.9), ("int4", 2.0, 0.6), ("int4-gptq", 2.0, 0.6)])
 def test_quantized_close_to_reference(built: dict, reference: tuple, q: str, max_diff: float, min_agree: float) -> None:
     ids, ref = reference
     d, result = built[q]
@@ -109,7 +116,7 @@ def test_quantized_close_to_reference(built: dict, reference: tuple, q: str, max
     assert np.abs(logits - ref).max() > 1e-5
 
 
-@pytest.mark.parametrize("q", ["int8", "int4"])
+@pytest.mark.parametrize("q", ["int8", "int4", "int4-gptq"])
 def test_lm_head_is_listed_first(built: dict, q: str) -> None:
     """onnxruntime pre-packs in listed order; the LM head first keeps its source pages off the
     load's RSS peak (export.onnx_graph says why). The graph still runs (test_quantized_close_to_reference)."""
@@ -203,3 +210,24 @@ def test_embedding_lookup_reads_the_lm_head_table(built: dict, q: str) -> None:
         want = inits[spec["tensor"]][ids]
     assert got.shape == (len(ids), spec["hidden"]) and got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
+
+
+def test_int4_gptq_uses_the_kernels_zero_points(built: dict) -> None:
+    """No offset term (the point of the build: one MatMulNBits per projection), uint8 zero points
+    on every 4-bit layer, and the manifest says how the weights were rounded."""
+    import onnx
+
+    d, result = built["int4-gptq"]
+    graph = onnx.load(str(d / "model.onnx"), load_external_data=False).graph
+    names = {t.name for t in graph.initializer}
+    layers = [n for n in graph.node if n.op_type == "MatMulNBits" and n.name != "lm_head/MatMulNBits"]
+    bits = {n.name: next(a.i for a in n.attribute if a.name == "bits") for n in layers}
+    four = [n for n in layers if bits[n.name] == 4]
+    # 4-bit: o_proj and gate_up_proj, with zero points; 8-bit (symmetric): qkv_proj and down_proj
+    assert {n.name.split(".")[-1].split("/")[0] for n in four} == {"o_proj", "gate_up_proj"}
+    assert all(len(n.input) == 4 and n.input[3] in names for n in four)
+    assert all(len(n.input) == 3 for n in layers if bits[n.name] == 8)
+    assert {n.name.split(".")[-1].split("/")[0] for n in layers if bits[n.name] == 8} == {"qkv_proj", "down_proj"}
+    assert not [n for n in graph.node if "Offsets" in n.name or "BlockSums" in n.name]
+    qinfo = result["io"]["quantization"]
+    assert qinfo["rounding"] == "gptq" and qinfo["bits"] == 4 and not qinfo["offsets"] and qinfo["symmetric"] is False

@@ -86,7 +86,7 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
         if not it["valid"]:
             click.echo(f"{mark} {it['name']:<18} INVALID: {it['error']}")
             continue
-        click.echo(f"{mark} {it['name']:<18} {it['quantization']:<5} threads={it['threads']:<2} ctx={it['context_length']:<5} "
+        click.echo(f"{mark} {it['name']:<18} {it['quantization']:<9} threads={it['threads']:<2} ctx={it['context_length']:<5} "
                    f"rss<={it['rss_budget_mb']}MB  {','.join(p.replace('ExecutionProvider', '') for p in it['providers'])}")
     click.echo(f"detected: {det.name} ({det.reason})")
 
