@@ -93,3 +93,32 @@ def test_merge_refuses_a_weight_the_graph_does_not_store(lora_case: dict) -> Non
     bad = {"model.layers.9.self_attn.q_proj.weight": next(iter(lora_case["lora"].values()))}
     with pytest.raises(BundleError, match="does not store"):
         merge_into(root / "refuse", io, bad)
+
+
+def test_device_merge_into_the_mixed_int4_gptq_layout(lora_case: dict) -> None:
+    """int4-gptq keeps qkv/down 8-bit (symmetric) and o/gate_up 4-bit with zero points: the device
+    merge must patch both layouts of one graph, and the merged model must follow the adapter."""
+    from edgemem.engine import DecoderModel
+    from edgemem.sync.smoke import perplexity
+
+    root = lora_case["root"]
+    io = _build(lora_case["base_hf"], root / "base-g", "int4-gptq")
+    ref_io = _build(lora_case["merged_hf"], root / "ref-g", "int4-gptq")
+    bits = {e["tensor"]: e.get("bits", io["quantization"]["bits"]) for e in io["weights"].values()}
+    assert {b for t, b in bits.items() if "qkv_proj" in t or "down_proj" in t} == {8}
+    assert {b for t, b in bits.items() if "o_proj" in t or "gate_up_proj" in t} == {4}
+    dev = root / "dev-g"
+    shutil.copytree(root / "base-g", dev)
+    assert merge_into(dev, io, lora_case["lora"]) == {"nbits": 14}
+    ids = list(np.random.default_rng(2).integers(3, 400, 80))
+    ref = DecoderModel(str(root / "ref-g" / "model.onnx"), ref_io).logits(ids)
+    got = DecoderModel(str(dev / "model.onnx"), io).logits(ids)
+    base = DecoderModel(str(root / "base-g" / "model.onnx"), io).logits(ids)
+    # On this random tiny model (perplexity ~590 over a 512-token vocabulary) the adapter's deltas
+    # are about one 4-bit step, and 4-bit rounding alone keeps only ~70 % of fp32's greedy choices,
+    # so argmax agreement says little here (0.50; the exact-Q4_1 int4 layout: 0.43). What must
+    # hold: the merge moves the logits toward the off-device merge (unmerged = 1.0; measured 0.70,
+    # int4 0.81, int8 0.08) and costs at most a few percent of perplexity (measured +4.9 %).
+    moved = float(np.abs(got - ref).mean()) / float(np.abs(base - ref).mean())
+    assert moved < 0.85, moved
+    assert abs(perplexity(got, ids) / perplexity(ref, ids) - 1) < 0.08
