@@ -237,9 +237,11 @@ def detect(home: Path | None = None, *, device_tree_model: Path = DEVICE_TREE_MO
     if not model:
         # Not an SBC: among profiles without board markers, the one whose CPU count fits best.
         generic = {n: p for n, p in profiles.items() if not p.detect.get("device_tree_model") and not p.detect.get("tegra_release")}
-        fitting = sorted((p.detect.get("cpu_count", 0), n) for n, p in generic.items() if p.detect.get("cpu_count", 0) <= cpus)
+        # Ties go to the generic kiosk: x86-avx2 declares no markers either, and is chosen by hand.
+        fitting = sorted((p.detect.get("cpu_count", 0), n == FALLBACK, n) for n, p in generic.items()
+                         if p.detect.get("cpu_count", 0) <= cpus)
         if fitting:
-            return Detection(fitting[-1][1], f"{cpus} CPUs, no board markers", None)
+            return Detection(fitting[-1][2], f"{cpus} CPUs, no board markers", None)
     fallback = FALLBACK if FALLBACK in profiles else next(iter(profiles), FALLBACK)
     return Detection(fallback, "no board matched; generic default", model)
 

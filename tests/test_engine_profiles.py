@@ -52,6 +52,18 @@ def test_detect_tegra_file_and_cpu_count(tmp_path: Path) -> None:
     assert det.name == "x86-kiosk"
 
 
+def test_generic_kiosk_wins_a_tie_whatever_the_names(tmp_path: Path) -> None:
+    """x86-avx2 (and a vendor's own x86 profile) declare no board markers, like x86-kiosk: on a
+    tie detection must keep the generic kiosk, not whichever name sorts last."""
+    home = tmp_path / "home"
+    (home / "profiles").mkdir(parents=True)
+    text = profiles.load("x86-avx2").path.read_text()  # type: ignore[union-attr]
+    (home / "profiles" / "zz-vendor.toml").write_text(text.replace('name = "x86-avx2"', 'name = "zz-vendor"'))
+    assert "zz-vendor" in profiles.available(home)
+    det = profiles.detect(home, device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={})
+    assert det.name == "x86-kiosk"
+
+
 def test_env_override_wins_and_is_validated(tmp_path: Path) -> None:
     dt = tmp_path / "model"
     dt.write_text("Raspberry Pi 5 Model B")
