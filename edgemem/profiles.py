@@ -200,6 +200,32 @@ class Detection:
     board: str | None
 
 
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_hint(detected: str, cpuinfo: Path = CPUINFO) -> str | None:
+    """Advice for a generic x86 kiosk whose CPU has AVX2 but no VNNI, or None.
+
+    Why a hint and not a switch: on such a CPU the int4-gptq build (``x86-avx2``) decodes faster
+    than int8 (whose int8-activation kernel needs VNNI) but keeps a smaller quality margin, so the
+    vendor chooses (docs/engine.md, "int4-gptq on the AVX2 machine").
+    """
+    if detected != FALLBACK:
+        return None
+    text = _read_text(cpuinfo)
+    if not text:
+        return None
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            break
+    if "avx2" in flags and not flags & {"avx512_vnni", "avx_vnni"}:
+        return ("this CPU has AVX2 but no VNNI: profile x86-avx2 (int4-gptq; EDGEMEM_PROFILE=x86-avx2 or "
+                "--profile) decodes faster here than int8, with a smaller quality margin (docs/engine.md)")
+    return None
+
+
 def _read_text(path: Path) -> str | None:
     try:
         return path.read_bytes().rstrip(b"\x00\n").decode("utf-8", "replace")

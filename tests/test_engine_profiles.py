@@ -101,3 +101,20 @@ def test_cli_profiles_json(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", "from edgemem.cli.main import main; main()", "profiles"],
                           capture_output=True, text=True, env=dict(env, EDGEMEM_PROFILE="nope"), timeout=60)
     assert proc.returncode != 0 and proc.stderr.startswith("error: no firmware profile")
+
+
+@pytest.mark.parametrize("flags, detected, hinted", [
+    ("fpu sse2 avx avx2 fma", "x86-kiosk", True),                  # AVX2, no VNNI: the AMD EPYC measured
+    ("fpu sse2 avx avx2 fma avx512f avx512_vnni", "x86-kiosk", False),
+    ("fpu sse2 avx avx2 fma avx_vnni", "x86-kiosk", False),
+    ("fpu sse2 avx", "x86-kiosk", False),                          # no AVX2: no advice
+    ("fpu sse2 avx avx2 fma", "pi-5", False),                      # only the generic kiosk is advised
+])
+def test_cpu_hint_for_avx2_without_vnni(tmp_path: Path, flags: str, detected: str, hinted: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    hint = profiles.cpu_hint(detected, cpuinfo)
+    assert (hint is not None) == hinted
+    if hint:
+        assert "x86-avx2" in hint and profiles.load("x86-avx2").quantization == "int4-gptq"
+    assert profiles.cpu_hint("x86-kiosk", tmp_path / "missing") is None

@@ -70,6 +70,7 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
 
     root = home_of(ctx).root
     det = prof.detect(root)
+    hint = prof.cpu_hint(det.name)
     items = []
     for name, path in prof.available(root).items():
         try:
@@ -79,7 +80,7 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
             items.append({"name": name, "path": str(path), "valid": False, "error": str(e)})
     if as_json:
         click.echo(json.dumps({"detected": {"name": det.name, "reason": det.reason, "board": det.board},
-                               "profiles": items}, indent=1))
+                               "hint": hint, "profiles": items}, indent=1))
         return
     for it in items:
         mark = "*" if it["name"] == det.name else " "
@@ -89,6 +90,8 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{mark} {it['name']:<18} {it['quantization']:<9} threads={it['threads']:<2} ctx={it['context_length']:<5} "
                    f"rss<={it['rss_budget_mb']}MB  {','.join(p.replace('ExecutionProvider', '') for p in it['providers'])}")
     click.echo(f"detected: {det.name} ({det.reason})")
+    if hint:
+        click.echo(f"hint: {hint}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
