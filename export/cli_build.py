@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from edgemem.errors import InputError
+from edgemem.profiles import QUANTIZATIONS
 
 
 def _home(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -74,7 +75,7 @@ def build(ctx: click.Context, profile: str, out: str, base: str | None, adapter:
 @click.command(name="onnx")
 @click.argument("hf_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--quantization", type=click.Choice(["fp32", "fp16", "int8", "int4", "int4-gptq"]), default="int8", show_default=True,
+@click.option("--quantization", type=click.Choice(list(QUANTIZATIONS)), default="int8", show_default=True,
               help="int4-gptq here rounds to nearest (no calibration); `build` runs GPTQ's calibration.")
 @click.option("--context-length", type=int, default=2048, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -30,18 +30,18 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgemem import quant
+from edgemem.errors import EdgememError
+from edgemem.profiles import QUANTIZATIONS  # one list: what a profile may ask for is what builds
 
 from . import gptq
-from edgemem.errors import EdgememError
 
-QUANTIZATIONS = ("fp32", "fp16", "int8", "int4", "int4-gptq")
 # Builds whose linear layers are MatMulNBits, and their weight bits.
 INTEGER_BITS = {"int8": 8, "int4": 4, "int4-gptq": 4}
 BLOCK = 32
@@ -420,7 +420,7 @@ def build_decoder(hf_dir: Path, out_dir: Path, *, quantization: str, context_len
             "symmetric": {"int8": True, "int4": True, "int4-gptq": False}.get(quantization),
             "offsets": quantization == "int4",
             "rounding": "gptq" if quantization == "int4-gptq" else ("nearest" if quantization in INTEGER_BITS else None),
-            "note": "a weights entry may override bits/symmetric (the tied embedding is 8-bit symmetric in both integer builds)",
+            "note": "a weights entry may override bits/symmetric (the tied embedding is 8-bit symmetric in every integer build)",
             "embedding": {"bits": 8, "block": BLOCK, "symmetric": True} if quantization in INTEGER_BITS else None,
             "layouts": {
                 "nbits": "MatMulNBits: '<tensor>' uint8 [N, K/block, block*bits/8], '<tensor>_scales' float32 [N, K/block], '<tensor>_zero_points' uint8 when asymmetric; with offsets: true, '<tensor>_offsets' float32 [N, K/block] added per block: w = (q - 2**(bits-1)) * scale + offset (edgemem.quant.quantize_offset)",
