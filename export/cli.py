@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("export.cli_train", "train", "Train a LoRA adapter (peft) on dialogue JSONL."),
     "import-malp": ("export.cli_train", "import_malp", "Convert the MaLP release into edgemem dialogue JSONL with a fixed split."),
     "merge": ("export.cli_train", "merge", "Merge a LoRA adapter into its base model."),
+    "embedder": ("export.cli_embedder", "embedder", "Export the sentence embedder, or distil a faster student of it."),
     "onnx": ("export.cli_build", "onnx", "Export an HF Llama folder to an optimized, quantized ONNX decoder."),
     "build": ("export.cli_build", "build", "Build a signed, quality-gated bundle for a firmware profile."),
     "keygen": ("export.cli_build", "keygen", "Make an ed25519 bundle-signing key pair."),

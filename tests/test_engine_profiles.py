@@ -85,6 +85,10 @@ def test_home_profile_overrides_and_bad_profile_errors(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="rehearsal must be one of rules, llm"):
         profiles.load("chatty", home)
     assert profiles.load("pi-5").rehearsal == "llm" and profiles.load("pi-zero-2w").rehearsal == "rules"
+    (home / "profiles" / "embeds.toml").write_text(good.replace('rehearsal = "llm"', 'rehearsal = "llm"\nembedder = "bert-xl"'))
+    with pytest.raises(ProfileError, match="embedder must be one of minilm-l6, minilm-l1"):
+        profiles.load("embeds", home)
+    assert profiles.load("pi-5").embedder == "minilm-l6" and profiles.load("x86-avx2").embedder == "minilm-l1"
     (home / "profiles" / "garbage.toml").write_text("[engine\n")
     with pytest.raises(ProfileError, match="TOML"):
         profiles.load("garbage", home)

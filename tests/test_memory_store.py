@@ -314,3 +314,52 @@ def test_each_turn_is_embedded_once_even_when_a_batch_comes_before_any_search(
     svc.end_session("p", sid)
     svc.close()
     assert all(rec.texts.count(t) == 1 for t in texts)
+
+
+class _OtherModel:
+    """A different model of the same width: the real vectors with their dimensions permuted, under
+    its own fingerprint (what a student embedder or a new bundle's embedder looks like to the memory)."""
+
+    def __init__(self, real: OnnxEmbedder) -> None:
+        import numpy as np
+
+        self.real, self.dim, self.fingerprint = real, real.dim, "another-model"
+        self.perm = np.random.default_rng(0).permutation(real.dim)
+        self.texts: list[str] = []
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return self.real.embed(texts)[:, self.perm]
+
+
+def test_a_new_embedder_re_embeds_every_vector(tmp_path: Path, embedder: OnnxEmbedder) -> None:
+    import numpy as np
+
+    from edgemem.memory.store import turn_key
+
+    home, key = _home(tmp_path), DataKey.generate()
+    with MemoryService(home, embedder, key) as svc:
+        _seed(svc, "alice", ALICE)
+        _seed(svc, "bob", BOB)
+    with MemoryService(home, embedder, key) as svc:
+        assert svc.reembedding == 0  # same model: nothing to redo
+    assert len(list(home.index_dir.glob("*.usearch"))) == 2
+    other = _OtherModel(embedder)
+    with MemoryService(home, other, key) as svc:
+        assert svc.reembedding >= 4  # alice's and bob's patient turns at least
+        assert not list(home.index_dir.glob("*.usearch"))  # derived state from the old model: gone
+        assert any("knee" in t for t in _dense_only(svc, "alice", "swollen knee after sports"))
+        pid = svc.store.patient("alice")
+        for turn in svc.store.turns(pid):
+            if turn["role"] != "user":
+                continue
+            raw = svc.store.embeddings_for(pid, [turn_key(turn["id"])])[turn_key(turn["id"])]
+            stored = np.frombuffer(raw, dtype=np.float16).astype(np.float32)
+            assert float(stored @ other.embed([turn["text"]])[0]) > 0.99
+            assert float(stored @ embedder.embed([turn["text"]])[0]) < 0.9
+        # bob was not opened yet: his rows wait, pending, and are re-embedded on his first search
+        assert not any("albuterol" in t for t in other.texts)
+        assert _dense_only(svc, "bob", "inhaler for asthma")
+        assert any("albuterol" in t for t in other.texts)
+    with MemoryService(home, other, key) as svc:
+        assert svc.reembedding == 0

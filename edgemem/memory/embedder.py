@@ -8,6 +8,7 @@ count and cut into batches of at most ``batch_tokens`` padded tokens.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Sequence
 
@@ -48,6 +49,8 @@ class OnnxEmbedder:
         self.dim = int(out.shape[-1]) if isinstance(out.shape[-1], int) else 384
         self.batch_tokens = batch_tokens
         self._pad = self.tokenizer.token_to_id("[PAD]") or 0
+        self.fingerprint = fingerprint(model)
+
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalized float32 [len(texts), dim], in input order."""
@@ -97,3 +100,16 @@ def find_embedder(bundle: str | Path | None = None, home: "object | None" = None
         if active is not None and (Path(active) / "embedder" / "model.onnx").exists():
             return Path(active) / "embedder"
     return None
+
+
+def fingerprint(model: Path, span: int = 1 << 16) -> str:
+    """Which graph made a vector: the memory re-embeds everything when this changes (a student
+    embedder, a new bundle), since vectors of two models must never share an index. Size plus the
+    first and last 64 KiB, not a full hash: ONNX keeps the weights in the file, so two different
+    models differ there, and hashing 90 MB would cost a Pi a second at every start."""
+    size = model.stat().st_size
+    with open(model, "rb") as f:
+        head = f.read(span)
+        f.seek(max(size - span, 0))
+        tail = f.read(span)
+    return hashlib.sha256(str(size).encode() + b"\0" + head + tail).hexdigest()[:32]

@@ -146,6 +146,27 @@ class MemoryService:
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._bulk = False  # import_jsonl: embed in full batches across sessions
         self._closed = False
+        self.reembedding = self._check_embedder()
+
+    def _check_embedder(self) -> int:
+        """Vectors of two models must never share an index: when the embedder's fingerprint differs
+        from the one the stored vectors came from (a new bundle, a student embedder), mark them all
+        pending and drop the index files, so each patient is re-embedded when next opened.
+        Returns how many vectors were marked (0 when nothing changed)."""
+        fp = getattr(self.embedder, "fingerprint", None)
+        if not fp:
+            return 0
+        old = self.store.meta("embedder")
+        if old == fp:
+            return 0
+        n = self.store.reset_embeddings() if old is not None else 0
+        if n:
+            for f in self.home.index_dir.glob("*.usearch"):
+                f.unlink()
+        # A database from before fingerprints were kept is taken as this embedder's: it was
+        # written by the only embedder bundles had (MiniLM-L6).
+        self.store.set_meta("embedder", fp)
+        return n
 
     @classmethod
     def open(cls, home: Home | str | Path | None = None, *, bundle: str | Path | None = None,
@@ -175,7 +196,8 @@ class MemoryService:
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.embedder is None or not texts:
             return None
-        return np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        # contiguous: usearch refuses strided rows, and a plug-in embedder may return a view
+        return np.ascontiguousarray(self.embedder.embed(list(texts)), dtype=np.float32)
 
     def ring(self, pid: int) -> ShortTermBuffer:
         r = self._rings.get(pid)

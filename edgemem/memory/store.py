@@ -550,7 +550,28 @@ class Store:
             (match, limit)).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    # --- meta --------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     # --- embeddings ---------------------------------------------------------------------------
+    def reset_embeddings(self) -> int:
+        """Mark every stored vector pending again (the embedder changed); returns how many.
+        Rows stored without a vector on purpose (an empty sealed one) stay that way."""
+        n = 0
+        with self.tx() as c:
+            for table in ("turns", "memories"):
+                rows = c.execute(f"SELECT id, patient_id, emb FROM {table} WHERE emb IS NOT NULL").fetchall()
+                stale = [(int(i),) for i, pid, blob in rows if self.open_bytes(int(pid), "emb", blob)]
+                c.executemany(f"UPDATE {table} SET emb=NULL, vgen=0 WHERE id=?", stale)
+                n += len(stale)
+        return n
+
     def pending_embeddings(self, pid: int, limit: int = 100_000) -> list[tuple[int, str]]:
         """(index key, text) of rows stored but not embedded yet (embedding is batched, deferred)."""
         out = []

@@ -1,0 +1,52 @@
+"""The distilled student embedder: trained against the real MiniLM, exported, loaded by the runtime.
+
+Tiny training here (a few hundred texts, two epochs) — what is checked is that the path works and
+that training moves the student toward its teacher, not the shipped quality (docs/memory.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgemem.memory.embedder import OnnxEmbedder
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from export.student import distil_embedder, packaged_texts
+
+    out = tmp_path_factory.mktemp("student")
+    distil_embedder(out, layers=[0], texts=packaged_texts()[:300], epochs=2, min_cosine=0.0)
+    return out
+
+
+def test_student_is_a_runtime_embedder_and_learned(student_dir: Path, minilm_embedder_dir: Path) -> None:
+    meta = json.loads((student_dir / "embedder.json").read_text())
+    student = meta["student"]
+    assert student["layers"] == [0] and student["val_texts"] == 30
+    # Training moved it toward the teacher (an untrained one-layer cut sits near 0.2).
+    assert student["val_cosine"] > student["val_cosine_start"] + 0.1
+    emb, teacher = OnnxEmbedder(student_dir), OnnxEmbedder(minilm_embedder_dir)
+    assert emb.dim == teacher.dim == 384
+    assert emb.fingerprint != teacher.fingerprint  # the memory will re-embed when it changes
+    texts = ["I'm allergic to penicillin.", "My knee is swollen after football.", "Thank you."]
+    v = emb.embed(texts)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    # One layer instead of six: a graph well under half the teacher's transformer weights.
+    teacher_layers = (minilm_embedder_dir / "model.onnx").stat().st_size - 30522 * 384 * 4
+    student_layers = (student_dir / "model.onnx").stat().st_size - 30522 * 384 * 4
+    assert student_layers < teacher_layers / 3
+
+
+def test_cli_refuses_bad_layers_in_one_line(tmp_path: Path) -> None:
+    from export.cli import run
+
+    assert run(["embedder", "--out", str(tmp_path / "a"), "--student-layers", "x"]) == 2
+    assert run(["embedder", "--out", str(tmp_path / "b"), "--student-layers", "9"]) != 0
+    assert run(["embedder", "--out", str(tmp_path / "c"), "--texts", __file__]) == 2
