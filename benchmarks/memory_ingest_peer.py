@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--embed-roles", default=None, help="turn roles the memory embeds (default: the service's)")
     ap.add_argument("--compare-roles", action="store_true",
                     help="also import with every role embedded (user,assistant,other), as the peer of the default")
+    ap.add_argument("--peer-embedder", type=Path, default=None,
+                    help="another exported embedder (e.g. MiniLM when --embedder is a student): the same import "
+                         "with each, alternated --rounds times on fresh homes, medians and their ratio")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
 
@@ -92,6 +96,27 @@ def main(argv: list[str] | None = None) -> None:
     roles = {"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}
     out["embed_roles"] = a.embed_roles or "service default"
     with tempfile.TemporaryDirectory(prefix="edgemem-ingest-") as tmp:
+        if a.peer_embedder is not None:
+            peer = OnnxEmbedder(a.peer_embedder, threads=a.threads)
+            peer.embed(texts[:32])
+            runs: dict[str, list[tuple[float, float]]] = {"peer": [], "this": []}
+            for r in range(a.rounds):
+                for name, e in (("peer", peer), ("this", emb)):
+                    svc = MemoryService(Home(Path(tmp) / f"cmp-{name}-{r}").ensure(), e, DataKey.generate(),
+                                        "x86-kiosk", **roles)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    import_jsonl(svc, [json.dumps(t) for t in turns], batch=256)
+                    svc.close()
+                    runs[name].append((len(turns) / (time.perf_counter() - t0), len(turns) / (time.process_time() - c0)))
+            med = {n: (float(np.median([x[0] for x in v])), float(np.median([x[1] for x in v]))) for n, v in runs.items()}
+            out["compare"] = {
+                "embedder": str(folder), "peer_embedder": str(a.peer_embedder), "rounds": a.rounds,
+                "import_turns_per_s": round(med["this"][0], 1), "peer_import_turns_per_s": round(med["peer"][0], 1),
+                "ratio_turns_per_s": round(med["this"][0] / med["peer"][0], 2),
+                "import_turns_per_cpu_s": round(med["this"][1], 1),
+                "peer_import_turns_per_cpu_s": round(med["peer"][1], 1),
+                "runs": {n: [[round(w, 1), round(c, 1)] for w, c in v] for n, v in runs.items()},
+            }
         if a.compare_roles:  # first, so the default's home is the one searched below
             svc = MemoryService(Home(Path(tmp) / "home-all").ensure(), emb, DataKey.generate(), "x86-kiosk",
                                 embed_roles=("user", "assistant", "other"))

@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
                          "user,assistant,other is what it did before)")
     ap.add_argument("--no-memo", action="store_true",
                     help="let the memory re-embed turns the baseline already embedded (slow; for ingest timing)")
+    ap.add_argument("--embedder", type=Path, default=None,
+                    help="an exported embedder folder for the memory (e.g. a distilled student); the "
+                         "baselines keep MiniLM, and every text is embedded by it (implies --no-memo)")
     a = ap.parse_args(argv)
 
     if not (a.set / "turns.jsonl").exists():
@@ -233,7 +236,14 @@ def main(argv: list[str] | None = None) -> None:
     out["baselines_s"] = round(time.perf_counter() - t0, 1)
     if not a.no_edgemem:
         mem_embedder = embedder
-        if not a.no_memo:
+        if a.embedder is not None:
+            from edgemem.memory.embedder import OnnxEmbedder
+
+            mem_embedder = OnnxEmbedder(a.embedder, threads=2)
+            out["memory_embedder"] = {"folder": str(a.embedder),
+                                      **(json.loads((a.embedder / "embedder.json").read_text()).get("student", {})
+                                         if (a.embedder / "embedder.json").exists() else {})}
+        elif not a.no_memo:
             from .memory_embedder import Memoized
 
             texts = [t["text"] for t in turns]
@@ -243,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
             rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
                                       modes=a.modes.split(","), live=not a.batch_import,
                                       **({"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}))
-        if mem_embedder is not embedder:
+        if hasattr(mem_embedder, "hits"):
             facts["memoized_embeddings"] = {"hits": mem_embedder.hits, "misses": mem_embedder.misses}
         for mode, r in rows.items():
             results["edgemem" if mode == "hybrid" else f"mem-{mode}"] = aggregate(r)
