@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rehearsal-bundle", type=Path, default=None,
                     help="rehearse session 1 with this bundle's model (ChoiceExtractor, as rehearsal = \"llm\" "
                          "profiles do); omit for the rules alone")
+    ap.add_argument("--embedder", type=Path, default=None,
+                    help="an exported embedder folder for the memory (e.g. the distilled student; default MiniLM)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--samples", type=Path, default=None, help="write every prompt and reply here (JSONL)")
     a = ap.parse_args(argv)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     from .memory_embedder import load_embedder
 
     prof = load_profile(a.profile)
-    embedder = load_embedder()
+    embedder = load_embedder(a.embedder)
     patients = pick_patients(a.patients, a.seed)
     all_profiles = [p for p in malp.load_profiles() if p is not None]
     df: Counter[str] = Counter()
