@@ -229,8 +229,9 @@ def cpu_hint(detected: str, cpuinfo: Path = CPUINFO) -> str | None:
             flags = set(line.partition(":")[2].split())
             break
     if "avx2" in flags and not flags & {"avx512_vnni", "avx_vnni"}:
-        return ("this CPU has AVX2 but no VNNI: profile x86-avx2 (int4-gptq; EDGEMEM_PROFILE=x86-avx2 or "
-                "--profile) decodes faster here than int8, with a smaller quality margin (docs/engine.md)")
+        return ("this CPU has AVX2 but no VNNI: profile x86-avx2 (int4-gptq and a one-layer student "
+                "embedder; EDGEMEM_PROFILE=x86-avx2 or --profile) decodes faster here than int8 and imports "
+                "memory ~3x faster, with smaller quality margins (docs/engine.md, docs/memory.md)")
     return None
 
 
