@@ -121,7 +121,7 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
     for ``minilm-l1`` a one-layer student distilled from it here, ~10 min on 2 cores), a folder
     already exported by ``export.embedder``/``export.student`` (has ``embedder.json``: copied as
     is, which saves the export when building several bundles), or a MiniLM-style Hugging Face
-    folder to export.
+    folder to export (or, for ``minilm-l1``, to distil the student from).
     """
     src = None if embedder is True else Path(embedder)
     if src is not None and (src / "embedder.json").is_file() and (src / "model.onnx").is_file():
@@ -129,11 +129,11 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
         dest.mkdir(parents=True, exist_ok=True)
         for name in ("model.onnx", "tokenizer.json", "embedder.json"):
             shutil.copy2(src / name, dest / name)
-    elif src is None and kind == "minilm-l1":
-        from .student import distil_embedder
+    elif kind == "minilm-l1":
+        from .student import DEFAULT_LAYERS, distil_embedder
 
         say("distilling a one-layer student of the sentence embedder (minutes)")
-        meta = distil_embedder(dest, layers=(0,), threads=threads, say=say)
+        meta = distil_embedder(dest, teacher=src, layers=DEFAULT_LAYERS, threads=threads, say=say)
     else:
         from .embedder import export_embedder
 

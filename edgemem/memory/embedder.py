@@ -51,7 +51,6 @@ class OnnxEmbedder:
         self._pad = self.tokenizer.token_to_id("[PAD]") or 0
         self.fingerprint = fingerprint(model)
 
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalized float32 [len(texts), dim], in input order."""
         if not texts:
