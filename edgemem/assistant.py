@@ -150,8 +150,7 @@ class Assistant:
         if history is None:
             turn.messages = planned
         else:
-            head = [m for m in planned if m.role == "system"]
-            turn.messages = [*head, *[m for m in history if m.role != "system"], ChatMessage("user", text)]
+            turn.messages = _with_client_history(planned, history, text)
         return turn
 
     # Generation thread.
@@ -199,6 +198,42 @@ class Assistant:
                 yield piece
         finally:
             self.record(turn, "".join(pieces))
+
+
+def _with_client_history(planned: Sequence[ChatMessage], history: Sequence[ChatMessage],
+                         text: str) -> list[ChatMessage]:
+    """The memory's system part around a conversation the client sends (OpenAI clients).
+
+    The stable system message goes first and each recall block right before the user message it
+    was made for (earlier ones matched by text), as in the memory's own layout: a client resends
+    the same history every turn, so the prompt extends the last one and the engine prefills only
+    the new turn. (All blocks first would change the prompt right after the system message on
+    every turn, and the engine would re-read the whole conversation.)
+    """
+    stable = [planned[0]] if planned and planned[0].role == "system" else []
+    rest = list(planned[len(stable):])
+    users = [i for i, m in enumerate(rest) if m.role == "user"]
+    latest = None
+    if users and users[-1] > 0 and rest[users[-1] - 1].role == "system":
+        latest = rest[users[-1] - 1]
+    elif not users:  # no question in the plan: its memories stay with the system part
+        stable += [m for m in rest if m.role == "system"]
+    earlier: dict[str, str] = {}
+    for i in users[:-1]:
+        if i > 0 and rest[i - 1].role == "system":
+            earlier[rest[i].content.strip()] = rest[i - 1].content
+    out = list(stable)
+    for m in history:
+        if m.role == "system":
+            continue
+        block = earlier.get(m.content.strip()) if m.role == "user" else None
+        if block is not None:
+            out.append(ChatMessage("system", block))
+        out.append(m)
+    if latest is not None:
+        out.append(latest)
+    out.append(ChatMessage("user", text))
+    return out
 
 
 def _as_message(m: Any) -> ChatMessage:

@@ -401,3 +401,62 @@ def test_prompt_puts_stable_parts_first_and_does_not_restate_the_question(svc: M
     turns = [m for m in second if m["role"] != "system"]
     assert [m["content"] for m in turns] == [q1, "Rest and drink fluids.", "Should I keep taking metformin?"]
     assert second[-1]["role"] == "user" and second[-2]["role"] in ("system", "assistant")
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_session_prompts_extend_each_other_and_the_window_jumps(svc: MemoryService) -> None:
+    """Each follow-up's prompt starts with the previous prompt and its reply, so the engine feeds
+    only the new turn; when the budget runs out the conversation window jumps forward once (and
+    then extends again) instead of moving a turn at a time, which would change the prompt right
+    after the system message on every turn (measured: ~1,000 tokens re-read per turn)."""
+    session(svc, "lee", [("user", "I take metformin for my diabetes and I sprained my ankle playing football."),
+                         ("assistant", "Noted.")], T0, "a")
+    sid = svc.start_session("lee", time=T0 + DAY)
+    previous: list[dict[str, str]] | None = None
+    extended = jumps = 0
+    for i in range(24):
+        q = f"Question {i}: my ankle still hurts after football and I wonder about the dose number {i}?"
+        svc.add_turn("lee", sid, "user", q, time=T0 + DAY + 60 * i, turn_id=f"q{i}")
+        plan = svc.build_prompt("lee", sid, 500, _words, "You are a careful kiosk assistant.")
+        msgs = plan.messages
+        assert plan.tokens <= 500 and msgs[-1] == {"role": "user", "content": q}
+        assert "metformin" in msgs[0]["content"]  # core facts stay in the stable system message
+        reply = f"Answer {i}: rest it, keep it raised and see a nurse if it swells."
+        if previous is not None:
+            if msgs[:len(previous)] == previous:
+                extended += 1
+            else:
+                jumps += 1
+                assert msgs[0] == previous[0]  # even a jump keeps the system message
+        svc.add_turn("lee", sid, "assistant", reply, time=T0 + DAY + 60 * i + 30, turn_id=f"r{i}")
+        previous = msgs + [{"role": "assistant", "content": reply}]
+    assert jumps >= 1, "the budget must have run out in 24 turns"
+    assert extended >= 3 * jumps and extended + jumps == 23, (extended, jumps)
+    assert any(e["reason"] == "before the conversation window" for e in plan.explain if not e["included"])
+
+
+def test_a_recalled_memory_is_not_repeated_while_its_question_is_in_view(svc: MemoryService) -> None:
+    session(svc, "max", [("user", "I sprained my ankle playing football last month and it swelled up."),
+                         ("assistant", "Rest it and keep it raised.")], T0, "a")
+    sid = svc.start_session("max", time=T0 + 30 * DAY)
+    svc.add_turn("max", sid, "user", "How long does a sprained ankle from football take to heal?",
+                 time=T0 + 30 * DAY, turn_id="q1")
+    first = svc.build_prompt("max", sid, 600, _words, "Sys.").messages
+    block = first[-2]["content"] if len(first) > 2 and first[-2]["role"] == "system" else ""
+    ankle = [line for line in block.splitlines() if "ankle" in line.lower() and line.startswith("- ")]
+    assert ankle, first  # the earlier session's ankle memory was recalled for the first question
+    svc.add_turn("max", sid, "assistant", "A few weeks.", time=T0 + 30 * DAY + 10, turn_id="r1")
+    svc.add_turn("max", sid, "user", "My sprained ankle from football still swells, what now?",
+                 time=T0 + 30 * DAY + 20, turn_id="q2")
+    second = svc.build_prompt("max", sid, 600, _words, "Sys.").messages
+    assert second[:len(first)] == first  # the first question's block stays where it was
+    text = "\n".join(m["content"] for m in second)
+    for line in ankle:
+        assert text.count(line) == 1, line  # shown once, in the first question's block
+    # The state is the patient's words: closing the session and forgetting the patient drop it.
+    assert sid in svc._prompt_state
+    svc.forget("max")
+    assert sid not in svc._prompt_state

@@ -54,7 +54,7 @@ def test_prompt_budget_caps_what_the_memory_packs(parts) -> None:
         a = Assistant(memory, profile, prompt_budget=budget)
         user = f"p-budget-{budget}"
         sid = a.start_session(user)
-        for _ in range(6):
+        for _ in range(4):  # all of it fits the tiny model's 512-token window uncapped
             memory.add_turn(user, sid, "user", sentence)
             memory.add_turn(user, sid, "assistant", "Rest the knee and see a doctor if it does not improve.")
         turn = a.prepare(user, sid, question, engine, max_new_tokens=16)
@@ -69,3 +69,67 @@ def test_messages_are_checked() -> None:
     for bad in ("", "   ", "x" * 4001):
         with pytest.raises(InputError):
             check_text(bad)
+
+
+QUESTIONS = ["My knee hurts when I climb the stairs.", "I stopped taking ibuprofen last week.",
+             "Should I put ice on the knee?", "I also sleep badly since the fall.",
+             "Can I still go for short walks?", "What about a knee brace?",
+             "My doctor gave me paracetamol too.", "How long until I can cycle again?",
+             "The swelling is less today.", "Is it fine to climb stairs slowly?",
+             "I take metformin for diabetes.", "Thank you, anything else I should know?"]
+
+
+def test_follow_ups_feed_the_engine_only_their_new_tokens(parts) -> None:
+    """Through the real engine: each follow-up's prompt extends the last prompt and reply, so the
+    KV cache covers all of it but the new turn, except when the conversation window jumps."""
+    engine, memory, profile = parts
+    a = Assistant(memory, profile)
+    sid = a.start_session("p-prefix")
+    config = GenerationConfig(max_new_tokens=4)
+    previous = 0
+    extended, jumps, fed, prompt = 0, 0, 0, 0
+    for i, q in enumerate(QUESTIONS):
+        # 16 new tokens leave the tiny model's 512-token window room for a conversation.
+        turn = a.prepare("p-prefix", sid, q, engine, max_new_tokens=16)
+        a.record(turn, "".join(a.generate(turn, engine, config)))
+        s = engine.last_stats
+        if i:
+            if s.reused_tokens >= previous:
+                extended += 1
+                assert s.prompt_tokens - s.reused_tokens < 90  # the new turn, its recall block, the template
+            else:
+                jumps += 1
+        previous = s.prompt_tokens
+        fed += s.prompt_tokens - s.reused_tokens
+        prompt += s.prompt_tokens
+    assert jumps <= 3 and extended >= len(QUESTIONS) - 1 - jumps, (extended, jumps)
+    assert fed < prompt / 2, (fed, prompt)
+
+
+def test_an_api_clients_history_keeps_each_recall_block_before_its_question(parts) -> None:
+    """An OpenAI client resends the conversation: the memory's blocks go before the questions
+    they were made for, so the second prompt starts with the first prompt and its reply."""
+    from edgemem.interfaces import ChatMessage
+
+    engine, memory, profile = parts
+    a = Assistant(memory, profile)
+    old = a.start_session("p-api")
+    memory.add_turn("p-api", old, "user", "I sprained my ankle playing football last month.")
+    memory.add_turn("p-api", old, "user", "I had a knee operation in 2019 after a cycling crash.")
+    a.end_session("p-api", old)
+    sid = a.start_session("p-api")
+    q1, q2 = "How long does a sprained ankle from football take to heal?", "Is cycling fine after my knee operation?"
+    first = a.prepare("p-api", sid, q1, engine, history=[], max_new_tokens=16)
+    assert first.messages[0].role == "system" and first.messages[-1] == ChatMessage("user", q1)
+    assert first.messages[-2].role == "system" and "ankle" in first.messages[-2].content  # q1's recall block
+    reply = "A few weeks; rest it first."
+    a.record(first, reply)
+    second = a.prepare("p-api", sid, q2, engine,
+                       history=[ChatMessage("user", q1), ChatMessage("assistant", reply)], max_new_tokens=16)
+    n = len(first.messages)
+    assert second.messages[:n] == first.messages
+    assert second.messages[n] == ChatMessage("assistant", reply)
+    assert second.messages[-1] == ChatMessage("user", q2)
+    said_before = "\n".join(m.content for m in first.messages).count("knee operation in 2019")
+    assert said_before >= 1  # recalled for q1 already ...
+    assert "\n".join(m.content for m in second.messages).count("knee operation in 2019") == said_before  # ... not again

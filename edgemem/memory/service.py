@@ -142,6 +142,10 @@ class MemoryService:
         self._indexes: "OrderedDict[int, PatientIndex]" = OrderedDict()
         self._max_indexes = max_open_indexes
         self._open: dict[str, int] = {}  # session id -> pid
+        # Per open session, what its last prompt looked like (recall blocks by user turn, the
+        # conversation window's first turn): the next prompt extends it, so the engine's KV
+        # prefix covers it. Memory only: after a restart the engine's cache is gone too.
+        self._prompt_state: dict[str, dict[str, Any]] = {}
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._bulk = False  # import_jsonl: embed in full batches across sessions
@@ -452,6 +456,7 @@ class MemoryService:
         self._flush_touches(pid, now)
         self.store.end_session(pid, session_id, now)
         self._open.pop(session_id, None)
+        self._prompt_state.pop(session_id, None)
         if not self._bulk or self._pending.get(pid, 0) >= self.embed_batch:
             self.embed_pending(pid)  # in a bulk import, only once a full batch is waiting
         self._save_index(pid)
@@ -565,8 +570,26 @@ class MemoryService:
         ring = self.ring(pid)
         short = [n for n in reversed(list(ring)) if n.kind not in ("other",)][:8]
         style = self.preference(user)
-        return assemble(system_prompt=system_prompt, style=style, core=core, hits=hits, short_notes=short,
-                        working=working, budget_tokens=budget_tokens, count_tokens=count_tokens)
+        state = self._prompt_state.setdefault(session_id, {"pid": pid, "recall": {}, "first": None}) if session_id else None
+        plan = assemble(system_prompt=system_prompt, style=style, core=core, hits=hits, short_notes=short,
+                        working=working, budget_tokens=budget_tokens, count_tokens=count_tokens,
+                        earlier_recall=state["recall"] if state else None,
+                        first_turn=state["first"] if state else None)
+        if state is not None:
+            latest = next((t["tid"] for t in reversed(working) if t["role"] == "user"), None)
+            recall = state["recall"]
+            if latest is not None:
+                if plan.recall:
+                    recall[latest] = plan.recall
+                else:
+                    recall.pop(latest, None)
+            state["first"] = plan.first_turn
+            # Blocks of turns before the window are never rendered again.
+            ids = [t["tid"] for t in working]
+            if plan.first_turn in ids:
+                for tid in ids[:ids.index(plan.first_turn)]:
+                    recall.pop(tid, None)
+        return plan
 
     # --- inspection and control ---------------------------------------------------------------
     def preference(self, user: str) -> str | None:
@@ -634,6 +657,8 @@ class MemoryService:
         self._pending.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
+        for sid in [s for s, st in self._prompt_state.items() if st["pid"] == pid]:
+            self._prompt_state.pop(sid)  # recall blocks are the patient's words too
         for p in (path, *path.parent.glob(path.name + ".*.tmp")):
             if p.exists():
                 size = p.stat().st_size

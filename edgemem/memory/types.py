@@ -69,3 +69,7 @@ class PromptPlan:
     explain: list[dict[str, Any]]
     tokens: int = 0
     budget: int = 0
+    # Session state for the next prompt (``assemble``'s ``earlier_recall`` and ``first_turn``):
+    # this question's recall block as rendered, and the turn the conversation window opens at.
+    recall: str | None = None
+    first_turn: Any = None
