@@ -11,12 +11,14 @@ test dialogues, in order) with the real engine, the real memory (SQLite, usearch
 * ``prompt`` / ``reused`` / ``fed``: prompt tokens, how many came from the KV cache, how many were
   prefilled;
 * ``prepare_ms``: the memory's work before the engine (store the turn, retrieve, pack);
-* ``ttft_ms``: the engine's time to first token.
+* ``ttft_ms``: the engine's time to first token;
+* with ``--warm``, ``warm_fed`` / ``warm_ms``: what ``Assistant.warm`` prefilled after the session
+  started and after each reply (the kiosk server does this while the patient reads and types).
 
 and the medians over the follow-ups (every turn after the first).
 
     python -m benchmarks.chat_session --bundle DIR --embedder DIR [--turns 16] [--max-new-tokens 48]
-        [--prompt-budget 1024] [--json F]
+        [--prompt-budget 1024] [--warm] [--json F]
 
 The bundle is loaded without verification (``Engine.from_parts``); the home is a temporary folder.
 """
@@ -51,7 +53,7 @@ def patient_turns(path: Path, n: int) -> list[str]:
 
 
 def run(bundle: Path, embedder_dir: Path | None, turns: list[str], *, max_new_tokens: int, prompt_budget: int | None,
-        profile: str, home: Path) -> list[dict[str, Any]]:
+        profile: str, home: Path, warm: bool = False) -> list[dict[str, Any]]:
     from edgemem.assistant import Assistant
     from edgemem.engine.engine import Engine
     from edgemem.interfaces import GenerationConfig
@@ -69,6 +71,15 @@ def run(bundle: Path, embedder_dir: Path | None, turns: list[str], *, max_new_to
     session = assistant.start_session(user)
     config = GenerationConfig(max_new_tokens=max_new_tokens)  # greedy: the same replies every run
     rows = []
+
+    def warm_up() -> dict[str, Any]:
+        if not warm:
+            return {}
+        t = time.perf_counter()
+        fed = assistant.warm(user, session, engine, max_new_tokens=max_new_tokens)
+        return {"warm_fed": fed, "warm_ms": round((time.perf_counter() - t) * 1000, 1)}
+
+    idle = warm_up()  # the patient is typing their first question
     for i, text in enumerate(turns):
         t0 = time.perf_counter()
         turn = assistant.prepare(user, session, text, engine)
@@ -78,7 +89,8 @@ def run(bundle: Path, embedder_dir: Path | None, turns: list[str], *, max_new_to
         assistant.record(turn, reply)
         rows.append({"turn": i + 1, "prompt": s.prompt_tokens, "reused": s.reused_tokens,
                      "fed": s.prompt_tokens - s.reused_tokens, "prepare_ms": round(prepare_ms, 1),
-                     "ttft_ms": round(s.ttft_s * 1000, 1), "reply_tokens": s.new_tokens})
+                     "ttft_ms": round(s.ttft_s * 1000, 1), "reply_tokens": s.new_tokens, **idle})
+        idle = warm_up()  # the patient reads the reply and types the next question
     assistant.end_session(user, session)
     memory.close()
     return rows
@@ -92,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--prompt-budget", type=int, default=1024, help="the kiosk's default (serve --prompt-budget)")
     ap.add_argument("--profile", default="x86-kiosk")
+    ap.add_argument("--warm", action="store_true", help="prefill each next prompt's known start in the idle time, as the server does")
     ap.add_argument("--dialogues", type=Path, default=DIALOGUES)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -100,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     turns = patient_turns(args.dialogues, args.turns)
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(args.bundle, args.embedder, turns, max_new_tokens=args.max_new_tokens,
-                   prompt_budget=args.prompt_budget, profile=args.profile, home=Path(tmp))
+                   prompt_budget=args.prompt_budget, profile=args.profile, home=Path(tmp), warm=args.warm)
     follow = rows[1:] or rows
     result = {
         "bundle": str(args.bundle), "turns": len(rows), "max_new_tokens": args.max_new_tokens,
-        "prompt_budget": args.prompt_budget,
+        "prompt_budget": args.prompt_budget, "warm": args.warm,
         "followups": {k: statistics.median(r[k] for r in follow) for k in ("prompt", "reused", "fed", "prepare_ms", "ttft_ms")},
         "followups_max": {k: max(r[k] for r in follow) for k in ("fed", "prepare_ms", "ttft_ms")},
         "fed_total": sum(r["fed"] for r in rows),

@@ -136,10 +136,7 @@ class Assistant:
         text = check_text(text)
         turn = Turn(user=user, session_id=session_id, text=text)
         system = system_prompt or self.system_prompt
-        new_tokens = max_new_tokens or self.profile.max_new_tokens
-        budget = max(64, min(self.profile.context_length, generator.context_length) - new_tokens)
-        if self.prompt_budget is not None:
-            budget = max(64, min(budget, self.prompt_budget))
+        budget = self._budget(generator, max_new_tokens)
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
             return turn
@@ -152,6 +149,39 @@ class Assistant:
         else:
             turn.messages = _with_client_history(planned, history, text)
         return turn
+
+    def _budget(self, generator: Generator, max_new_tokens: int | None) -> int:
+        new_tokens = max_new_tokens or self.profile.max_new_tokens
+        budget = max(64, min(self.profile.context_length, generator.context_length) - new_tokens)
+        if self.prompt_budget is not None:
+            budget = max(64, min(budget, self.prompt_budget))
+        return budget
+
+    def next_prefix(self, user: str | None, session_id: str | None, generator: Generator,
+                    max_new_tokens: int | None = None) -> list[ChatMessage] | None:
+        """The known start of this session's next prompt (memory thread), for ``warm``.
+
+        None when there is nothing to prefill: no memory, or no session (an API client owns its
+        conversation and may send anything next).
+        """
+        if self.memory is None or user is None or session_id is None or not hasattr(self.memory, "next_prefix"):
+            return None
+        plan = self.memory.next_prefix(user, session_id, self._budget(generator, max_new_tokens),
+                                       generator.count_tokens, self.system_prompt)
+        return [_as_message(m) for m in getattr(plan, "messages", plan)] or None
+
+    def warm(self, user: str | None, session_id: str | None, generator: Generator, *,
+             should_stop: Callable[[], bool] | None = None, max_new_tokens: int | None = None) -> int:
+        """Prefill the next prompt's known start while the patient reads and types; tokens fed.
+
+        All steps on the caller's thread (the server splits them: ``next_prefix`` on the memory
+        thread, ``generator.prefill`` as idle work on the generation thread).
+        """
+        messages = self.next_prefix(user, session_id, generator, max_new_tokens)
+        prefill = getattr(generator, "prefill", None)
+        if not messages or prefill is None:
+            return 0
+        return int(prefill(messages, should_stop))
 
     # Generation thread.
     def generate(self, turn: Turn, generator: Generator, config: GenerationConfig,

@@ -78,6 +78,30 @@ def test_followup_turn_reuses_the_cached_prefix(engine: Engine, bundle_home: tup
     assert fresh.last_stats.reused_tokens == 0
 
 
+def test_prefill_in_idle_time_leaves_only_the_new_turn(engine: Engine) -> None:
+    """What the kiosk feeds while the patient types is a prefix of the next prompt: the next turn
+    reuses all of it and feeds only its own tokens, with the same reply as without prefill."""
+    history = [ChatMessage("system", "You are a kiosk assistant."), ChatMessage("user", "hello there"),
+               ChatMessage("assistant", "hi, how can I help")]
+    nxt = [*history, ChatMessage("user", "my knee hurts")]
+    cfg = GenerationConfig(max_new_tokens=5)
+    engine.reset()
+    cold = engine.generate(nxt, cfg)
+    engine.reset()
+    fed = engine.prefill(history)
+    assert fed == len(engine.render_chat(history, add_generation_prompt=False))
+    assert engine.prefill(history) == 0  # already there
+    assert engine.generate(nxt, cfg) == cold
+    s = engine.last_stats
+    assert s.reused_tokens == fed and s.prompt_tokens - s.reused_tokens == len(engine.render_chat(nxt)) - fed
+    # Idle work yields: a waiting caller stops it between chunks, a busy engine is not waited for.
+    engine.reset()
+    assert engine.prefill(history, should_stop=lambda: True) == 0
+    assert 0 < engine.prefill(history, chunk=4, should_stop=iter([False, False, True]).__next__) == 8
+    with engine._lock:
+        assert engine.prefill(history) == 0
+
+
 def test_score_is_the_log_probability_of_each_continuation(engine: Engine) -> None:
     """Closed-set choice: the scores equal log-softmax of a full teacher-forced recomputation, for
     one-token and multi-token options, and a warm cache (a shared prefix) changes nothing."""

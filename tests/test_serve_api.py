@@ -248,3 +248,39 @@ def test_memory_access_is_audited_without_patient_text(kiosk: Kiosk) -> None:
     raw = kiosk.runtime.home.audit_log.read_text()
     assert "p-audit" not in raw and "choking" not in raw
     assert log.verify().ok
+
+
+def _cached_after_idle(k: Kiosk, at_least: int) -> int:
+    """The engine's cached prompt length once the server's idle prefill has run (or 15 s)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        n = len(k.runtime.engine.model.cached_ids)
+        if n >= at_least and k.runtime.queue.inflight == 0:
+            return n
+        time.sleep(0.05)
+    return len(k.runtime.engine.model.cached_ids)
+
+
+def test_the_server_prefills_each_next_prompt_while_the_patient_types(
+        _tiny_bundle_built: tuple[Path, Path], tmp_path: Path) -> None:
+    """Starting a session and finishing a reply leave the known start of the next prompt in the
+    engine's KV cache; the next question reports it as OpenAI's ``cached_tokens``."""
+    with running_kiosk(_tiny_bundle_built, tmp_path / "home") as k:
+        s = httpx.post(k.url + "/api/session", json={"patient": "p-warm"}).json()
+        auth = {"Authorization": f"Bearer {s['token']}"}
+        warmed = _cached_after_idle(k, 20)  # (a readiness check may leave a token or two)
+        assert warmed > 0  # the system message, before the first question arrives
+
+        def ask(text: str) -> dict:
+            r = httpx.post(k.url + "/v1/chat/completions", headers=auth, timeout=60, json={
+                "max_tokens": 4, "messages": [{"role": "user", "content": text}]})
+            assert r.status_code == 200, r.text
+            return r.json()["usage"]
+
+        first = ask("I take metformin for diabetes.")
+        assert first["prompt_tokens_details"]["cached_tokens"] == warmed
+        after_reply = _cached_after_idle(k, first["prompt_tokens"] + 1)
+        second = ask("Should I drink more water?")
+        cached = second["prompt_tokens_details"]["cached_tokens"]
+        assert cached >= after_reply > first["prompt_tokens"]  # the whole first exchange came from the cache
+        assert second["prompt_tokens"] - cached < 60  # this question, its recall block, the template

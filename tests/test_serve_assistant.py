@@ -106,6 +106,34 @@ def test_follow_ups_feed_the_engine_only_their_new_tokens(parts) -> None:
     assert fed < prompt / 2, (fed, prompt)
 
 
+def test_warm_takes_the_window_jump_in_idle_time(parts) -> None:
+    """With ``warm`` between turns (the server's idle work) a question no longer waits for a
+    window jump: the jump is taken and prefilled while the patient reads, and a question feeds
+    only its own tokens: itself, its recall block and the template."""
+    engine, memory, profile = parts
+    a = Assistant(memory, profile)
+    sid = a.start_session("p-warm")
+    config = GenerationConfig(max_new_tokens=4)
+    warm_fed = [a.warm("p-warm", sid, engine, max_new_tokens=16)]
+    assert warm_fed[0] > 0  # the system message, before the first question
+    waited = []
+    for i, q in enumerate(QUESTIONS + QUESTIONS):
+        turn = a.prepare("p-warm", sid, q, engine, max_new_tokens=16)
+        a.record(turn, "".join(a.generate(turn, engine, config)))
+        s = engine.last_stats
+        tail = turn.messages[-2:] if turn.messages[-2].role == "system" else turn.messages[-1:]
+        own = sum(engine.count_tokens(m.content) + 5 for m in tail) + 8  # + role headers, <|im_end|>s, newlines
+        if s.prompt_tokens - s.reused_tokens > own:
+            waited.append((i, s.prompt_tokens - s.reused_tokens, own))
+        warm_fed.append(a.warm("p-warm", sid, engine, max_new_tokens=16))
+    # The tiny model's 496-token budget makes the window jump every few turns; a question whose
+    # recall block outgrows the room kept for it (a fifth of the budget) may still jump once.
+    assert len(waited) <= 2, (waited, warm_fed)
+    assert max(warm_fed[1:]) > 90, warm_fed  # jumps were taken, and prefilled, between turns
+    a.end_session("p-warm", sid)
+    assert a.warm("p-warm", sid, engine) == 0  # an ended session has no next prompt
+
+
 def test_an_api_clients_history_keeps_each_recall_block_before_its_question(parts) -> None:
     """An OpenAI client resends the conversation: the memory's blocks go before the questions
     they were made for, so the second prompt starts with the first prompt and its reply."""

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -250,6 +250,36 @@ class Engine:
             yield scorer
         finally:
             scorer.give_back()
+
+    def prefill(self, messages: Sequence[Any], should_stop: Callable[[], bool] | None = None,
+                chunk: int = 32) -> int:
+        """Feed the known start of the next prompt into the KV cache in idle time; tokens fed.
+
+        A kiosk knows most of its next prompt once a reply ends (the system message and the
+        conversation so far, docs/memory.md): fed while the patient reads and types, only their
+        question is left for the time to first token. Rendered without the assistant header, so
+        it is a prefix of the next prompt's ids (messages are encoded one by one). Idle work
+        yields: it never waits for the engine, and stops between chunks once a reply is waiting
+        (here or in ``should_stop``), leaving what it fed in the cache.
+        """
+        ids = self.render_chat(messages, add_generation_prompt=False)
+        if len(ids) >= self.context_length or not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            model = self.model
+            start = model.common_prefix(ids)
+            if start >= len(ids):
+                return 0
+            model.rewind(start)
+            fed = 0
+            for i in range(start, len(ids), chunk):
+                if self._pending or (should_stop is not None and should_stop()):
+                    break
+                model.feed(ids[i:i + chunk])
+                fed += len(ids[i:i + chunk])
+            return fed
+        finally:
+            self._lock.release()
 
     def reset(self) -> None:
         """Drop the cached conversation (e.g. when another patient steps up): the KV cache and the

@@ -42,11 +42,17 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
              short_notes: Sequence[Any], working: Sequence[dict[str, Any]], budget_tokens: int,
              count_tokens: CountTokens, reserve_per_message: int = 4,
              earlier_recall: Mapping[Any, str] | None = None, first_turn: Any = None,
-             keep_fraction: float = KEEP_FRACTION) -> PromptPlan:
+             keep_fraction: float = KEEP_FRACTION, prefix_only: bool = False, next_reserve: int = 0) -> PromptPlan:
     """Pack the prompt. ``earlier_recall`` maps earlier user turns' ids to the recall block their
     prompt carried (``PromptPlan.recall`` of that turn); ``first_turn`` is the id of the turn the
     last prompt's conversation window opened at (``PromptPlan.first_turn``). Both None: no session
-    state (every block and window is computed afresh)."""
+    state (every block and window is computed afresh).
+
+    ``prefix_only``: the part of the *next* prompt that is already known after a reply (system
+    message, the window's turns with their blocks; no question yet), for the engine to prefill
+    while the patient reads and types. The window is planned with ``next_reserve`` tokens kept
+    free for the coming question and its recall block, so a jump it needs happens now, in idle
+    time, rather than on the patient's next question."""
     earlier_recall = earlier_recall or {}
     explain: list[dict[str, Any]] = []
     used = 0
@@ -84,7 +90,7 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
             facts.append(line)
 
     turns = list(working)
-    last_user = next((t for t in reversed(turns) if t["role"] == "user"), None)
+    last_user = None if prefix_only else next((t for t in reversed(turns) if t["role"] == "user"), None)
     if last_user is not None:
         take("working", last_user["text"], {"turn_id": last_user["tid"], "latest": True}, required=True)
     older = [t for t in turns if t is not last_user]
@@ -160,9 +166,12 @@ def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, 
         return count_tokens(t["text"]) + reserve_per_message + (count_tokens(block) + reserve_per_message if block else 0)
 
     costs = [cost(t) for t in older]
-    room = budget_tokens - used
-    if sum(costs) <= room:
-        start = 0  # the whole session fits (again): the window opens at its first turn
+    room = budget_tokens - used - (next_reserve if prefix_only else 0)
+    if sum(costs) <= room * keep_fraction:
+        # The whole session fits with room to grow (at first, or after the budget grew): the
+        # window opens at its first turn. Not merely "fits": that would undo a jump taken in idle
+        # time for the next question (``prefix_only``) and re-read what was just prefilled.
+        start = 0
     elif sum(costs[start:]) > room:
         # Jump, don't creep: keep the newest turns that fill at most keep_fraction of the room.
         target, tail, start = room * keep_fraction, 0, len(older)

@@ -563,10 +563,7 @@ class MemoryService:
         if query is None:
             query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
         hits = self.search(user, query, k) if query and query.strip() else []
-        # The newest few of each core kind: a prompt is not a chart.
-        core = [m for kind in CORE_KINDS for m in self.store.memories(pid, tier="long", kinds=[kind],
-                                                                      newest_first=True, limit=6)]
-        core = core[:12]
+        core = self._core_facts(pid)
         ring = self.ring(pid)
         short = [n for n in reversed(list(ring)) if n.kind not in ("other",)][:8]
         style = self.preference(user)
@@ -589,6 +586,36 @@ class MemoryService:
             if plan.first_turn in ids:
                 for tid in ids[:ids.index(plan.first_turn)]:
                     recall.pop(tid, None)
+        return plan
+
+    def _core_facts(self, pid: int) -> list[dict[str, Any]]:
+        # The newest few of each core kind: a prompt is not a chart.
+        return [m for kind in CORE_KINDS for m in self.store.memories(pid, tier="long", kinds=[kind],
+                                                                      newest_first=True, limit=6)][:12]
+
+    def next_prefix(self, user: str, session_id: str, budget_tokens: int, count_tokens: Callable[[str], int],
+                    system_prompt: str = "", next_reserve: int | None = None) -> PromptPlan:
+        """The known start of this session's next prompt, for the engine to prefill in idle time.
+
+        After a reply, everything before the patient's next question is decided: the system
+        message and the conversation window with its recall blocks. The window is planned with
+        ``next_reserve`` tokens (default a fifth of the budget) left for the question and its
+        recall block, and a jump it needs is taken now and remembered, so the next
+        ``build_prompt`` renders exactly these messages first.
+        """
+        if session_id not in self._open:  # ended meanwhile: no next prompt, no state to keep
+            return PromptPlan(messages=[], explain=[], budget=budget_tokens)
+        pid = self._pid(user)
+        assert pid is not None
+        working = self.store.turns(pid, session_id=session_id)
+        core = self._core_facts(pid)
+        state = self._prompt_state.setdefault(session_id, {"pid": pid, "recall": {}, "first": None})
+        plan = assemble(system_prompt=system_prompt, style=self.preference(user), core=core, hits=[],
+                        short_notes=[], working=working, budget_tokens=budget_tokens, count_tokens=count_tokens,
+                        earlier_recall=state["recall"], first_turn=state["first"], prefix_only=True,
+                        next_reserve=budget_tokens // 5 if next_reserve is None else next_reserve)
+        if plan.first_turn is not None:
+            state["first"] = plan.first_turn
         return plan
 
     # --- inspection and control ---------------------------------------------------------------

@@ -194,13 +194,17 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
             rt.on_memory(rt.assistant.record, turn, reply).result()
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
+        stats = getattr(engine, "last_stats", None)
         job.emit("done", {
             "finish_reason": "length" if n_tokens >= config.max_new_tokens else "stop",
             "completion_tokens": n_tokens,
             "prompt_tokens": _prompt_tokens(engine, turn.messages),
+            "cached_tokens": int(getattr(stats, "reused_tokens", 0)),
             "engine_ttft_ms": round(((first or t_end) - t_prepared) * 1000, 2),
             "generate_ms": round((t_end - t_prepared) * 1000, 2),
         })
+        if turn_args.get("history") is None:  # the server owns this conversation: it knows what comes next
+            rt.warm_later(turn.user, turn.session_id, config.max_new_tokens)
 
     return work
 
@@ -283,9 +287,12 @@ async def chat_completions(request: Request) -> Response:
     })
 
 
-def _usage(done: dict[str, Any]) -> dict[str, int]:
+def _usage(done: dict[str, Any]) -> dict[str, Any]:
     p, c = int(done.get("prompt_tokens", 0)), int(done.get("completion_tokens", 0))
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    usage: dict[str, Any] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    if "cached_tokens" in done:  # OpenAI's field: prompt tokens the engine took from its KV cache
+        usage["prompt_tokens_details"] = {"cached_tokens": int(done["cached_tokens"])}
+    return usage
 
 
 def _timing(done: dict[str, Any], t0: float) -> dict[str, float]:

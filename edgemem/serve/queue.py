@@ -144,6 +144,21 @@ class GenerationQueue:
                     self.completed += 1
             job._finish()
 
+    def idle(self, fn: Callable[[Callable[[], bool]], Any]) -> None:
+        """Run ``fn(busy)`` on the generation thread once it is free, behind any queued job.
+
+        Idle work (prefilling a session's next prompt) is never a job: it takes no place in line,
+        and ``busy()`` turns true as soon as a request is submitted, so it stops within a chunk.
+        Its errors are dropped: idle work may never fail a request.
+        """
+        def run() -> None:
+            try:
+                fn(lambda: self._inflight > 0)
+            except Exception:  # noqa: BLE001 - see above
+                pass
+
+        self._executor.submit(run)
+
     def run_sync(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
         """Run a non-generation task on the generation thread (e.g. swapping the engine)."""
         return asyncio.wrap_future(self._executor.submit(fn))

@@ -250,7 +250,30 @@ class Runtime:
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
         sid = await self.memory_call(self.assistant.start_session, user)
-        return self.sessions.add(user, sid, kind)
+        session = self.sessions.add(user, sid, kind)
+        self.warm_later(user, sid)  # the system message and patient facts, while they type
+        return session
+
+    def warm_later(self, user: str, session_id: str | None, max_new_tokens: int | None = None) -> None:
+        """Prefill the session's next prompt start on the generation thread when it is free.
+
+        Called when a session starts and after each reply: the patient's reading and typing time
+        pays for the system message, the patient facts and a conversation-window jump, and the
+        next question's first token waits only for its own tokens (docs/memory.md).
+        """
+        if self.memory is None or session_id is None:
+            return
+
+        def work(busy: Callable[[], bool]) -> None:
+            engine = self.engine
+            if engine is None or busy() or not hasattr(engine, "prefill"):
+                return
+            messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
+                                      max_new_tokens).result()
+            if messages and not busy():
+                engine.prefill(messages, busy)
+
+        self.queue.idle(work)
 
     async def end_session(self, session: Session) -> None:
         """Close a session: the rules' rehearsal and consolidation now; the model's, if the profile
