@@ -7,7 +7,7 @@ reply, and the server reports, for the same request, the engine's time to first 
 engine call to its first piece) and the prompt assembly time. The overhead the kiosk adds is the
 difference, taken per request in the same run. Page weight is every byte the page loads.
 
-    python benchmarks/serve_page.py --bundle PATH [--turns 8] --json
+    python benchmarks/serve_page.py --bundle PATH [--turns 8] [--pause-s 3] --json
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ def main() -> None:
                     help="public key file (.pub) the bundle is signed with, trusted in the bench's home")
     ap.add_argument("--max-new-tokens", type=int, default=None,
                     help="cap replies (a copy of the profile with this max_new_tokens)")
+    ap.add_argument("--pause-s", type=float, default=0.0,
+                    help="seconds between a reply and the next message (a patient reading and typing; "
+                         "the server prefills the next prompt meanwhile). 0: send at once, the worst case")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -81,6 +84,7 @@ def main() -> None:
             page.press("#patient", "Enter")
             page.wait_for_selector("#chat-view:not([hidden])")
             for i in range(args.turns):
+                time.sleep(args.pause_s)
                 page.fill("#msg", MESSAGES[i % len(MESSAGES)])
                 page.press("#msg", "Enter")
                 # Polled through evaluate: the page's CSP forbids the eval wait_for_function uses.
@@ -104,7 +108,9 @@ def main() -> None:
     overhead = [t["page_ttft_ms"] - t["server"]["engine_ttft_ms"] for t in rows]
     transport = [o - p for o, p in zip(overhead, prepare)]
     result = {
-        "turns": len(rows),
+        "turns": len(rows), "pause_s": args.pause_s,
+        "page_ttft_ms": [round(x, 1) for x in page_ttft],
+        "page_ttft_ms_max": round(max(page_ttft), 1) if page_ttft else None,
         "page_weight_bytes": sum(weight.values()), "page_files": weight,
         "page_ttft_ms_median": median(page_ttft), "engine_ttft_ms_median": median(engine_ttft),
         "overhead_ms_median": median(overhead), "overhead_ms_max": round(max(overhead), 2) if overhead else None,
