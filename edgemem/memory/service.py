@@ -83,6 +83,7 @@ def to_epoch(value: Any, default: float | None = None) -> float:
 # still found by BM25 and through provenance. Advice must keep a vector: without one, advice
 # recall@10 fell from 1.0 to 0.75 (docs/memory.md, "## Embedder").
 EMBED_ROLES = ("user", "other")
+RECENT_VECTORS = 64  # texts whose vectors ``embed`` keeps: a session's latest turns and notes
 # A turn stored with this (sealed) embedding was deliberately not embedded: not pending, not indexed.
 NO_VECTOR = b""
 
@@ -146,6 +147,7 @@ class MemoryService:
         # conversation window's first turn): the next prompt extends it, so the engine's KV
         # prefix covers it. Memory only: after a restart the engine's cache is gone too.
         self._prompt_state: dict[str, dict[str, Any]] = {}
+        self._recent_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector (``embed``)
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._bulk = False  # import_jsonl: embed in full batches across sessions
@@ -198,10 +200,26 @@ class MemoryService:
         return pid
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Vectors for ``texts``; the last few texts' vectors are reused.
+
+        A kiosk turn embeds the patient's message twice otherwise: once when it is stored (the
+        pending batch) and once as the query that retrieves memories for it, ~23 ms of MiniLM each.
+        """
         if self.embedder is None or not texts:
             return None
-        # contiguous: usearch refuses strided rows, and a plug-in embedder may return a view
-        return np.ascontiguousarray(self.embedder.embed(list(texts)), dtype=np.float32)
+        texts = list(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._recent_vectors]
+        if missing:
+            # contiguous: usearch refuses strided rows, and a plug-in embedder may return a view
+            fresh = np.ascontiguousarray(self.embedder.embed(missing), dtype=np.float32)
+            for t, v in zip(missing, fresh):
+                self._recent_vectors[t] = v
+        out = np.stack([self._recent_vectors[t] for t in texts]).astype(np.float32, copy=False)
+        for t in texts:
+            self._recent_vectors.move_to_end(t)
+        while len(self._recent_vectors) > RECENT_VECTORS:
+            self._recent_vectors.popitem(last=False)
+        return np.ascontiguousarray(out)
 
     def ring(self, pid: int) -> ShortTermBuffer:
         r = self._rings.get(pid)
@@ -686,6 +704,7 @@ class MemoryService:
             self._open.pop(sid)
         for sid in [s for s, st in self._prompt_state.items() if st["pid"] == pid]:
             self._prompt_state.pop(sid)  # recall blocks are the patient's words too
+        self._recent_vectors.clear()  # keyed by their texts
         for p in (path, *path.parent.glob(path.name + ".*.tmp")):
             if p.exists():
                 size = p.stat().st_size
