@@ -128,3 +128,52 @@ def test_request_deadline_cancels_a_slow_generation() -> None:
     events = asyncio.run(main())
     assert events == [("piece", "a"), ("done", {"finish_reason": "length", "timed_out": True})]
     assert stopped.is_set()
+
+
+def test_idle_work_yields_to_a_request_and_takes_no_place_in_line() -> None:
+    """Idle work (prefilling the next prompt) runs when the line is empty, is not counted as a
+    job, and sees busy() turn true as soon as a request arrives, so it can stop early."""
+    chunks: list[int] = []
+    started = threading.Event()
+
+    def idle(busy) -> None:  # noqa: ANN001
+        started.set()
+        for i in range(200):  # up to 2 s of "chunks"
+            if busy():
+                return
+            chunks.append(i)
+            time.sleep(0.01)
+
+    async def main() -> tuple[float, list[tuple[str, object]]]:
+        q = GenerationQueue(max_waiting=0)
+        q.idle(idle)
+        await asyncio.to_thread(started.wait, 5)
+        assert q.inflight == 0  # idle work holds no place: a request is still accepted
+        t0 = time.perf_counter()
+        job = q.submit(lambda j: j.emit("piece", "reply"))
+        events = await _collect(job)
+        waited = time.perf_counter() - t0
+        q.shutdown()
+        return waited, events
+
+    waited, events = asyncio.run(main())
+    assert events == [("piece", "reply")]
+    assert waited < 0.5 and len(chunks) < 100  # the idle work stopped within a chunk or so
+
+
+def test_shutdown_stops_idle_work() -> None:
+    ran: list[int] = []
+
+    def idle(busy) -> None:  # noqa: ANN001
+        for i in range(300):
+            if busy():
+                return
+            ran.append(i)
+            time.sleep(0.01)
+
+    q = GenerationQueue()
+    q.idle(idle)
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    q.shutdown()
+    assert time.perf_counter() - t0 < 0.5 and len(ran) < 100

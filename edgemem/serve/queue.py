@@ -105,6 +105,7 @@ class GenerationQueue:
         self._mean_s = 2.0  # running mean of job time, for Retry-After
         self.completed = 0
         self.rejected = 0
+        self._closing = False  # idle work stops at once when the server shuts down
 
     @property
     def inflight(self) -> int:
@@ -153,7 +154,7 @@ class GenerationQueue:
         """
         def run() -> None:
             try:
-                fn(lambda: self._inflight > 0)
+                fn(lambda: self._inflight > 0 or self._closing)
             except Exception:  # noqa: BLE001 - see above
                 pass
 
@@ -164,4 +165,5 @@ class GenerationQueue:
         return asyncio.wrap_future(self._executor.submit(fn))
 
     def shutdown(self) -> None:
+        self._closing = True
         self._executor.shutdown(wait=True, cancel_futures=True)
