@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,13 @@ def chat(ctx: click.Context, bundle: str | None, profile: str | None, max_new_to
         memory = MemoryService(home_of(ctx), embedder, None, engine.profile)
         assistant = Assistant(memory, engine.profile, system_prompt=system or DEFAULT_SYSTEM_PROMPT)
         session = assistant.start_session(patient)
+    idle = _IdlePrefill(engine)
     history: list[Any] = [ChatMessage("system", system)] if system and not patient else []
     click.echo(f"edgemem chat ({engine.profile.name}, {engine.context_length}-token context). Empty line ends.", err=True)
     try:
         while True:
+            if assistant is not None:  # while the patient types: the next prompt's known start
+                idle.start(assistant.next_prefix(patient, session, engine, cfg.max_new_tokens))
             try:
                 line = input("you> ")
             except EOFError:
@@ -174,9 +178,39 @@ def chat(ctx: click.Context, bundle: str | None, profile: str | None, max_new_to
             if assistant is None:
                 history.append(ChatMessage("assistant", "".join(pieces)))
     finally:
+        idle.stop()
         if assistant is not None:
             assistant.end_session(patient, session)  # type: ignore[arg-type]
             memory.close()  # type: ignore[union-attr]
+
+
+class _IdlePrefill:
+    """``Engine.prefill`` on a background thread while the terminal waits for the next line.
+
+    The memory's part (``Assistant.next_prefix``) runs on the chat thread, which owns the SQLite
+    connection; only the engine's feeding runs here. A new turn takes the engine's lock, which
+    stops the feeding at the next chunk; ``stop`` ends it before the process exits.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, messages: Any) -> None:
+        self.stop()
+        if not messages or not hasattr(self.engine, "prefill"):
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.engine.prefill, args=(messages, self._stop.is_set),
+                                        name="edgemem-idle-prefill", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
