@@ -160,6 +160,11 @@ class GenerationQueue:
 
         self._executor.submit(run)
 
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block (not on the event loop) until what the generation thread holds now, idle work
+        included, is done: for tests and tools that read the engine's state after it."""
+        self._executor.submit(lambda: None).result(timeout)
+
     def run_sync(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
         """Run a non-generation task on the generation thread (e.g. swapping the engine)."""
         return asyncio.wrap_future(self._executor.submit(fn))

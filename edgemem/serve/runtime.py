@@ -49,7 +49,15 @@ def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None
     """The real memory service, with the bundle's sentence embedder and the home's data key."""
     from ..memory import MemoryService
 
-    return MemoryService.open(home, bundle=bundle, profile=profile)
+    from ..memory.vectors import usearch_index
+
+    memory = MemoryService.open(home, bundle=bundle, profile=profile)
+    # Pay at boot, not on the first patient's first question: importing usearch (~65 ms, in
+    # the order usearch_index keeps safe) and the embedder's first run (its buffers).
+    usearch_index()
+    if memory.embedder is not None:
+        memory.embedder.embed(["Hello, I have had a headache since yesterday."])
+    return memory
 
 
 class LiveEngine:
