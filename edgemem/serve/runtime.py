@@ -48,7 +48,6 @@ def load_engine(bundle: Path, profile: Profile | None, home: Home) -> Generator:
 def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None:
     """The real memory service, with the bundle's sentence embedder and the home's data key."""
     from ..memory import MemoryService
-
     from ..memory.vectors import usearch_index
 
     memory = MemoryService.open(home, bundle=bundle, profile=profile)
