@@ -15,12 +15,12 @@ SmolLM2's template does), is read out of it.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..errors import BundleError, InputError
 from ..interfaces import ChatMessage
+from ..lru import LRU
 
 ROLES = ("system", "user", "assistant")
 MESSAGE_CACHE = 512  # rendered messages kept (a few hundred KB at most)
@@ -68,12 +68,12 @@ class ChatRenderer:
         self.tokenizer = tokenizer
         self.template = template
         # The memory counts every kept turn's tokens for every prompt (~60 texts, ~8 ms a turn).
-        self._text_cache: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+        self._text_cache: LRU[str, tuple[int, ...]] = LRU(MESSAGE_CACHE)
         self._newline = self.text_ids("\n")
         self._headers: dict[str, list[int]] = {r: [template.im_start] + self.text_ids(r + "\n") for r in ROLES}
         # Every turn re-renders the whole conversation (that is how the prefix is found again);
         # re-encoding 40 unchanged messages cost ~1 ms of the follow-up's time to first token.
-        self._cache: OrderedDict[tuple[str, str], tuple[int, ...]] = OrderedDict()
+        self._cache: LRU[tuple[str, str], tuple[int, ...]] = LRU(MESSAGE_CACHE)
 
     def text_ids(self, text: str) -> list[int]:
         """Plain text -> ids; ``<|im_start|>`` typed by a person stays text."""
@@ -84,12 +84,7 @@ class ChatRenderer:
             clean = text
             if not clean.isascii():  # lone surrogates (invalid UTF-8 smuggled into a str) become "?"
                 clean = clean.encode("utf-8", "replace").decode("utf-8")
-            ids = tuple(self.tokenizer.encode(clean, add_special_tokens=False).ids)
-            self._text_cache[text] = ids
-            if len(self._text_cache) > MESSAGE_CACHE:
-                self._text_cache.popitem(last=False)
-        else:
-            self._text_cache.move_to_end(text)
+            ids = self._text_cache.put(text, tuple(self.tokenizer.encode(clean, add_special_tokens=False).ids))
         return list(ids)
 
     def with_default_system(self, messages: list[ChatMessage]) -> list[ChatMessage]:
@@ -101,12 +96,8 @@ class ChatRenderer:
         key = (m.role, m.content)
         ids = self._cache.get(key)
         if ids is None:
-            ids = tuple(self._headers[m.role] + self.text_ids(m.content) + [self.template.im_end] + self._newline)
-            self._cache[key] = ids
-            if len(self._cache) > MESSAGE_CACHE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+            ids = self._cache.put(key, tuple(self._headers[m.role] + self.text_ids(m.content)
+                                             + [self.template.im_end] + self._newline))
         return list(ids)
 
     def clear_cache(self) -> None:

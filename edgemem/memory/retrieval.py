@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from ..lru import LRU
 from . import timeparse
 from .store import split_key
 from .text import fold, fuzzy_score, unique_terms
@@ -246,17 +246,13 @@ def _per_text(size: int = 4096) -> Callable[[Callable[[str], _T]], Callable[[str
     turns that come back query after query. Bounded (LRU): ~0.4 MB per 4,096 entries."""
 
     def wrap(fn: Callable[[str], _T]) -> Callable[[str], _T]:
-        cache: "OrderedDict[int, _T]" = OrderedDict()
+        cache: LRU[int, _T] = LRU(size)
 
         def cached(text: str) -> _T:
             key = hash(text)
             if key in cache:
-                cache.move_to_end(key)
-                return cache[key]
-            value = cache[key] = fn(text)
-            if len(cache) > size:
-                cache.popitem(last=False)
-            return value
+                return cache.get(key)  # type: ignore[return-value]
+            return cache.put(key, fn(text))
 
         cached.__doc__ = fn.__doc__
         return cached

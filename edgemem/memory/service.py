@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import EdgememError, InputError
 from ..home import Home
 from ..interfaces import Embedder
+from ..lru import LRU
 from ..privacy.cipher import Codec
 from . import preference as prefmod
 from .executive import Executive, ExecutivePolicy
@@ -147,7 +148,8 @@ class MemoryService:
         # conversation window's first turn): the next prompt extends it, so the engine's KV
         # prefix covers it. Memory only: after a restart the engine's cache is gone too.
         self._prompt_state: dict[str, dict[str, Any]] = {}
-        self._recent_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector (``embed``)
+        # hash(text) -> vector (``embed``); keyed by hash, like retrieval's caches: no patient text
+        self._recent_vectors: LRU[int, np.ndarray] = LRU(RECENT_VECTORS)
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._bulk = False  # import_jsonl: embed in full batches across sessions
@@ -207,19 +209,15 @@ class MemoryService:
         """
         if self.embedder is None or not texts:
             return None
-        texts = list(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._recent_vectors]
+        found = {hash(t): self._recent_vectors.get(hash(t)) for t in texts}
+        missing = list(dict.fromkeys(t for t in texts if found[hash(t)] is None))
         if missing:
-            # contiguous: usearch refuses strided rows, and a plug-in embedder may return a view
-            fresh = np.ascontiguousarray(self.embedder.embed(missing), dtype=np.float32)
+            fresh = np.asarray(self.embedder.embed(missing), dtype=np.float32)
             for t, v in zip(missing, fresh):
-                self._recent_vectors[t] = v
-        out = np.stack([self._recent_vectors[t] for t in texts]).astype(np.float32, copy=False)
-        for t in texts:
-            self._recent_vectors.move_to_end(t)
-        while len(self._recent_vectors) > RECENT_VECTORS:
-            self._recent_vectors.popitem(last=False)
-        return np.ascontiguousarray(out)
+                found[hash(t)] = self._recent_vectors.put(hash(t), v)
+        # np.stack copies into one contiguous array: usearch refuses strided rows, and a plug-in
+        # embedder may return a view
+        return np.stack([found[hash(t)] for t in texts])
 
     def ring(self, pid: int) -> ShortTermBuffer:
         r = self._rings.get(pid)
