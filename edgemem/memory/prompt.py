@@ -38,8 +38,8 @@ CORE_KINDS = ("allergy", "medication", "condition")
 KEEP_FRACTION = 0.5
 
 
-def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, Any]], hits: Sequence[Hit],
-             short_notes: Sequence[Any], working: Sequence[dict[str, Any]], budget_tokens: int,
+def assemble(*, system_prompt: str, style: str | None, core: Sequence[dict[str, Any]], hits: Sequence[Hit] = (),
+             short_notes: Sequence[Any] = (), working: Sequence[dict[str, Any]], budget_tokens: int,
              count_tokens: CountTokens, reserve_per_message: int = 4,
              earlier_recall: Mapping[Any, str] | None = None, first_turn: Any = None,
              keep_fraction: float = KEEP_FRACTION, prefix_only: bool = False, next_reserve: int = 0) -> PromptPlan:

@@ -20,6 +20,7 @@ import json
 import time as _time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -89,6 +90,32 @@ RECENT_VECTORS = 64  # texts whose vectors ``embed`` keeps: a session's latest t
 NO_VECTOR = b""
 
 
+@dataclass
+class _SessionPrompt:
+    """How a session's last prompt was laid out, which the next one must repeat: the recall
+    block each question was asked with (``assemble``'s ``earlier_recall``) and the turn the
+    conversation window opens at (``first_turn``)."""
+
+    pid: int
+    recall: dict[Any, str] = field(default_factory=dict)  # user turn id -> its recall block
+    first: Any = None
+
+    def keep(self, plan: PromptPlan, working: Sequence[dict[str, Any]], *, asked: bool) -> None:
+        """Remember ``plan``; ``asked``: it answers the latest user turn (not a ``prefix_only`` plan)."""
+        if asked:
+            latest = next((t["tid"] for t in reversed(working) if t["role"] == "user"), None)
+            if latest is not None:
+                if plan.recall:
+                    self.recall[latest] = plan.recall
+                else:
+                    self.recall.pop(latest, None)
+        self.first = plan.first_turn
+        ids = [t["tid"] for t in working]
+        if plan.first_turn in ids:  # blocks of turns before the window are never rendered again
+            for tid in ids[:ids.index(plan.first_turn)]:
+                self.recall.pop(tid, None)
+
+
 class MemoryService:
     """See module docstring. ``embedder`` may be None (BM25 + fuzzy only)."""
 
@@ -144,10 +171,9 @@ class MemoryService:
         self._indexes: "OrderedDict[int, PatientIndex]" = OrderedDict()
         self._max_indexes = max_open_indexes
         self._open: dict[str, int] = {}  # session id -> pid
-        # Per open session, what its last prompt looked like (recall blocks by user turn, the
-        # conversation window's first turn): the next prompt extends it, so the engine's KV
-        # prefix covers it. Memory only: after a restart the engine's cache is gone too.
-        self._prompt_state: dict[str, dict[str, Any]] = {}
+        # Per session, what its last prompt looked like: the next prompt extends it, so the
+        # engine's KV prefix covers it. Memory only: after a restart the engine's cache is gone too.
+        self._prompt_state: dict[str, _SessionPrompt] = {}
         # hash(text) -> vector (``embed``); keyed by hash, like retrieval's caches: no patient text
         self._recent_vectors: LRU[int, np.ndarray] = LRU(RECENT_VECTORS)
         self._touch: dict[int, set[int]] = {}
@@ -579,35 +605,10 @@ class MemoryService:
         if query is None:
             query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
         hits = self.search(user, query, k) if query and query.strip() else []
-        core = self._core_facts(pid)
         ring = self.ring(pid)
         short = [n for n in reversed(list(ring)) if n.kind not in ("other",)][:8]
-        style = self.preference(user)
-        state = self._prompt_state.setdefault(session_id, {"pid": pid, "recall": {}, "first": None}) if session_id else None
-        plan = assemble(system_prompt=system_prompt, style=style, core=core, hits=hits, short_notes=short,
-                        working=working, budget_tokens=budget_tokens, count_tokens=count_tokens,
-                        earlier_recall=state["recall"] if state else None,
-                        first_turn=state["first"] if state else None)
-        if state is not None:
-            latest = next((t["tid"] for t in reversed(working) if t["role"] == "user"), None)
-            recall = state["recall"]
-            if latest is not None:
-                if plan.recall:
-                    recall[latest] = plan.recall
-                else:
-                    recall.pop(latest, None)
-            state["first"] = plan.first_turn
-            # Blocks of turns before the window are never rendered again.
-            ids = [t["tid"] for t in working]
-            if plan.first_turn in ids:
-                for tid in ids[:ids.index(plan.first_turn)]:
-                    recall.pop(tid, None)
-        return plan
-
-    def _core_facts(self, pid: int) -> list[dict[str, Any]]:
-        # The newest few of each core kind: a prompt is not a chart.
-        return [m for kind in CORE_KINDS for m in self.store.memories(pid, tier="long", kinds=[kind],
-                                                                      newest_first=True, limit=6)][:12]
+        return self._assemble(user, pid, session_id, working, budget_tokens, count_tokens, system_prompt,
+                              hits=hits, short_notes=short)
 
     def next_prefix(self, user: str, session_id: str, budget_tokens: int, count_tokens: Callable[[str], int],
                     system_prompt: str = "", next_reserve: int | None = None) -> PromptPlan:
@@ -624,14 +625,25 @@ class MemoryService:
         pid = self._pid(user)
         assert pid is not None
         working = self.store.turns(pid, session_id=session_id)
-        core = self._core_facts(pid)
-        state = self._prompt_state.setdefault(session_id, {"pid": pid, "recall": {}, "first": None})
-        plan = assemble(system_prompt=system_prompt, style=self.preference(user), core=core, hits=[],
-                        short_notes=[], working=working, budget_tokens=budget_tokens, count_tokens=count_tokens,
-                        earlier_recall=state["recall"], first_turn=state["first"], prefix_only=True,
-                        next_reserve=budget_tokens // 5 if next_reserve is None else next_reserve)
-        if plan.first_turn is not None:
-            state["first"] = plan.first_turn
+        return self._assemble(user, pid, session_id, working, budget_tokens, count_tokens, system_prompt,
+                              prefix_only=True,
+                              next_reserve=budget_tokens // 5 if next_reserve is None else next_reserve)
+
+    def _assemble(self, user: str, pid: int, session_id: str | None, working: list[dict[str, Any]],
+                  budget_tokens: int, count_tokens: Callable[[str], int], system_prompt: str,
+                  **kwargs: Any) -> PromptPlan:
+        """``assemble`` with the patient's core facts and style, and the session's prompt state
+        read before and kept after (``build_prompt`` and ``next_prefix`` share it)."""
+        # The newest few of each core kind: a prompt is not a chart.
+        core = [m for kind in CORE_KINDS for m in self.store.memories(pid, tier="long", kinds=[kind],
+                                                                      newest_first=True, limit=6)][:12]
+        state = self._prompt_state.setdefault(session_id, _SessionPrompt(pid)) if session_id else None
+        plan = assemble(system_prompt=system_prompt, style=self.preference(user), core=core, working=working,
+                        budget_tokens=budget_tokens, count_tokens=count_tokens,
+                        earlier_recall=state.recall if state else None,
+                        first_turn=state.first if state else None, **kwargs)
+        if state is not None:
+            state.keep(plan, working, asked=not kwargs.get("prefix_only", False))
         return plan
 
     # --- inspection and control ---------------------------------------------------------------
@@ -700,7 +712,7 @@ class MemoryService:
         self._pending.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
-        for sid in [s for s, st in self._prompt_state.items() if st["pid"] == pid]:
+        for sid in [s for s, st in self._prompt_state.items() if st.pid == pid]:
             self._prompt_state.pop(sid)  # recall blocks are the patient's words too
         self._recent_vectors.clear()  # keyed by their texts
         for p in (path, *path.parent.glob(path.name + ".*.tmp")):
