@@ -24,7 +24,7 @@ from ..errors import BundleError, InputError
 from ..interfaces import ChatMessage, GenerationConfig
 from .chat import ChatRenderer, ChatTemplate
 from .detok import IncrementalDecoder
-from .model import DecoderModel
+from .model import PREFILL_CHUNK, DecoderModel
 from .sampler import Sampler, log_softmax, validate
 
 
@@ -252,7 +252,7 @@ class Engine:
             scorer.give_back()
 
     def prefill(self, messages: Sequence[Any], should_stop: Callable[[], bool] | None = None,
-                chunk: int = 32) -> int:
+                chunk: int = PREFILL_CHUNK) -> int:
         """Feed the known start of the next prompt into the KV cache in idle time; tokens fed.
 
         A kiosk knows most of its next prompt once a reply ends (the system message and the
@@ -271,13 +271,11 @@ class Engine:
             if start >= len(ids):
                 return 0
             model.rewind(start)
-            fed = 0
-            for i in range(start, len(ids), chunk):
-                if self._pending or (should_stop is not None and should_stop()):
-                    break
-                model.feed(ids[i:i + chunk])
-                fed += len(ids[i:i + chunk])
-            return fed
+            fed = start
+            while fed < len(ids) and not self._pending and not (should_stop is not None and should_stop()):
+                model.feed(ids[fed:fed + chunk])  # one of the model's own prefill chunks a call
+                fed = min(fed + chunk, len(ids))
+            return fed - start
         finally:
             self._lock.release()
 
