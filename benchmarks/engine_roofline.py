@@ -44,19 +44,25 @@ NATIVE = Path(__file__).resolve().parent / "native" / "cpu_peak.c"
 KINDS = {"fp32_fma": 0, "int8_maddubs": 1}
 
 
-def build_peak_library(workdir: Path) -> ctypes.CDLL:
-    """Compile ``cpu_peak.c`` into ``workdir`` and load it; SystemExit with one line if that fails."""
+def build_native(source: Path, workdir: Path, tool: str = "engine_roofline") -> ctypes.CDLL:
+    """Compile one ``native/*.c`` probe into ``workdir`` (AVX2 + FMA) and load it; SystemExit with
+    one line if there is no compiler, the machine is not x86-64, or the build fails."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        raise SystemExit("engine_roofline: no C compiler (cc/gcc) found; set CC")
+        raise SystemExit(f"{tool}: no C compiler (cc/gcc) found; set CC")
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        raise SystemExit(f"engine_roofline: the peak loops are AVX2; this machine is {platform.machine()}")
-    lib = workdir / "libcpu_peak.so"
-    r = subprocess.run([cc, "-O3", "-mavx2", "-mfma", "-shared", "-fPIC", "-o", str(lib), str(NATIVE), "-lpthread"],
-                       capture_output=True, text=True)
+        raise SystemExit(f"{tool}: the native probes are AVX2; this machine is {platform.machine()}")
+    lib = workdir / f"lib{source.stem}.so"
+    r = subprocess.run([cc, "-O3", "-mavx2", "-mfma", "-shared", "-fPIC", "-o", str(lib), str(source), "-lpthread", "-lm"],
+                       capture_output=True, text=True, check=False)
     if r.returncode:
-        raise SystemExit(f"engine_roofline: {cc} failed: {r.stderr.strip().splitlines()[-1] if r.stderr else r.returncode}")
-    dll = ctypes.CDLL(str(lib))
+        raise SystemExit(f"{tool}: {cc} failed: {r.stderr.strip().splitlines()[-1] if r.stderr else r.returncode}")
+    return ctypes.CDLL(str(lib))
+
+
+def build_peak_library(workdir: Path) -> ctypes.CDLL:
+    """Compile ``cpu_peak.c`` into ``workdir`` and load it; SystemExit with one line if that fails."""
+    dll = build_native(NATIVE, workdir)
     dll.cpu_peak_gmacs.restype = ctypes.c_double
     dll.cpu_peak_gmacs.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long]
     return dll
