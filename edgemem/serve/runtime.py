@@ -310,6 +310,12 @@ class Runtime:
         except Exception:
             log.exception("model rehearsal of a closed session failed")
 
+    @property
+    def rehearsals_pending(self) -> int:
+        """Closed sessions whose model rehearsal has not finished: a backlog that keeps growing
+        means sessions end faster than the model can rehearse them (/readyz shows it)."""
+        return len(self._rehearsals)
+
     async def rehearsals_done(self) -> None:
         """Wait for the model's rehearsals still running (shutdown, tests)."""
         while self._rehearsals:
