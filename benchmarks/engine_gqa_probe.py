@@ -7,13 +7,18 @@ how far a kernel that takes the 3 query heads of each KV head together gets on t
 * **onnxruntime**: a graph of ``--layers`` ``GroupQueryAttention`` nodes exactly as the engine
   builds them (packed QKV, past and present bound to one preallocated buffer per layer, 2 threads)
   except ``do_rotary=0`` (the kernel does not rotate; rotary is a few % of the op);
-* **native**: ``native/gqa_probe.c`` on the same inputs and the same cache layout, writing the new
-  rows into its own copy of the caches;
+* **native**: ``native/gqa_probe.c`` (flash-style: key blocks shared by all query rows of a KV
+  head, running max and sum) on the same inputs and the same cache layout, writing the new rows
+  into its own copy of the caches;
 
-alternating the two ``--runs`` times, and checks that their outputs agree. It prints medians,
-GMAC/s, the share of the fp32 peak (``native/cpu_peak.c``, same run) and the ratio.
+alternating the two ``--runs`` times with a pause before each, and checks that their outputs
+agree. onnxruntime's pool threads are told not to spin between runs (``--ort-spinning`` restores
+its default): on 2 cores a spinning pool thread takes a core from the native side's next run.
+It prints medians, GMAC/s, the share of the fp32 peak (``native/cpu_peak.c``, same run) and the
+ratio.
 
     python -m benchmarks.engine_gqa_probe [--past 1017] [--followup 26] [--runs 15] [--json F]
+    python -m benchmarks.engine_gqa_probe --pairs 4 --runs 20   # each side alone, fresh processes
 
 Benchmark-only (x86-64 with AVX2 and a C compiler), never a runtime need.
 """
@@ -22,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,13 +73,15 @@ class OrtSide:
     """The engine's binding: each layer's past and present are one preallocated buffer."""
 
     def __init__(self, model: bytes, qkv: np.ndarray, caches: list[tuple[np.ndarray, np.ndarray]], past: int,
-                 heads: int, threads: int) -> None:
+                 heads: int, threads: int, spinning: bool = False) -> None:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if not spinning:  # onnxruntime's pool threads otherwise spin between runs, on the native side's cores
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         head_dim = caches[0][0].shape[2]
         self.outs = [np.zeros((1, qkv.shape[0], heads * head_dim), np.float32) for _ in caches]
@@ -121,8 +131,9 @@ def attention_macs(layers: int, heads: int, head_dim: int, past: int, new: int) 
 
 def probe(past: int = 1017, followup: int = 26, layers: int = 30, heads: int = 9, kv_heads: int = 3, head_dim: int = 64,
           max_len: int = 2048, threads: int = 2, runs: int = 15, peak_repeats: int = 3, seed: int = 0,
-          gap_ms: float = 50.0) -> dict[str, Any]:
-    """Run both sides alternately and return medians, rates and the largest output difference."""
+          gap_ms: float = 50.0, ort_spinning: bool = False, side: str = "both") -> dict[str, Any]:
+    """Run both sides alternately (or one, ``side``) and return medians, rates and, with both, the
+    largest output difference."""
     rng = np.random.default_rng(seed)
     width = (heads + 2 * kv_heads) * head_dim
     qkv = rng.standard_normal((followup, width)).astype(np.float32)
@@ -133,19 +144,26 @@ def probe(past: int = 1017, followup: int = 26, layers: int = 30, heads: int = 9
     with tempfile.TemporaryDirectory() as tmp:
         peak_dll = build_peak_library(Path(tmp))
         dll = build_native(NATIVE, Path(tmp), "engine_gqa_probe")
-        ort_side = OrtSide(gqa_graph(layers, heads, kv_heads, head_dim, max_len), qkv, ort_caches, past, heads, threads)
-        nat_side = NativeSide(dll, qkv, nat_caches, past, heads, threads)
+        runners: dict[str, OrtSide | NativeSide] = {}
+        if side in ("both", "onnxruntime"):
+            runners["onnxruntime"] = OrtSide(gqa_graph(layers, heads, kv_heads, head_dim, max_len), qkv, ort_caches, past,
+                                             heads, threads, spinning=ort_spinning)
+        if side in ("both", "native"):
+            runners["native"] = NativeSide(dll, qkv, nat_caches, past, heads, threads)
         peak_before = peak_gmacs(peak_dll, 0, threads, peak_repeats)
-        ort_side.run(), nat_side.run()  # warm-up: arenas, page faults, thread start
-        diff = max(float(np.abs(o[0] - n).max()) for o, n in zip(ort_side.outs, nat_side.outs))
-        cache_diff = max(float(np.abs(a[0][:, : past + followup] - b[0][:, : past + followup]).max())
-                         for a, b in zip(ort_caches, nat_caches))
-        times: dict[str, list[float]] = {"onnxruntime": [], "native": []}
+        for r in runners.values():
+            r.run()  # warm-up: arenas, page faults, thread start
+        diff = cache_diff = None
+        if side == "both":
+            diff = max(float(np.abs(o[0] - n).max()) for o, n in zip(runners["onnxruntime"].outs, runners["native"].outs))
+            cache_diff = max(float(np.abs(a[0][:, : past + followup] - b[0][:, : past + followup]).max())
+                             for a, b in zip(ort_caches, nat_caches))
+        times: dict[str, list[float]] = {name: [] for name in runners}
         for _ in range(runs):
-            for name, side in (("onnxruntime", ort_side), ("native", nat_side)):
+            for name, runner in runners.items():
                 time.sleep(gap_ms / 1000)  # onnxruntime's pool threads spin after a run: let them park first
                 t0 = time.perf_counter()
-                side.run()
+                runner.run()
                 times[name].append((time.perf_counter() - t0) * 1000)
         peak_after = peak_gmacs(peak_dll, 0, threads, peak_repeats)
     peak = statistics.median(peak_before + peak_after)
@@ -158,10 +176,12 @@ def probe(past: int = 1017, followup: int = 26, layers: int = 30, heads: int = 9
     return {
         "cpu": _cpu_name(), "threads": threads, "layers": layers, "past": past, "followup": followup,
         "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim, "runs": runs, "gap_ms": gap_ms,
+        "ort_spinning": ort_spinning,
         "attention_gmac": round(macs / 1e9, 4),
         "fp32_peak_gmacs": {"before": peak_before, "after": peak_after, "median": round(peak, 1)},
         "sides": sides,
-        "ratio_native_over_onnxruntime_ms": round(sides["native"]["ms"] / sides["onnxruntime"]["ms"], 3),
+        "ratio_native_over_onnxruntime_ms": (round(sides["native"]["ms"] / sides["onnxruntime"]["ms"], 3)
+                                             if len(sides) == 2 else None),
         "max_abs_diff_output": diff, "max_abs_diff_cache": cache_diff,
         "times_ms": {k: [round(t, 2) for t in v] for k, v in times.items()},
     }
@@ -178,13 +198,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=15, help="alternating runs of each side; medians")
     ap.add_argument("--gap-ms", type=float, default=50.0, help="pause before each timed run (2 cores: the other side's spinning threads)")
+    ap.add_argument("--ort-spinning", action="store_true",
+                    help="let onnxruntime's pool threads spin between runs (its default; they then compete with the native side)")
+    ap.add_argument("--side", choices=("both", "onnxruntime", "native"), default="both",
+                    help="time one side alone (no output check)")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="instead: each side alone in a fresh process, alternating this many times (onnxruntime spinning as in the engine)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args(argv)
     if args.past + args.followup > args.max_len:
         raise SystemExit("engine_gqa_probe: --past + --followup exceeds --max-len")
-    emit(probe(args.past, args.followup, args.layers, args.heads, args.kv_heads, 64, args.max_len, args.threads,
-               args.runs, gap_ms=args.gap_ms), args.json)
+    shape = (args.past, args.followup, args.layers, args.heads, args.kv_heads, 64, args.max_len, args.threads)
+    if args.pairs:
+        emit(pairs(args, shape), args.json)
+        return 0
+    emit(probe(*shape, args.runs, gap_ms=args.gap_ms, ort_spinning=args.ort_spinning, side=args.side), args.json)
     return 0
+
+
+def pairs(args: argparse.Namespace, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Each side alone in a fresh process, alternating ``--pairs`` times: onnxruntime as the
+    engine runs it (pool threads spinning) and the native kernel with no onnxruntime threads
+    around; plus one short in-process run of both for the output check."""
+    check = probe(*shape, runs=1, peak_repeats=1, gap_ms=0, side="both")
+    per_pair: list[dict[str, float]] = []
+    for _ in range(args.pairs):
+        row = {}
+        for side in ("onnxruntime", "native"):
+            cmd = [sys.executable, "-m", "benchmarks.engine_gqa_probe", "--side", side, "--runs", str(args.runs),
+                   "--past", str(args.past), "--followup", str(args.followup), "--layers", str(args.layers),
+                   "--heads", str(args.heads), "--kv-heads", str(args.kv_heads), "--max-len", str(args.max_len),
+                   "--threads", str(args.threads), "--gap-ms", "0", *(["--ort-spinning"] if side == "onnxruntime" else [])]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+            row[side] = json.loads(out.stdout)["sides"][side]["ms"]
+        row["ratio"] = round(row["native"] / row["onnxruntime"], 3)
+        per_pair.append(row)
+    return {"mode": "pairs", "pairs": per_pair, "runs_per_side": args.runs,
+            "onnxruntime_ms_median": statistics.median(r["onnxruntime"] for r in per_pair),
+            "native_ms_median": statistics.median(r["native"] for r in per_pair),
+            "ratio_median_pair": statistics.median(r["ratio"] for r in per_pair),
+            "attention_gmac": check["attention_gmac"], "fp32_peak_gmacs": check["fp32_peak_gmacs"]["median"],
+            "max_abs_diff_output": check["max_abs_diff_output"], "max_abs_diff_cache": check["max_abs_diff_cache"],
+            "cpu": check["cpu"], "threads": args.threads, "past": args.past, "followup": args.followup}
 
 
 if __name__ == "__main__":

@@ -66,3 +66,14 @@ def test_probe_runs_both_sides_and_they_agree(tmp_path: Path) -> None:
     assert set(r["sides"]) == {"onnxruntime", "native"} and all(s["ms"] > 0 for s in r["sides"].values())
     assert r["attention_gmac"] == round(attention_macs(2, 9, 64, 50, 5) / 1e9, 4)
 
+
+
+def test_pairs_mode_times_each_side_alone_in_its_own_process(tmp_path: Path) -> None:
+    out = tmp_path / "pairs.json"
+    assert main(["--pairs", "1", "--runs", "1", "--past", "30", "--followup", "3", "--layers", "1", "--max-len", "40",
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["mode"] == "pairs" and len(r["pairs"]) == 1
+    pair = r["pairs"][0]
+    assert pair["onnxruntime"] > 0 and pair["native"] > 0 and pair["ratio"] == round(pair["native"] / pair["onnxruntime"], 3)
+    assert r["max_abs_diff_output"] < 1e-4

@@ -4,11 +4,15 @@
  * Why: the engine's follow-up (26 new tokens over ~1,000 cached) spends ~28 ms in attention.
  * onnxruntime runs one small GEMM pair per *query* head, so the 3 query heads that share a KV head
  * each re-read and re-pack it.  This kernel takes the query rows of a KV head together (units of
- * 16 rows: tokens x the 3 heads of the group), computes the scores transposed (keys x rows, the
- * rows as vector lanes) so the cache is read in place with broadcast-FMA and only the 16 query
- * rows are transposed, and splits the units evenly over the threads.  It is a benchmark probe (benchmarks/engine_gqa_probe.py builds it with
- * the system C compiler), not part of the runtime: whether to ship native kernels is the decision
- * this figure informs (docs/engine.md).
+ * 16 rows: tokens x the 3 heads of the group) and computes the scores transposed (keys x rows,
+ * the rows as vector lanes), so the cache is read in place with broadcast-FMA and only the 16
+ * query rows are transposed.  It is flash-style: keys in blocks of 128 (K and V of a block stay
+ * in L2) in the outer loop and the head's units in the inner one, with a running max and sum per
+ * row, so each block comes from memory once for all 78 rows (a first version that ran each unit
+ * over all keys re-read the 1.6 MB per layer five times and took ~10 % longer).
+ * Units split evenly over the threads.  It is a benchmark probe (benchmarks/engine_gqa_probe.py
+ * builds it with the system C compiler), not part of the runtime: whether to ship native kernels
+ * is the decision this figure informs (docs/engine.md).
  *
  * Layout, as the engine's graph keeps it: the packed projection row of each new token is
  * [q heads][k heads][v heads] x head_dim; the caches are [kv_heads][max_len][head_dim] fp32 per
@@ -119,6 +123,17 @@ static void pv_block(const float *pt, int r0, const float *v, int tlim, int d0, 
     _mm256_storeu_ps(acc[5], a50); _mm256_storeu_ps(acc[5] + 8, a51);
 }
 
+#define KB 128   /* keys a block: the block's K and V (2 x 32 KB) stay in L2 while every unit of the KV head uses them */
+#define MAXU 8   /* units of one KV head a thread holds state for (SmolLM2: 5) */
+
+typedef struct {
+    float qt[D * RB] __attribute__((aligned(32))); /* the unit's 16 query rows, scaled, transposed */
+    float o[RB][D] __attribute__((aligned(32)));   /* running P.V */
+    float m[RB] __attribute__((aligned(32)));      /* running max of each row's scores */
+    float l[RB] __attribute__((aligned(32)));      /* running sum of exp(score - m) */
+    int lim[RB], maxlim, r0, nr;
+} unit_t;
+
 static void *worker(void *argp) {
     arg_t *arg = argp;
     job_t *job = arg->job;
@@ -127,7 +142,7 @@ static void *worker(void *argp) {
     const int units_per_kv = (rows_per_kv + RB - 1) / RB, nunits = units_per_kv * job->kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
     float *st = aligned_alloc(32, sizeof(float) * SC * (size_t)T);
-    float qt[D * RB] __attribute__((aligned(32)));
+    unit_t *units = aligned_alloc(32, sizeof(unit_t) * MAXU);
     float acc[MR][16] __attribute__((aligned(32)));
     for (size_t j = 0; j < (size_t)SC * T; j++) st[j] = 0.0f; /* the pad columns stay zero */
     for (int layer = 0; layer < job->layers; layer++) {
@@ -142,50 +157,90 @@ static void *worker(void *argp) {
                        qkv + (size_t)i * width + (job->n_heads + job->kv_heads + h) * D, D * sizeof(float));
             }
         pthread_barrier_wait(&job->barrier);
-        /* 2. units of 16 rows of one KV head - rows are (token i, head g of the group), i-major -
-         * split evenly over the threads; each unit streams its KV head's keys and values once. */
+        /* 2. this thread's units (16 rows of one KV head; rows are (token i, head g of the group),
+         * i-major), taken a KV head at a time: key blocks outside, units inside, so each block of
+         * K and V comes from memory once and serves every unit of the head (online softmax). */
         int u0 = nunits * arg->tid / job->threads, u1 = nunits * (arg->tid + 1) / job->threads;
-        for (int u = u0; u < u1; u++) {
-            int h = u / units_per_kv, r0 = (u % units_per_kv) * RB, nr = rows_per_kv - r0 < RB ? rows_per_kv - r0 : RB;
-            int lim[RB], maxlim = 0;
-            for (int r = 0; r < RB; r++) {
-                int row = r0 + (r < nr ? r : nr - 1), i = row / group, head = h * group + row % group;
-                const float *src = qkv + (size_t)i * width + head * D;
-                for (int d = 0; d < D; d++) qt[d * RB + r] = src[d] * scale;
-                lim[r] = past + i + 1;
-                if (lim[r] > maxlim) maxlim = lim[r];
+        while (u0 < u1) {
+            int h = u0 / units_per_kv, ue = (h + 1) * units_per_kv < u1 ? (h + 1) * units_per_kv : u1;
+            if (ue - u0 > MAXU) ue = u0 + MAXU; /* more units than state slots: this head in turns */
+            const int nu = ue - u0;
+            int headlim = 0;
+            for (int k = 0; k < nu; k++) {
+                unit_t *un = &units[k];
+                un->r0 = ((u0 + k) % units_per_kv) * RB;
+                un->nr = rows_per_kv - un->r0 < RB ? rows_per_kv - un->r0 : RB;
+                un->maxlim = 0;
+                for (int r = 0; r < RB; r++) {
+                    int row = un->r0 + (r < un->nr ? r : un->nr - 1), i = row / group, head = h * group + row % group;
+                    const float *src = qkv + (size_t)i * width + head * D;
+                    for (int d = 0; d < D; d++) un->qt[d * RB + r] = src[d] * scale;
+                    un->lim[r] = past + i + 1;
+                    if (un->lim[r] > un->maxlim) un->maxlim = un->lim[r];
+                    un->m[r] = -INFINITY;
+                    un->l[r] = 0.0f;
+                    for (int d = 0; d < D; d++) un->o[r][d] = 0.0f;
+                }
+                if (un->maxlim > headlim) headlim = un->maxlim;
             }
             const float *k = kc + (size_t)h * job->max_len * D, *v = vc + (size_t)h * job->max_len * D;
-            scores_tile(qt, k, 0, maxlim, st);
-            for (int t = past; t < maxlim; t++) /* causal: only the new keys are masked for some rows */
-                for (int r = 0; r < RB; r++)
-                    if (t >= lim[r]) st[(size_t)t * SC + r] = -INFINITY;
-            /* softmax down each column (a row of the attention), 8 rows a vector */
-            float inv[RB] __attribute__((aligned(32)));
-            for (int c = 0; c < RB; c += 8) {
-                __m256 m = _mm256_set1_ps(-INFINITY), sum = _mm256_setzero_ps();
-                for (int t = 0; t < maxlim; t++) m = _mm256_max_ps(m, _mm256_load_ps(st + (size_t)t * SC + c));
-                for (int t = 0; t < maxlim; t++) {
-                    __m256 x = _mm256_load_ps(st + (size_t)t * SC + c);
-                    __m256 e = exp256(_mm256_sub_ps(x, m));
-                    e = _mm256_and_ps(e, _mm256_cmp_ps(x, _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ)); /* masked: exactly 0 */
-                    _mm256_store_ps(st + (size_t)t * SC + c, e);
-                    sum = _mm256_add_ps(sum, e);
-                }
-                _mm256_store_ps(inv + c, _mm256_div_ps(_mm256_set1_ps(1.0f), sum));
-            }
-            for (int rr = 0; rr < nr; rr += MR)
-                for (int d0 = 0; d0 < D; d0 += 16) {
-                    pv_block(st, rr, v, maxlim, d0, acc);
-                    for (int r = rr; r < rr + MR && r < nr; r++) {
-                        int row = r0 + r, i = row / group, head = h * group + row % group;
-                        float *dst = out + (size_t)i * job->n_heads * D + head * D + d0;
-                        for (int d = 0; d < 16; d++) dst[d] = acc[r - rr][d] * inv[r];
+            for (int kb = 0; kb < headlim; kb += KB) {
+                for (int uu = 0; uu < nu; uu++) {
+                    unit_t *un = &units[uu];
+                    if (kb >= un->maxlim) continue;
+                    int t1 = kb + KB < un->maxlim ? kb + KB : un->maxlim;
+                    scores_tile(un->qt, k, kb, t1, st);
+                    if (t1 > past)
+                        for (int t = kb > past ? kb : past; t < t1; t++) /* causal: only new keys are masked */
+                            for (int r = 0; r < RB; r++)
+                                if (t >= un->lim[r]) st[(size_t)t * SC + r] = -INFINITY;
+                    for (int c = 0; c < RB; c += 8) {
+                        __m256 bm = _mm256_set1_ps(-INFINITY), sum = _mm256_setzero_ps();
+                        for (int t = kb; t < t1; t++) bm = _mm256_max_ps(bm, _mm256_load_ps(st + (size_t)t * SC + c));
+                        __m256 mold = _mm256_load_ps(un->m + c), mnew = _mm256_max_ps(mold, bm);
+                        /* a row whose keys are all masked in this block keeps m = -inf: guard the exp */
+                        __m256 safe = _mm256_blendv_ps(mnew, _mm256_setzero_ps(),
+                                                       _mm256_cmp_ps(mnew, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ));
+                        __m256 alpha = _mm256_and_ps(exp256(_mm256_sub_ps(mold, safe)),
+                                                     _mm256_cmp_ps(mold, _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+                        for (int t = kb; t < t1; t++) {
+                            __m256 x = _mm256_load_ps(st + (size_t)t * SC + c);
+                            __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(x, safe)),
+                                                     _mm256_cmp_ps(x, _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+                            _mm256_store_ps(st + (size_t)t * SC + c, e);
+                            sum = _mm256_add_ps(sum, e);
+                        }
+                        _mm256_store_ps(un->l + c, _mm256_fmadd_ps(_mm256_load_ps(un->l + c), alpha, sum));
+                        _mm256_store_ps(un->m + c, mnew);
+                        float al[8];
+                        _mm256_storeu_ps(al, alpha);
+                        for (int r = 0; r < 8; r++) {
+                            __m256 a = _mm256_set1_ps(al[r]);
+                            for (int d = 0; d < D; d += 8)
+                                _mm256_store_ps(un->o[c + r] + d, _mm256_mul_ps(_mm256_load_ps(un->o[c + r] + d), a));
+                        }
                     }
+                    for (int rr = 0; rr < un->nr; rr += MR)
+                        for (int d0 = 0; d0 < D; d0 += 16) {
+                            pv_block(st + (size_t)kb * SC, rr, v + (size_t)kb * D, t1 - kb, d0, acc);
+                            for (int r = rr; r < rr + MR && r < RB; r++)
+                                for (int d = 0; d < 16; d++) un->o[r][d0 + d] += acc[r - rr][d];
+                        }
                 }
+            }
+            for (int uu = 0; uu < nu; uu++) {
+                unit_t *un = &units[uu];
+                for (int r = 0; r < un->nr; r++) {
+                    int row = un->r0 + r, i = row / group, head = h * group + row % group;
+                    float *dst = out + (size_t)i * job->n_heads * D + head * D, inv = 1.0f / un->l[r];
+                    for (int d = 0; d < D; d++) dst[d] = un->o[r][d] * inv;
+                }
+            }
+            u0 = ue;
         }
         pthread_barrier_wait(&job->barrier);
     }
+    free(units);
     free(st);
     return 0;
 }
