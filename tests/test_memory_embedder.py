@@ -93,3 +93,11 @@ def test_a_decoder_is_not_taken_for_the_embedder(tiny_bundle: Path) -> None:
 
     with pytest.raises(EdgememError, match="not a sentence embedder"):
         OnnxEmbedder(tiny_bundle)
+
+
+def test_embedder_threads_do_not_spin_after_a_run(minilm_embedder_dir: Path) -> None:
+    """The embedder runs right before the engine's prefill on the same cores: its pool threads
+    must park, not spin (docs/memory.md, "The embedder's threads")."""
+    emb = OnnxEmbedder(minilm_embedder_dir, threads=2)
+    opts = emb.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -36,6 +36,11 @@ class OnnxEmbedder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The embedder runs in bursts right before the engine needs every core (a question is
+        # embedded, then prefilled). onnxruntime's pool threads spin after a run by default, and
+        # on a 2-core kiosk that spinning took a core from the engine's follow-up prefill:
+        # 148-157 ms against 105-113 ms without it (docs/memory.md, "The embedder's threads").
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         avail = set(ort.get_available_providers())
         self.session = ort.InferenceSession(str(model), opts, providers=[p for p in providers if p in avail]
                                             or ["CPUExecutionProvider"])
