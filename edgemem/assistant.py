@@ -14,9 +14,12 @@ generation thread, triage on the event loop so an emergency never waits behind t
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from . import safety
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .profiles import Profile
@@ -30,6 +33,8 @@ DEFAULT_SYSTEM_PROMPT = (
     "symptoms are serious or do not get better."
 )
 MAX_MESSAGE_CHARS = 4000
+URGENT_INSTRUCTION = ("This patient may need to be seen soon: begin by telling them to speak to a member "
+                      "of staff now.")
 
 
 class MemoryLike(Protocol):
@@ -47,15 +52,25 @@ class MemoryLike(Protocol):
 
 @dataclass
 class RedFlag:
-    """An emergency detected in a patient message: the fixed reply replaces the model's."""
+    """An emergency or urgent sign detected in a patient message.
+
+    Tier ``emergency``: the fixed message replaces the model's reply. Tier ``urgent``: the reply is
+    generated, with a "see staff now" banner beside it and an instruction in the prompt.
+    """
 
     category: str
     message: str
     emergency_number: str
+    tier: str = "emergency"
+    stage: str = "rule"
+
+    @property
+    def emergency(self) -> bool:
+        return self.tier == "emergency"
 
     def to_dict(self) -> dict[str, str]:
         return {"category": self.category, "message": self.message,
-                "emergency_number": self.emergency_number}
+                "emergency_number": self.emergency_number, "tier": self.tier, "stage": self.stage}
 
 
 @dataclass
@@ -67,6 +82,7 @@ class Turn:
     text: str
     messages: list[ChatMessage] = field(default_factory=list)
     red_flag: RedFlag | None = None
+    urgent: RedFlag | None = None
     explain: Any = None
 
 
@@ -86,14 +102,14 @@ def check_text(text: str) -> str:
     return text
 
 
-def detect_red_flag(text: str, profile: Profile) -> RedFlag | None:
-    """The safety part's deterministic detector (``edgemem.safety.check``) with this profile's number."""
-    from . import safety
-
-    hit = safety.check(text, profile.emergency_number)
+def detect_red_flag(text: str, profile: Profile, context: Sequence[str] = (),
+                    classifier: "safety.TriageClassifier | None" = None) -> RedFlag | None:
+    """The safety part's detector (``edgemem.safety.check``) with this profile's number."""
+    hit = safety.check(text, profile.emergency_number, context=context, classifier=classifier)
     if hit is None:
         return None
-    return RedFlag(category=hit.category, message=hit.message, emergency_number=profile.emergency_number)
+    return RedFlag(category=hit.category, message=hit.message, emergency_number=profile.emergency_number,
+                   tier=hit.tier, stage=hit.stage)
 
 
 class Assistant:
@@ -101,8 +117,9 @@ class Assistant:
 
     def __init__(self, memory: MemoryLike | None, profile: Profile, *,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-                 red_flag: Callable[[str, Profile], RedFlag | None] = detect_red_flag,
-                 prompt_budget: int | None = None) -> None:
+                 red_flag: Callable[..., RedFlag | None] = detect_red_flag,
+                 prompt_budget: int | None = None,
+                 triage_classifier: "safety.TriageClassifier | None" = None) -> None:
         self.memory = memory
         # Prompt tokens the memory may fill. None: the whole window minus the reply. A kiosk caps
         # it because prefill time grows with the prompt (the first token waits for all of it).
@@ -110,6 +127,11 @@ class Assistant:
         self.profile = profile
         self.system_prompt = system_prompt
         self._red_flag = red_flag
+        self.triage_classifier = triage_classifier
+        # The session's last few patient messages, for triage only ("my baby is 7 weeks old" ...
+        # "she's burning up"). In memory, never on disk; dropped at session end.
+        self._recent: OrderedDict[str, deque[str]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     # Sessions (memory thread).
     def start_session(self, user: str) -> str | None:
@@ -117,16 +139,38 @@ class Assistant:
 
     def end_session(self, user: str, session_id: str | None) -> None:
         """Clear the working memory and consolidate (MaLP's rehearsal and executive steps)."""
+        self.forget_context(session_id)
         if self.memory is not None and session_id is not None:
             self.memory.end_session(user, session_id)
 
+    def forget_context(self, session_id: str | None) -> None:
+        """Drop the triage context of a session (ended, forgotten, expired)."""
+        if session_id is not None:
+            with self._recent_lock:
+                self._recent.pop(session_id, None)
+
     # One message (triage: any thread, cheap).
-    def triage(self, text: str) -> RedFlag | None:
-        return self._red_flag(text, self.profile)
+    def triage(self, text: str, session_id: str | None = None) -> RedFlag | None:
+        """Emergency or urgent sign in ``text``, read with the session's last patient turns."""
+        context: list[str] = []
+        if session_id is not None:
+            with self._recent_lock:
+                recent = self._recent.get(session_id)
+                context = list(recent) if recent else []
+        flag = self._red_flag(text, self.profile, context, self.triage_classifier)
+        if session_id is not None:
+            with self._recent_lock:
+                recent = self._recent.setdefault(session_id, deque(maxlen=safety.CONTEXT_TURNS))
+                recent.append(text[:2000])
+                self._recent.move_to_end(session_id)
+                while len(self._recent) > 512:  # sessions that were never ended
+                    self._recent.popitem(last=False)
+        return flag
 
     def prepare(self, user: str | None, session_id: str | None, text: str,
                 generator: Generator, *, history: Sequence[ChatMessage] | None = None,
-                system_prompt: str | None = None, max_new_tokens: int | None = None) -> Turn:
+                system_prompt: str | None = None, max_new_tokens: int | None = None,
+                urgent: RedFlag | None = None) -> Turn:
         """Store the user turn and assemble the prompt (memory thread).
 
         With ``history`` (an OpenAI client that sends the whole conversation) the memory supplies
@@ -134,8 +178,10 @@ class Assistant:
         conversation; without it the memory's session turns are.
         """
         text = check_text(text)
-        turn = Turn(user=user, session_id=session_id, text=text)
+        turn = Turn(user=user, session_id=session_id, text=text, urgent=urgent)
         system = system_prompt or self.system_prompt
+        if urgent is not None:
+            system = system + " " + URGENT_INSTRUCTION
         budget = self._budget(generator, max_new_tokens)
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
@@ -215,11 +261,11 @@ class Assistant:
              config: GenerationConfig | None = None) -> Iterator[str]:
         """All steps in order on the caller's thread (the terminal chat)."""
         text = check_text(text)
-        flag = self.triage(text)
-        if flag is not None:
+        flag = self.triage(text, session_id)
+        if flag is not None and flag.emergency:
             turn = Turn(user=user, session_id=session_id, text=text, red_flag=flag)
         else:
-            turn = self.prepare(user, session_id, text, generator)
+            turn = self.prepare(user, session_id, text, generator, urgent=flag)
         pieces: list[str] = []
         try:
             for piece in self.generate(turn, generator, config or GenerationConfig(

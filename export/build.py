@@ -157,6 +157,29 @@ def calibration_hessians(hf: Path, tokenizer: Any, render: Callable[..., str], w
     return gptq.hessians(hf, calib, threads=threads)
 
 
+def add_triage_classifier(dest: Path, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Copy the committed triage classifier (``python -m export.triage train``) into the bundle."""
+    from .triage import OUT
+
+    if not (OUT / "triage.onnx").is_file():
+        say("warning: no triage classifier under export/data/triage/classifier; the bundle's triage "
+            "will run on rules and numbers only")
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("triage.onnx", "triage.json"):
+        shutil.copy2(OUT / name, dest / name)
+    meta = json.loads((OUT / "triage.json").read_text(encoding="utf-8"))
+    return {"classifier_version": meta.get("version"), "labels": len(meta.get("labels", [])),
+            "thresholds": meta.get("thresholds"), "dev": meta.get("dev")}
+
+
+def add_care_content(dest: Path, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Compile the care cards and medicine tables into the bundle (``export.care``)."""
+    from .care import compile_content
+
+    return compile_content(dest, say)
+
+
 def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[str] | None = None,
           adapter: str | os.PathLike[str] | None = None, key: str | os.PathLike[str] | None = None,
           home: Home | None = None, heldout: Sequence[str | os.PathLike[str]] = (), force: bool = False,
@@ -236,6 +259,9 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         emb_meta = add_embedder(embedder, stage / "embedder", say, kind=prof.embedder,
                                 threads=threads) if embedder else None
 
+        safety_meta = add_triage_classifier(stage / "safety", say)
+        care_meta = add_care_content(stage / "care", say)
+
         size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
         seconds = time.time() - t0
         manifest = {
@@ -257,6 +283,8 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
             "quality": result.to_dict(),
             "golden": gold,
             "embedder": emb_meta,
+            "safety": safety_meta,
+            "care": care_meta,
             "build": {"seconds": round(seconds, 1), "size_bytes": size, "tool": "edgemem-export",
                       "gate_tokens": result.n_tokens, "threads": threads},
         }

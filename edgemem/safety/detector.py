@@ -76,7 +76,7 @@ DEVICE = re.compile(
     r"\b(?:phone|computer|laptop|app|screen|battery|printer|wifi|internet|car|engine|email|website|"
     r"kiosk|machine|system|server|router|tv|television|plant|plants|fish tank|game|console|"
     r"keyboard|mouse|tablet computer|ipad|program|software|code)\b")
-DEVICE_SENSITIVE = frozenset(["unconscious_seizure", "overdose", "breathing"])
+DEVICE_SENSITIVE = frozenset(["unconscious", "seizure", "overdose", "breathing"])
 NOSE = re.compile(r"\b" r"breathe (?:\S+ )?(?:through|out of|thru) (?:my|his|her|the) nose|nose is (?:blocked|stuffy|congested)|blocked nose|stuffy nose")
 IDIOM = re.compile(
     r"\b(?:(?<!chest is )(?<!chest )(?<!heart is )killing me|kill me|will kill|would kill|could kill|kill for|dying to|dying for|dying of (?:boredom|laughter|curiosity|embarrassment)|"
@@ -114,7 +114,22 @@ def _mask_pseudo(clause: str) -> str:
 
 
 def evaluate(text: str) -> tuple[str, str] | None:
-    """(category, matched clause text) of the first emergency found, or ``None``."""
+    """(category, matched clause text) of the first unsuppressed rule hit, or ``None``."""
+    for category, matched, cue in candidates(text):
+        if cue is None:
+            return category, matched
+    return None
+
+
+def candidates(text: str) -> list[tuple[str, str, str | None]]:
+    """Every rule hit as (category, matched text, cue that would suppress it or None), in rule order.
+
+    The cues (negation, resolved, long past, hypothetical, figurative, device) only *suggest* a
+    look-alike; ``edgemem.safety.check`` lets one suppress a hit only when the learned stage also
+    scores the message low, so a cue list can never on its own silence a real emergency.
+    """
+    out: list[tuple[str, str, str | None]] = []
+    seen: set[str] = set()
     for clause in clauses(text):
         masked = _mask_pseudo(clause)
         tokens = masked.split(" ")
@@ -122,40 +137,44 @@ def evaluate(text: str) -> tuple[str, str] | None:
         for category, patterns in COMPILED.items():
             for pat in patterns:
                 for m in pat.finditer(clause):
-                    if _look_alike(category, clause, masked, tokens, m, idiom_spans):
+                    cue = _look_alike(category, clause, masked, tokens, m, idiom_spans)
+                    key = category + ("" if cue is None else "/" + cue)
+                    if key in seen:
                         continue
-                    return category, m.group(0).strip()
-    return None
+                    seen.add(key)
+                    out.append((category, m.group(0).strip(), cue))
+    return out
 
 
 def _look_alike(category: str, clause: str, masked: str, tokens: list[str], m: re.Match[str],
-                idiom_spans: list[tuple[int, int]]) -> bool:
+                idiom_spans: list[tuple[int, int]]) -> str | None:
+    """The cue that makes this hit look like a look-alike, or None."""
     s, e = m.span()
     if any(a <= s < b or a < e <= b or (s <= a and b <= e) for a, b in idiom_spans):
-        return True
+        return "figurative"
     if category == "breathing" and NOSE.search(clause):
-        return True
+        return "figurative"
     if category in DEVICE_SENSITIVE and DEVICE.search(clause) and not re.search(
             r"\b(?:he|she|baby|child|son|daughter|husband|wife|mum|mom|dad|father|mother|friend|partner|i)\b", clause[:s]):
-        return True
+        return "device"
     start_tok = masked[:s].count(" ") if s else 0
     if _negated(tokens, start_tok):
-        return True
+        return "negation"
     after = clause[e:]
     if RESOLVED.search(after) and not re.search(r"\b(?:again|came back|back again|worse|returned|started again)\b", after):
-        return True
+        return "resolved"
     recent = RECENT.search(clause)
     if HISTORY.search(clause) and not recent:
-        return True
+        return "past"
     if RIGHT_NOW.search(clause):
-        return False
+        return None
     for cond in CONDITIONAL.finditer(masked):
         if cond.start() < s and "," not in clause[cond.end():s]:
-            return True
+            return "hypothetical"
     hyp = HYPOTHETICAL.search(masked)
     if hyp:
         # A topical cue that only *follows* a first-person present report does not cancel it:
         # "I have crushing chest pain, is it a sign of a heart attack?"
         if hyp.start() < s or not re.search(r"\b(?:i am|i have|i think|he is|she is|they are|we are|my)\b", clause[:s]):
-            return True
-    return False
+            return "hypothetical"
+    return None

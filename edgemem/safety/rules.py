@@ -36,7 +36,7 @@ POISONS = (r"(?:bleach|antifreeze|anti freeze|detergent|dishwasher (?:liquid|det
            r"wild mushrooms?|berries from|e ?cig(?:arette)? liquid|nicotine liquid|vape liquid)")
 
 RULES: dict[str, list[str]] = {
-    "chest_pain": [
+    "cardiac": [
         r"\bchest (?:pains?|pressure|tightness|tight|heaviness|heavy|hurts?|hurting|aches?|aching|"
         r"is (?:so |really |very )?(?:tight|heavy|sore|painful|hurting|crushing|squeezing|killing me|on fire)|"
         r"feels? (?:so |really |very |like it is )?(?:tight|heavy|crushed|crushing|squeezed|squeezing|"
@@ -183,20 +183,84 @@ RULES: dict[str, list[str]] = {
         r"\b(?:too much|too many) (?:insulin|heroin|fentanyl|methadone|morphine|oxycodone|opioids|xanax)\b",
         r"\b(?:pinpoint pupils|pupils are tiny)\b",
     ],
-    "unconscious_seizure": [
+    "unconscious": [
         r"\b(?:unconscious|unresponsive|unrousable|lifeless)\b",
         r"\b(?:is not|not|is no longer|isnt|stopped|has stopped|are not) (?:responding|responsive|waking up|conscious|moving)\b",
         r"\b(?:will not|cannot|could not|can not|wont|unable to) (?:wake|rouse|get (?:him|her|them) to wake)(?: (?:him|her|them|up|my \S+|her up|him up|them up))?\b",
         r"\b(?:passed out|passing out|blacked out|blacking out|lost consciousness|losing consciousness|knocked out|fainted|fainting|keeled over)\b",
         r"\b(?:collapsed|collapsing|has collapsed|just collapsed|fell down and|dropped to the floor)\b",
+        r"\b(?:will not|does not|is not|cannot|not|can not) (?:answer|respond|react|open (?:his|her|their) eyes)(?: me| to me| to anything)?\b",
+        r"\blying on the (?:floor|ground)\b.*\b(?:not|will not|cannot)\b",
+    ],
+    "seizure": [
         r"\b(?:seizure|seizures|seizing|convulsion|convulsions|convulsing|convulsed|fitting|epileptic fit|grand mal)\b",
         r"\b(?:having|had|has|is having) (?:a )?fit\b(?=.*\b(?:shaking|jerking|floor|eyes|foam|epilep|unconscious|seizure|rolled|stiff|twitching)\w*)",
         r"\b(?:shaking|jerking|twitching) (?:all over|uncontrollably|violently)\b(?=.*\b(?:floor|unconscious|eyes|foam|not responding|fell|collapsed)\b)",
-        r"\b(?:will not|does not|is not|cannot|not|can not) (?:answer|respond|react|open (?:his|her|their) eyes)(?: me| to me| to anything)?\b",
-        r"\blying on the (?:floor|ground)\b.*\b(?:not|will not|cannot)\b",
         r"\b(?:eyes|eyes are) (?:rolled|rolling) (?:back|up)\b",
         r"\bfoaming at the mouth\b",
+    ],
+    "head_injury": [
         r"\bhit " + POSS + r" head\b.*\b(?:unconscious|passed out|knocked out|confused|vomit\w*|drowsy|blacked out|not making sense)\b",
+        r"\b(?:hit|banged|bumped|smashed|cracked|knocked|struck|injured|hurt) " + POSS + r" head\b.*\b(?:unconscious|passed out|knocked out|confused|vomit\w*|being sick|drowsy|blacked out|not making sense|fit|seizure|clear fluid|blood from (?:his|her|my|the) (?:ear|nose)|cannot stay awake|sleepy|warfarin|blood thinners?)\b",
+        r"\b(?:head injury|head wound|hit to the head|blow to the head|fell on (?:his|her|my|their) head|landed on (?:his|her|my|their) head)\b.*\b(?:unconscious|passed out|knocked out|confused|vomit\w*|being sick|drowsy|blacked out|fit|seizure|fluid|bleeding|sleepy|warfarin|thinners?)\b",
+        r"\b(?:knocked|was knocked|got knocked) (?:out|unconscious)\b",
+        r"\bclear (?:fluid|liquid) (?:\S+ ){0,3}(?:from|out of|coming out of) " + POSS + r" (?:ear|ears|nose)\b",
+    ],
+    "abuse": [
+        r"\b(?:he|she|they|my (?:husband|wife|partner|boyfriend|girlfriend|ex|dad|father|mum|mom|mother|son|brother|stepdad|stepfather)) (?:\S+ ){0,2}(?:hits?|hitting|beats?|beating|beat me|punch\w*|chok\w*|strangl\w*|kick\w*|threaten\w*|hurts?|hurting) (?:me|us|my|the kids|the children)\b(?!.*\b(?:game|joke|joking|playing)\b)",
+        r"\b(?:afraid|scared|frightened|terrified) (?:to go|of going) home\b",
+        r"\b(?:going to|will|said (?:he|she) would|threatened to|threatening to) (?:kill|hurt|stab|shoot) (?:me|us|the kids|my)\b",
+        r"\b(?:has|with|holding|got) a (?:knife|gun|weapon)\b.*\b(?:me|us|threat\w*|house|home|door|kill|hurt)\b",
+        r"\b(?:domestic (?:violence|abuse)|being abused|abusing me|he abuses|she abuses|locked me in|will not let me leave)\b",
+        r"\bnot safe (?:at home|to go home|in my (?:house|home))\b",
+    ],
+    "pregnancy": [
+        r"\b(?:pregnant|pregnancy|weeks? gone|expecting)\b.*\b(?:bleeding|blood|severe pain|bad pain|waters? (?:have |has )?(?:broken|broke|went)|not moving|stopped moving|moving less|no movements?|fewer movements|less movement|blurr\w*|vision|flashing lights|swollen (?:face|hands)|fit|seizure)\b",
+        r"\b(?:baby|bump) (?:\S+ ){0,3}(?:not moved|has not moved|stopped moving|not moving|moving less|less movement|fewer movements|no movements?)\b",
+        r"\bwaters? (?:have |has )?(?:broken|broke|went|gone)\b",
+        r"\bectopic\b",
+    ],
+    "diabetic": [
+        r"\b(?:hypo|hypoglyc\w*|diabetic (?:coma|emergency)|dka|ketoacidosis)\b",
+        r"\b(?:blood )?(?:sugars?|glucose|bg|bm|bs) (?:\S+ ){0,3}(?:very |really |dangerously |super )?(?:low|high|hi|lo)\b.*\b(?:confused|shaking|shaky|sweat\w*|drowsy|will not wake|cannot wake|not making sense|vomit\w*|being sick|fruity|ketones|passing out|passed out|cannot (?:eat|drink|swallow)|slurr\w*|aggressive)\b",
+        r"\bketones (?:\S+ ){0,3}(?:high|3|4|5|6|positive|large)\b",
+    ],
+    "testicular": [
+        r"\b(?:testicle|testicles|testes|testis|scrotum|scrotal|balls?|nuts|groin|down there|privates|nether regions)\b.*\b(?:sudden|suddenly|severe|agony|agonising|excruciating|unbearable|swollen|swelling|twisted|woke (?:me|him) up|throwing up|vomit\w*|being sick|really bad|so bad|worst)\b",
+        r"\b(?:sudden|severe|agonising|excruciating|unbearable|really bad) (?:\S+ ){0,2}pain (?:\S+ ){0,3}(?:testicle|testicles|scrotum|balls?|nuts)\b",
+        r"\btorsion\b",
+    ],
+    "headache": [
+        r"\b(?:worst|most painful|most severe|worst ever) (?:\S+ ){0,3}headache\b",
+        r"\bheadache (?:\S+ ){0,4}(?:worst|sudden|suddenly|out of nowhere|came on like|like (?:a|being) (?:hit|kicked|thunder|clap|bang|explosion|bat))\b",
+        r"\b(?:sudden|suddenly|thunderclap|explosive|exploding) (?:\S+ ){0,3}(?:headache|pain in (?:my|his|her) head|head pain)\b",
+        r"\b(?:like|as if) (?:\S+ ){0,3}(?:hit|struck|smacked|whacked|kicked) (?:\S+ ){0,3}(?:head|back of (?:my|his|her) head)\b.*\b(?:headache|pain|sudden|suddenly)\b",
+    ],
+    "eye": [
+        r"\b(?:chemical|acid|bleach|cleaner|lye|alkali|oven cleaner|drain cleaner|ammonia|cement|lime|hair dye) (?:\S+ ){0,4}(?:in|into) " + POSS + r"? ?(?:eye|eyes)\b",
+        r"\b(?:suddenly|sudden) (?:\S+ ){0,4}(?:cannot see|lost (?:my |his |her )?(?:sight|vision)|went blind|gone blind|blind|dark curtain|black curtain)\b",
+        r"\b(?:lost|losing|lose) (?:the )?(?:sight|vision) (?:in|of) (?:one|my|his|her|both|the) (?:\S+ )?eyes?\b",
+        r"\b(?:curtain|shadow|veil) (?:\S+ ){0,3}(?:over|across|coming down over) " + POSS + r" (?:vision|eye|sight)\b",
+        r"\b(?:something|glass|metal|wire|stick|shard) (?:\S+ ){0,3}(?:stuck in|went into|pierced|in) " + POSS + r" eye\b",
+    ],
+    "heat_cold": [
+        r"\b(?:heatstroke|heat stroke|sunstroke|hypothermi\w*|near drowning|nearly drowned|almost drowned|drowning|drowned|pulled (?:\S+ ){0,3}out of the (?:water|pool|sea|lake|river))\b(?!.*\b(?:test|prevent|avoid|signs)\b)",
+        r"\b(?:stopped sweating|not sweating)\b.*\b(?:hot|heat|confused|dizzy|collapsed|faint)\b",
+        r"\b(?:shivering has stopped|stopped shivering|freezing cold and (?:confused|drowsy|will not wake))\b",
+    ],
+    "major_trauma": [
+        r"\b(?:hit by a (?:car|bus|truck|lorry|van|bike)|car (?:crash|accident)|motorbike (?:crash|accident)|run over)\b",
+        r"\b(?:fell|fallen|fall) (?:\S+ ){0,3}(?:from|off|out of) (?:a |the |his |her |my )?(?:roof|ladder|balcony|window|scaffold\w*|tree|height|cliff|horse|bunk bed)\b",
+        r"\bbone (?:\S+ ){0,3}(?:sticking out|poking out|through the skin|come through)\b",
+        r"\b(?:stabbed|been stabbed|got stabbed|(?:been|got|was|were|is|has been) shot|gunshot|knife wound|impaled)\b(?!.*\b(?:vaccine|jab|booster|photo|picture|shot glass)\b)",
+        r"\b(?:cannot feel|cannot move) (?:his|her|my|their) (?:legs|arms|body)\b.*\b(?:fell|fall|crash|hit|accident|dive|dived|neck|back)\b",
+    ],
+    "abdomen": [
+        r"\b(?:belly|stomach|tummy|abdomen|abdominal|gut)\b.*\b(?:rigid|hard as a board|board like|like a board|rock hard)\b",
+        r"\b(?:vomiting|throwing up|being sick|sick|coughing up) (?:\S+ ){0,2}(?:blood|coffee grounds|something that looks like coffee)\b",
+        r"\b(?:black|tarry|tar like|maroon) (?:\S+ )?(?:poo|poop|stool|stools|faeces|feces)\b",
+        r"\b(?:severe|agonising|excruciating|unbearable|worst|extreme|terrible|sudden|doubled over|screaming) (?:\S+ ){0,3}(?:belly|stomach|tummy|abdominal|abdomen) (?:pain|ache|cramps?)\b",
+        r"\b(?:cannot|have not|not) (?:\S+ ){0,2}(?:pass(?:ed)? wind|fart\w*|poo\w*|open (?:my|his|her) bowels)\b.*\b(?:vomit\w*|being sick|swollen|bloated|pain)\b",
     ],
     "burns": [
         r"\b(?:burn|burns|burned|burnt|scald|scalded|scalds|scalding)\b.*\b(?:severe|severely|badly|bad|serious|blistered|blistering|blisters all over|"
@@ -213,13 +277,15 @@ RULES: dict[str, list[str]] = {
         r"\b(?:chemical|acid|bleach|lye|oven cleaner) (?:in|into|splashed in|got in) " + POSS + r" (?:eye|eyes|face)\b",
         r"\bsmoke inhalation\b|\binhaled (?:a lot of )?smoke\b",
     ],
-    "infant_fever_meningitis": [
+    "infant_child": [
         r"\b(?:newborn|new born|neonate)\b.*\b(?:fever|temperature|temp|hot|burning up|very warm|38|39|40|floppy|not feeding|will not feed|blue|rash)\b",
         r"\b(?:baby|infant|newborn|he|she|son|daughter) is (?:only |just |about )?(?:[0-9]|1[0-2]) (?:days?|weeks?)\b.*\b(?:fever|temperature|temp|hot|38|39|40|floppy|not feeding|will not feed)\b",
         r"\b(?:[0-9]|1[0-2]) (?:days?|weeks?) old\b.*\b(?:fever|temperature|temp|hot|38|39|40|floppy|not feeding|will not feed)\b",
         r"\b(?:[0-3]|1p5|2p5) (?:months?|mo|mth|mths) old\b.*\b(?:fever|temperature|temp|38|39|40|floppy|hot|will not feed|not feeding|feeding poorly|limp)\b",
         r"\b(?:baby|infant|toddler|child|son|daughter|kid)\b.*\b(?:floppy|limp|lethargic and|will not wake|hard to wake|not waking|high pitched cry|bulging soft spot|bulging fontanelle)\b",
         r"\b(?:baby|infant|newborn)\b.*\b(?:fever|temperature|temp) (?:of |is |at |was |reading |reads |over |above )?(?:39|40|41|42|103|104|105|106)\b",
+    ],
+    "sepsis_meningitis": [
         r"\b(?:stiff neck|neck is stiff|neck is very stiff|neck stiffness|cannot (?:bend|move|touch) (?:my|his|her) (?:neck|chin to (?:my|his|her) chest))\b.*\b(?:fever|temperature|rash|headache|light|vomit\w*|confused|confusion|drowsy|spots)\b",
         r"\b(?:fever|temperature|rash|headache|vomit\w*|spots)\b.*\b(?:stiff neck|neck is stiff|neck stiffness|cannot (?:bend|move|touch) (?:my|his|her) (?:neck|chin))\b",
         r"\brash\b.*\b(?:glass|tumbler)\b|\b(?:glass|tumbler)\b.*\brash\b",
@@ -244,7 +310,9 @@ RULES: dict[str, list[str]] = {
 # Checked in this order; the first match names the category. The specific causes come before the
 # generic signs they produce (an allergic reaction before "trouble breathing", an overdose before
 # "unconscious"), so the message gives the most useful advice.
-ORDER = ("anaphylaxis", "suicide", "overdose", "chest_pain", "stroke", "infant_fever_meningitis",
-         "bleeding", "burns", "breathing", "unconscious_seizure", "emergency")
+ORDER = ("anaphylaxis", "suicide", "overdose", "abuse", "cardiac", "stroke", "pregnancy", "infant_child",
+         "sepsis_meningitis", "diabetic", "testicular", "headache", "head_injury", "eye", "bleeding",
+         "burns", "heat_cold", "major_trauma", "abdomen", "seizure", "unconscious", "breathing",
+         "emergency")
 assert sorted(ORDER) == sorted(RULES)
 COMPILED: dict[str, list[re.Pattern[str]]] = {cat: [re.compile(p) for p in RULES[cat]] for cat in ORDER}

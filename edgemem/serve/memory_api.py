@@ -153,6 +153,7 @@ async def session_forget(request: Request) -> Response:
     body = await read_json(request, rt.config.max_body_bytes)
     if body.get("confirm") is not True:
         raise HTTPError(400, "forgetting needs {\"confirm\": true}", "confirm_required")
+    rt.assistant.forget_context(s.session_id)
     response = await _forget(rt, s.user)
     _audit(rt, "forget", s.user, "kiosk", session=s.session_id)
     return response

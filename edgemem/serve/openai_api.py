@@ -228,20 +228,22 @@ async def chat_completions(request: Request) -> Response:
     session = caller.session
     user = session.user if session else None
     sid = session.session_id if session else None
-    flag = rt.assistant.triage(text)
-    flag_turn = Turn(user=user, session_id=sid, text=text, red_flag=flag) if flag is not None else None
+    flag = rt.assistant.triage(text, sid)
+    flag_turn = Turn(user=user, session_id=sid, text=text, red_flag=flag) if flag is not None and flag.emergency else None
     turn_args = {"user": user, "session_id": sid, "text": text, "history": caller.history,
-                 "system_prompt": caller.system_prompt}
+                 "system_prompt": caller.system_prompt, "urgent": flag if flag is not None and not flag.emergency else None}
     work = _work(rt, turn_args, req.config)
     t0 = time.perf_counter()
+    if flag is not None:
+        from ..privacy.audit import record
+
+        # Kind, tier and stage only: never the patient's words.
+        record(rt.home, "redflag", user=user, actor="serve", session=sid, category=flag.category,
+               tier=flag.tier, stage=flag.stage)
     if flag_turn is not None:
         # An emergency skips the line: answered at once, stored on the memory thread.
         job = None
         rt.stats["red_flags"] += 1
-        from ..privacy.audit import record
-
-        record(rt.home, "redflag", user=user, actor="serve", session=sid,
-               category=flag_turn.red_flag.category)  # type: ignore[union-attr]
         reply = flag_turn.red_flag.message  # type: ignore[union-attr]
         await rt.memory_call(rt.assistant.record, flag_turn, reply)
         pieces_source: AsyncIterator[tuple[str, Any]] = _fixed(reply)

@@ -101,6 +101,22 @@ def llm_rehearser(memory: Any, runtime: Any, profile: Profile | None) -> Any:
 
 
 
+def load_triage_classifier(bundle: Path | None) -> Any:
+    """The bundle's learned triage stage, or None with one warning (the rules still run)."""
+    from ..safety import TriageClassifier, find_classifier
+
+    folder = find_classifier(bundle)
+    if folder is None:
+        log.warning("the bundle has no triage classifier (safety/triage.onnx): emergency triage runs "
+                    "on rules and numbers only; rebuild the bundle to add it")
+        return None
+    try:
+        return TriageClassifier(folder)
+    except Exception as e:  # a broken classifier must not stop the kiosk: the rules still run
+        log.warning("the bundle's triage classifier did not load (%s): rules and numbers only", e)
+        return None
+
+
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     """What changes when a slot switch or a re-apply puts a different bundle in place."""
     if bundle is None:
@@ -172,7 +188,8 @@ class Runtime:
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
                 self.rehearser = llm_rehearser(self.memory, self, self.profile)
-                self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget)
+                self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget,
+                                           triage_classifier=load_triage_classifier(self.bundle))
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:
