@@ -61,7 +61,7 @@ def test_audit_show_and_verify(capsys):
 def test_redflag_check_exit_codes_and_profile_number(capsys, tmp_path):
     code, out, _ = _run(capsys, "privacy", "redflag", "check", "--json", "my husband collapsed and is not breathing")
     flag = json.loads(out)["red_flag"]
-    assert code == 3 and flag["category"] in ("unconscious_seizure", "breathing") and "112" in flag["message"]
+    assert code == 3 and flag["category"] == "unconscious" and "CPR" in flag["message"] and "112" in flag["message"]
     code, out, _ = _run(capsys, "privacy", "redflag", "check", "I have a mild cold")
     assert code == 0 and out.strip() == "no red flag"
     prof = Path(os.environ["EDGEMEM_HOME"]) / "profiles"

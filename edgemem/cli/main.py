@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("edgemem.cli.serve", "serve", "Serve the kiosk page and the OpenAI-compatible API."),
     "sync": ("edgemem.cli.sync", "sync", "Outbox, apply signed updates, A/B status and rollback."),
     "privacy": ("edgemem.cli.privacy", "privacy", "At-rest encryption keys, audit log, red-flag check."),
+    "cards": ("edgemem.cli.cards", "cards", "List, show and search the care-guidance cards."),
     "safety": ("edgemem.cli.safety", "safety", "Emergency triage: check a message, evaluate on a labelled set."),
 }
 

@@ -55,8 +55,18 @@
   ["pointerdown", "keydown"].forEach((ev) => document.addEventListener(ev, touch, { passive: true }));
 
   // ---------- emergency banner ----------
+  function urgent(flag) {
+    // Urgent, not an emergency: the reply is shown, with "see staff now" beside it.
+    $("emergency-title").textContent = "Please speak to a member of staff now.";
+    $("emergency-text").textContent = flag.message;
+    $("emergency").classList.add("urgent");
+    $("emergency").hidden = false;
+    $("emergency-close").focus();
+  }
   function emergency(flag) {
     // The banner says the one thing to do; the full fixed message is in the reply bubble.
+    $("emergency-title").textContent = "This may be an emergency.";
+    $("emergency").classList.remove("urgent");
     $("emergency-text").textContent = "Call " + (flag.emergency_number || state.emergencyNumber) +
       " now, or ask a member of staff to call for you.";
     $("emergency").hidden = false;
@@ -141,7 +151,8 @@
       await readEvents(res.body, (chunk) => {
         if (chunk.error) throw new Error(chunk.error.message);
         const ext = chunk.edgemem;
-        if (ext && ext.red_flag) { flagged = true; li.classList.add("alert"); emergency(ext.red_flag); }
+        if (ext && ext.red_flag && ext.red_flag.tier === "urgent") { urgent(ext.red_flag); }
+        else if (ext && ext.red_flag) { flagged = true; li.classList.add("alert"); emergency(ext.red_flag); }
         if (ext && ext.timing) server = ext.timing;
         const c = chunk.choices && chunk.choices[0];
         const piece = c && c.delta && c.delta.content;

@@ -1,0 +1,73 @@
+"""Find the cards that answer a patient's question: BM25 over each card's title, topics, example
+questions and summary, fields weighted (a title word counts three times, a topic twice).
+
+Small on purpose: a few hundred cards, a few thousand distinct words, scored in well under a
+millisecond. A question that matches no card well enough gets no card, and the kiosk says it
+cannot advise on that (``CareContent.search`` with ``min_score``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .content import Card
+
+STOP = frozenset("""a an and are am as at be been but by can could do does did for from had has have he her
+his how i if in is it its me my of on or our she so that the their them they this to was we were what when
+where which who why will with would you your im ive get got just about any some should there""".split())
+_TOKEN = re.compile(r"[a-z0-9]+")
+FIELD_WEIGHTS = (("title", 3.0), ("topics", 2.0), ("questions", 1.0), ("summary", 0.5))
+
+
+def tokens(text: str) -> list[str]:
+    out = []
+    for t in _TOKEN.findall(text.casefold()):
+        if t in STOP or len(t) < 2:
+            continue
+        out.append(t[:-1] if len(t) > 4 and t.endswith("s") and not t.endswith("ss") else t)
+    return out
+
+
+@dataclass(frozen=True)
+class CardHit:
+    card: "Card"
+    score: float
+
+
+class CardIndex:
+    def __init__(self, cards: Sequence["Card"], k1: float = 1.2, b: float = 0.5) -> None:
+        self.cards = list(cards)
+        self.k1, self.b = k1, b
+        self.docs: list[Counter[str]] = []
+        for card in self.cards:
+            tf: Counter[str] = Counter()
+            for name, weight in FIELD_WEIGHTS:
+                value = getattr(card, name)
+                text = " ".join(value) if isinstance(value, (list, tuple)) else str(value)
+                for t in tokens(text):
+                    tf[t] += weight
+            self.docs.append(tf)
+        self.avg = sum(sum(d.values()) for d in self.docs) / max(1, len(self.docs))
+        df: Counter[str] = Counter(t for d in self.docs for t in d)
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def search(self, query: str, k: int = 3) -> list[CardHit]:
+        q = set(tokens(query))
+        scored = []
+        for card, d in zip(self.cards, self.docs):
+            length = sum(d.values())
+            s = 0.0
+            for t in q:
+                f = d.get(t)
+                if f:
+                    s += self.idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length / self.avg))
+            if s > 0:
+                scored.append(CardHit(card, s))
+        scored.sort(key=lambda h: -h.score)
+        return scored[:k]
