@@ -138,7 +138,7 @@ def test_red_flag_answers_the_fixed_message_without_the_model(kiosk: Kiosk) -> N
     before = dict(kiosk.runtime.stats)
     r = client(kiosk).chat.completions.create(
         model="edgemem", messages=[{"role": "user", "content": "I have crushing chest pain right now"}])
-    assert r.choices[0].message.content == message_for("chest_pain", "112")
+    assert r.choices[0].message.content == message_for("cardiac", "112")
     assert r.model_extra["edgemem"]["red_flag"]["category"] == "cardiac"
     assert kiosk.runtime.stats["red_flags"] == before["red_flags"] + 1
     assert kiosk.runtime.stats["completed"] == before["completed"]  # the engine never ran
