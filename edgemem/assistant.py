@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
+from .care import CareContent
+from .care.checks import SentenceGate
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .profiles import Profile
@@ -33,6 +35,8 @@ DEFAULT_SYSTEM_PROMPT = (
     "symptoms are serious or do not get better."
 )
 MAX_MESSAGE_CHARS = 4000
+# BM25 score below which no card is taken as the answer (fixed before measuring coverage).
+CARD_MIN_SCORE = 4.0
 URGENT_INSTRUCTION = ("This patient may need to be seen soon: begin by telling them to speak to a member "
                       "of staff now.")
 
@@ -84,6 +88,9 @@ class Turn:
     red_flag: RedFlag | None = None
     urgent: RedFlag | None = None
     explain: Any = None
+    advice: Any = None          # care.Advice: the card this reply is grounded in, personalised
+    cards: list[str] = field(default_factory=list)
+    check_failed: str | None = None
 
 
 def check_text(text: str) -> str:
@@ -119,7 +126,8 @@ class Assistant:
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT,
                  red_flag: Callable[..., RedFlag | None] = detect_red_flag,
                  prompt_budget: int | None = None,
-                 triage_classifier: "safety.TriageClassifier | None" = None) -> None:
+                 triage_classifier: "safety.TriageClassifier | None" = None,
+                 care: "CareContent | None" = None) -> None:
         self.memory = memory
         # Prompt tokens the memory may fill. None: the whole window minus the reply. A kiosk caps
         # it because prefill time grows with the prompt (the first token waits for all of it).
@@ -128,6 +136,7 @@ class Assistant:
         self.system_prompt = system_prompt
         self._red_flag = red_flag
         self.triage_classifier = triage_classifier
+        self.care = care
         # The session's last few patient messages, for triage only ("my baby is 7 weeks old" ...
         # "she's burning up"). In memory, never on disk; dropped at session end.
         self._recent: OrderedDict[str, deque[str]] = OrderedDict()
@@ -185,6 +194,7 @@ class Assistant:
         budget = self._budget(generator, max_new_tokens)
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
+            self._ground(turn, None)
             return turn
         self.memory.add_turn(user, session_id, "user", text)
         plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
@@ -194,7 +204,35 @@ class Assistant:
             turn.messages = planned
         else:
             turn.messages = _with_client_history(planned, history, text)
+        self._ground(turn, plan)
         return turn
+
+    def _ground(self, turn: Turn, plan: Any) -> None:
+        """Pick the card for this question, personalise it with the patient's facts, and put its
+        lines in the system message (after the memory's part, so the prefix cache still holds)."""
+        if self.care is None:
+            return
+        hits = self.care.search(turn.text, 1, min_score=CARD_MIN_SCORE)
+        if not hits:
+            return
+        known: list[str] = []
+        for m in getattr(plan, "messages", None) or []:
+            content = getattr(m, "content", "") if not isinstance(m, dict) else m.get("content", "")
+            if "Patient facts:" in content:
+                known.append(content.split("Patient facts:", 1)[1])
+        if turn.session_id is not None:
+            with self._recent_lock:
+                known += list(self._recent.get(turn.session_id, ()))
+        known.append(turn.text)
+        facts = self.care.lexicon.facts_from_text(known)
+        advice = self.care.personalise(hits[0].card, facts)
+        turn.advice, turn.cards = advice, [advice.card_id]
+        notes = " ".join(facts.notes(self.care.lexicon))
+        guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
+                    *advice.cautions[:2]]) + (f" What you know about the patient: {notes}" if notes else "")
+                    + " Do not name any other medicine.")
+        if turn.messages and turn.messages[-1].role == "user":
+            turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", guidance))
 
     def _budget(self, generator: Generator, max_new_tokens: int | None) -> int:
         new_tokens = max_new_tokens or self.profile.max_new_tokens
@@ -237,12 +275,24 @@ class Assistant:
             yield turn.red_flag.message
             return
         stream = generator.stream_chat(turn.messages, config)
+        gate = SentenceGate(turn.advice, self.care.lexicon) if turn.advice is not None and self.care else None
         try:
             for piece in stream:
                 if cancelled():
                     break
-                if piece:
+                if not piece:
+                    continue
+                if gate is None:
                     yield piece
+                    continue
+                for sentence in gate.feed(piece):
+                    yield sentence + " "
+                if gate.failed is not None:
+                    break
+            if gate is not None and not cancelled():
+                for sentence in gate.finish():
+                    yield sentence + " "
+                turn.check_failed = gate.failed
         finally:
             close = getattr(stream, "close", None)
             if close is not None:

@@ -202,6 +202,9 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
             "cached_tokens": int(getattr(stats, "reused_tokens", 0)),
             "engine_ttft_ms": round(((first or t_end) - t_prepared) * 1000, 2),
             "generate_ms": round((t_end - t_prepared) * 1000, 2),
+            "cards": list(turn.cards),
+            "based_on": [turn.advice.title] if turn.advice is not None else [],
+            "check_failed": turn.check_failed,
         })
         if turn_args.get("history") is None:  # the server owns this conversation: it knows what comes next
             rt.warm_later(turn.user, turn.session_id, config.max_new_tokens)
@@ -285,7 +288,9 @@ async def chat_completions(request: Request) -> Response:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(content)},
                      "finish_reason": done.get("finish_reason", "stop")}],
         "usage": _usage(done),
-        "edgemem": {**extra, "timing": _timing(done, t0)},
+        "edgemem": {**extra, "timing": _timing(done, t0), "cards": done.get("cards", []),
+                    "based_on": done.get("based_on", []),
+                    "check_failed": done.get("check_failed")},
     })
 
 
@@ -362,7 +367,9 @@ async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, m
         yield b"data: [DONE]\n\n"
         return
     timing = _timing(done, t0)
-    final: dict[str, Any] = {"edgemem": {"timing": timing, "timed_out": bool(done.get("timed_out"))}}
+    final: dict[str, Any] = {"edgemem": {"timing": timing, "timed_out": bool(done.get("timed_out")),
+                                         "cards": done.get("cards", []), "based_on": done.get("based_on", []),
+                                         "check_failed": done.get("check_failed")}}
     yield _chunk(cid, created, model, {}, done.get("finish_reason", "stop"), **final)
     if include_usage:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,

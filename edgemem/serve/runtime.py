@@ -117,6 +117,22 @@ def load_triage_classifier(bundle: Path | None) -> Any:
         return None
 
 
+def load_care(bundle: Path | None) -> Any:
+    """The bundle's care cards and medicine tables, or None with one warning (replies ungrounded)."""
+    from ..care import CareContent, find_content
+
+    folder = find_content(bundle)
+    if folder is None:
+        log.warning("the bundle has no care content (care/cards.json): replies are not grounded in "
+                    "care cards; rebuild the bundle to add them")
+        return None
+    try:
+        return CareContent.load(folder)
+    except Exception as e:
+        log.warning("the bundle's care content did not load (%s): replies are not grounded", e)
+        return None
+
+
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     """What changes when a slot switch or a re-apply puts a different bundle in place."""
     if bundle is None:
@@ -189,7 +205,8 @@ class Runtime:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
                 self.rehearser = llm_rehearser(self.memory, self, self.profile)
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget,
-                                           triage_classifier=load_triage_classifier(self.bundle))
+                                           triage_classifier=load_triage_classifier(self.bundle),
+                                           care=load_care(self.bundle))
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:

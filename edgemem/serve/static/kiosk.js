@@ -154,6 +154,12 @@
         if (ext && ext.red_flag && ext.red_flag.tier === "urgent") { urgent(ext.red_flag); }
         else if (ext && ext.red_flag) { flagged = true; li.classList.add("alert"); emergency(ext.red_flag); }
         if (ext && ext.timing) server = ext.timing;
+        if (ext && ext.based_on && ext.based_on.length) {
+          const src = document.createElement("small");
+          src.className = "based-on";
+          src.textContent = "Based on: " + ext.based_on.join(", ");
+          li.appendChild(src);
+        }
         const c = chunk.choices && chunk.choices[0];
         const piece = c && c.delta && c.delta.content;
         if (piece) {
