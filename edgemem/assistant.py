@@ -141,6 +141,10 @@ class Assistant:
         # "she's burning up"). In memory, never on disk; dropped at session end.
         self._recent: OrderedDict[str, deque[str]] = OrderedDict()
         self._recent_lock = threading.Lock()
+        # Guidance given per session and question (see _with_guidance); card text, no patient words
+        # beyond the question it is keyed by, in memory only and dropped at session end.
+        self._guidance: dict[str, dict[str, str]] = {}
+        self._last_guidance = ""
 
     # Sessions (memory thread).
     def start_session(self, user: str) -> str | None:
@@ -157,6 +161,7 @@ class Assistant:
         if session_id is not None:
             with self._recent_lock:
                 self._recent.pop(session_id, None)
+                self._guidance.pop(session_id, None)
 
     # One message (triage: any thread, cheap).
     def triage(self, text: str, session_id: str | None = None) -> RedFlag | None:
@@ -195,6 +200,8 @@ class Assistant:
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
             self._ground(turn, None)
+            if turn.advice is not None and turn.messages and turn.messages[-1].role == "user":
+                turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", self._last_guidance))
             return turn
         self.memory.add_turn(user, session_id, "user", text)
         plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
@@ -205,6 +212,7 @@ class Assistant:
         else:
             turn.messages = _with_client_history(planned, history, text)
         self._ground(turn, plan)
+        turn.messages = self._with_guidance(session_id, turn.messages)
         return turn
 
     def _ground(self, turn: Turn, plan: Any) -> None:
@@ -231,8 +239,27 @@ class Assistant:
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
                     *advice.cautions[:2]]) + (f" What you know about the patient: {notes}" if notes else "")
                     + " Do not name any other medicine.")
-        if turn.messages and turn.messages[-1].role == "user":
-            turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", guidance))
+        self._last_guidance = guidance
+        if turn.session_id is not None:
+            with self._recent_lock:
+                self._guidance.setdefault(turn.session_id, {})[turn.text.strip()] = guidance
+
+    def _with_guidance(self, session_id: str | None, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """Each grounded question keeps its guidance right before it in every later prompt, so a
+        session's prompt only grows at its end and the engine's prefix cache keeps working."""
+        if session_id is None:
+            return messages
+        with self._recent_lock:
+            known = dict(self._guidance.get(session_id, {}))
+        if not known:
+            return messages
+        out: list[ChatMessage] = []
+        for m in messages:
+            g = known.get(m.content.strip()) if m.role == "user" else None
+            if g is not None and not (out and out[-1].role == "system" and out[-1].content == g):
+                out.append(ChatMessage("system", g))
+            out.append(m)
+        return out
 
     def _budget(self, generator: Generator, max_new_tokens: int | None) -> int:
         new_tokens = max_new_tokens or self.profile.max_new_tokens
@@ -252,7 +279,7 @@ class Assistant:
             return None
         plan = self.memory.next_prefix(user, session_id, self._budget(generator, max_new_tokens),
                                        generator.count_tokens, self.system_prompt)
-        return [_as_message(m) for m in getattr(plan, "messages", plan)] or None
+        return self._with_guidance(session_id, [_as_message(m) for m in getattr(plan, "messages", plan)]) or None
 
     def warm(self, user: str | None, session_id: str | None, generator: Generator, *,
              should_stop: Callable[[], bool] | None = None, max_new_tokens: int | None = None) -> int:

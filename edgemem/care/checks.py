@@ -17,6 +17,7 @@ from .medicines import Lexicon
 from .personalise import Advice
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+RELEASE_CHARS = 80
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|ml|mcg|g|tablets?|pills?|times|hours?|%)?\b")
 
 
@@ -66,6 +67,15 @@ class SentenceGate:
         self._buffer += piece
         parts = _SENTENCE_END.split(self._buffer)
         self._buffer = parts.pop() if parts else ""
+        # A long run with no sentence end (a list, a run-on) is released at a clause or word
+        # boundary, checked on its own, so the first text never waits for a full stop.
+        if len(self._buffer) > RELEASE_CHARS:
+            cut = max(self._buffer.rfind(", "), self._buffer.rfind("; "))
+            if cut < RELEASE_CHARS // 2:
+                cut = self._buffer.rfind(" ")
+            if cut > 0:
+                parts.append(self._buffer[:cut + 1].rstrip())
+                self._buffer = self._buffer[cut + 1:].lstrip()
         return self._pass([p for p in parts if p.strip()])
 
     def finish(self) -> list[str]:
