@@ -71,8 +71,8 @@ class SentenceGate:
         # boundary, checked on its own, so the first text never waits for a full stop.
         if len(self._buffer) > RELEASE_CHARS:
             cut = max(self._buffer.rfind(", "), self._buffer.rfind("; "))
-            if cut < RELEASE_CHARS // 2:
-                cut = self._buffer.rfind(" ")
+            if cut < RELEASE_CHARS // 2 and len(self._buffer) > 3 * RELEASE_CHARS:
+                cut = self._buffer.rfind(" ")  # a run-on with no clause break at all
             if cut > 0:
                 parts.append(self._buffer[:cut + 1].rstrip())
                 self._buffer = self._buffer[cut + 1:].lstrip()
