@@ -119,7 +119,9 @@ class Lexicon:
                 if not sentence.strip():
                     continue
                 allergy = bool(_ALLERGY.search(sentence))
-                for med in self.medicines_in(sentence):
+                # A condition's name may hold a medicine's ("aspirin-sensitive asthma"): not a medicine taken.
+                med_text = self._cond_re.sub(" ", sentence) if self._cond_re is not None else sentence
+                for med in self.medicines_in(med_text):
                     if allergy:
                         facts.allergies.update(med.get("classes", []))
                     elif not _NEG.search(sentence):

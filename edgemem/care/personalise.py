@@ -73,7 +73,8 @@ def personalise(card: "Card", facts: PatientFacts, content: "CareContent") -> Ad
             caution(avoid["text"])
     for step in card.self_care:
         drugs: Sequence[str] = step.get("drugs", [])
-        classes = lex.classes_of(drugs) | {m["classes"][0] for m in lex.medicines_in(step["text"]) if m.get("classes")}
+        # Every class of every medicine named: a combination product is each of its ingredients.
+        classes = lex.classes_of(drugs) | {c for m in lex.medicines_in(step["text"]) for c in m.get("classes", [])}
         why = None
         allergic = classes & facts.allergies
         if allergic:
