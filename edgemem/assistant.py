@@ -14,6 +14,7 @@ generation thread, triage on the event loop so an emergency never waits behind t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -220,7 +221,7 @@ class Assistant:
         lines in the system message (after the memory's part, so the prefix cache still holds)."""
         if self.care is None:
             return
-        hits = self.care.search(turn.text, 1, min_score=CARD_MIN_SCORE)
+        hits = self.care.search(turn.text, 3, min_score=CARD_MIN_SCORE)
         if not hits:
             return
         known: list[str] = []
@@ -233,7 +234,7 @@ class Assistant:
                 known += list(self._recent.get(turn.session_id, ()))
         known.append(turn.text)
         facts = self.care.lexicon.facts_from_text(known)
-        advice = self.care.personalise(hits[0].card, facts)
+        advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]
         notes = " ".join(facts.notes(self.care.lexicon))
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
@@ -351,6 +352,21 @@ class Assistant:
                 yield piece
         finally:
             self.record(turn, "".join(pieces))
+
+
+_YOUNG = ("children", "babies")
+_ABOUT_A_CHILD = re.compile(r"\b(?:child|children|son|daughter|baby|babies|kid|kids|toddler|infant|newborn|"
+                            r"boy|girl|little one|\d{1,2} ?(?:months?|weeks?) old|[1-9] ?(?:years?|yrs?) old)\b", re.I)
+
+
+def _for_audience(hits: Sequence[Any], facts: Any, text: str) -> Any:
+    """The best card meant for this patient: a card for children or babies only when the question
+    is about a child (or the patient is one), an adults' card otherwise; else the best hit."""
+    young = bool(_ABOUT_A_CHILD.search(text)) or bool({"infant", "child"} & set(facts.age))
+    for hit in hits:
+        if (hit.card.audience in _YOUNG) == young or hit.card.audience == "all":
+            return hit
+    return hits[0]
 
 
 def _with_client_history(planned: Sequence[ChatMessage], history: Sequence[ChatMessage],

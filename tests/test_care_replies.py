@@ -84,3 +84,11 @@ def test_real_engine_reply_carries_its_card(memory, care, tiny_bundle: Path, _is
     # A random tiny model names no card medicine reliably: whatever it says passes the checks or
     # is replaced by the card's own text, and the reply ends on a complete sentence.
     assert reply.strip() and reply.strip()[-1] in ".!?:"
+
+
+def test_an_adult_gets_an_adults_card_and_a_child_a_childrens_one(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    adult = a.prepare(None, None, "I think I have strep throat, what treats it?", ScriptedModel("Rest."))
+    child = a.prepare(None, None, "my 4 year old son has a sore throat and a rash", ScriptedModel("Rest."))
+    assert adult.advice is not None and care.by_id[adult.cards[0]].audience not in ("children", "babies")
+    assert child.advice is not None and care.by_id[child.cards[0]].audience in ("children", "babies", "all")
