@@ -91,6 +91,7 @@ class Turn:
     explain: Any = None
     advice: Any = None          # care.Advice: the card this reply is grounded in, personalised
     cards: list[str] = field(default_factory=list)
+    guidance: str | None = None  # the system message built from the card, placed before the question
     check_failed: str | None = None
 
 
@@ -145,7 +146,6 @@ class Assistant:
         # Guidance given per session and question (see _with_guidance); card text, no patient words
         # beyond the question it is keyed by, in memory only and dropped at session end.
         self._guidance: dict[str, dict[str, str]] = {}
-        self._last_guidance = ""
 
     # Sessions (memory thread).
     def start_session(self, user: str) -> str | None:
@@ -201,8 +201,8 @@ class Assistant:
         if self.memory is None or user is None or session_id is None:
             turn.messages = [ChatMessage("system", system), *(history or ()), ChatMessage("user", text)]
             self._ground(turn, None)
-            if turn.advice is not None and turn.messages and turn.messages[-1].role == "user":
-                turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", self._last_guidance))
+            if turn.guidance is not None and turn.messages and turn.messages[-1].role == "user":
+                turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", turn.guidance))
             return turn
         self.memory.add_turn(user, session_id, "user", text)
         plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
@@ -240,7 +240,7 @@ class Assistant:
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
                     *advice.cautions[:2]]) + (f" What you know about the patient: {notes}" if notes else "")
                     + " Do not name any other medicine.")
-        self._last_guidance = guidance
+        turn.guidance = guidance
         if turn.session_id is not None:
             with self._recent_lock:
                 self._guidance.setdefault(turn.session_id, {})[turn.text.strip()] = guidance

@@ -177,40 +177,20 @@ def redflag_check(ctx: click.Context, text: str | None, profile_name: str | None
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def redflag_eval(files: tuple[Path, ...], as_json: bool) -> None:
-    """Recall and false-positive rate on JSONL test sets ({"text", "label": "redflag"|"ok"})."""
+    """Recall and false-positive rate on JSONL test sets ({"text", "label": "redflag"|"ok"}), rules and
+    numbers only (``edgemem safety eval`` adds the bundle's classifier and per-kind figures)."""
     from .. import safety
+    from ..safety.evaluate import evaluate, read_rows
 
     if not files:
         raise InputError("give one or more JSONL files (e.g. tests/data/redflags*.jsonl)")
-    tp = fn = fp = tn = 0
-    missed: list[str] = []
-    alarms: list[str] = []
-    for path in files:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise InputError(f"no such file: {path}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path} is not UTF-8 text") from None
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                text, label = row["text"], row["label"]
-            except (ValueError, KeyError, TypeError):
-                raise InputError(f"{path}:{n}: expected a JSON object with 'text' and 'label'") from None
-            hit = safety.check(str(text)) is not None
-            if label == "redflag":
-                tp, fn = tp + hit, fn + (not hit)
-                if not hit:
-                    missed.append(text)
-            else:
-                fp, tn = fp + hit, tn + (not hit)
-                if hit:
-                    alarms.append(text)
-    result = {"positives": tp + fn, "negatives": fp + tn, "recall": round(tp / max(1, tp + fn), 4),
-              "false_positive_rate": round(fp / max(1, fp + tn), 4), "missed": missed, "false_alarms": alarms}
+    res = evaluate(read_rows(files), lambda r: safety.check(r.text))
+    missed = [m["text"] for m in res["missed"]]
+    alarms = [a["text"] for a in res["false_alarms"]]
+    tp, fp = res["emergencies"] - len(missed), len(alarms)
+    fn, tn = len(missed), res["look_alikes"] - fp
+    result = {"positives": tp + fn, "negatives": fp + tn, "recall": res["recall"],
+              "false_positive_rate": res["false_positive_rate"], "missed": missed, "false_alarms": alarms}
     _emit(result, as_json, f"recall {tp}/{tp + fn} = {result['recall']:.1%}, false positives {fp}/{fp + tn} = "
                            f"{result['false_positive_rate']:.1%}" + "".join(f"\n  missed: {t}" for t in missed)
           + "".join(f"\n  false alarm: {t}" for t in alarms))

@@ -94,9 +94,7 @@ def gather(text: str, context: Sequence[str] = (), classifier: TriageClassifier 
         raise TypeError("check() needs a str")
     if len(text) > MAX_CHECK_CHARS:
         text = text[:10_000] + "\n" + text[-10_000:]
-    earlier = [c for c in context if isinstance(c, str) and c.strip()][-CONTEXT_TURNS:]
-    if len(earlier) < len(context):
-        earlier = [c[-2000:] for c in earlier]
+    earlier = [c[-2000:] for c in context if isinstance(c, str) and c.strip()][-CONTEXT_TURNS:]
     nums = tuple(read_numbers(text, earlier))
     rules = tuple(candidates(text))
     if classifier is None:
