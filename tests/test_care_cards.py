@@ -53,6 +53,8 @@ def test_facts_are_read_with_the_lexicon(content):
                                          "I have high blood pressure", "I don't take aspirin"])
     assert "anticoagulant" in f.medications and "penicillin" in f.allergies and "hypertension" in f.conditions
     assert "aspirin" not in f.medications
+    h = content.lexicon.facts_from_text(["Hi, I take warfarin for atrial fibrillation and I'm allergic to penicillin."])
+    assert "anticoagulant" in h.medications and "anticoagulant" not in h.allergies and "penicillin" in h.allergies
     g = content.lexicon.facts_from_text(["I have aspirin sensitive asthma"])
     assert "aspirin" not in g.medications and "aspirin_sensitive_asthma" in g.conditions
     assert any("warfarin" in n for n in f.notes(content.lexicon))

@@ -110,25 +110,33 @@ class Lexicon:
         return out
 
     def facts_from_text(self, statements: Sequence[str]) -> PatientFacts:
-        """Facts from the patient's own statements (memory notes or turns), one sentence at a time:
-        a medicine said with an allergy word is an allergy, otherwise a medication; negated ones
+        """Facts from the patient's own statements (memory notes or turns), one clause at a time:
+        a medicine after an allergy word in its clause is an allergy, otherwise a medication; negated ones
         ("I don't take aspirin", "I stopped warfarin") are left out."""
         facts = PatientFacts()
         for statement in statements:
             for sentence in re.split(r"[.!?;\n]+", statement.casefold()):
                 if not sentence.strip():
                     continue
-                allergy = bool(_ALLERGY.search(sentence))
+                allergy_at = _ALLERGY.search(sentence)
                 # A condition's name may hold a medicine's ("aspirin-sensitive asthma"): not a medicine taken.
-                med_text = self._cond_re.sub(" ", sentence) if self._cond_re is not None else sentence
-                for med in self.medicines_in(med_text):
-                    if allergy:
-                        facts.allergies.update(med.get("classes", []))
-                    elif not _NEG.search(sentence):
-                        facts.medicines.add(med["name"])
-                        facts.medications.update(med.get("classes", []))
-                if allergy and self._class_re is not None:
-                    for m in self._class_re.finditer(sentence):
+                med_text = self._cond_re.sub(lambda m: " " * len(m.group(0)), sentence) \
+                    if self._cond_re is not None else sentence
+                for clause_m in re.finditer(r"[^,]+?(?=,|\band\b|\bbut\b|$)", med_text):
+                    clause = clause_m.group(0)
+                    at = _ALLERGY.search(clause)
+                    # "I take warfarin and I'm allergic to penicillin": only what follows the
+                    # allergy word, in its own clause, is an allergy.
+                    for med in self.medicines_in(clause):
+                        names = [n for n in [med["name"], *med.get("names", [])] if n.casefold() in clause]
+                        pos = min(clause.find(n.casefold()) for n in names) if names else 0
+                        if at is not None and pos > at.start():
+                            facts.allergies.update(med.get("classes", []))
+                        elif at is None and not _NEG.search(clause):
+                            facts.medicines.add(med["name"])
+                            facts.medications.update(med.get("classes", []))
+                if allergy_at is not None and self._class_re is not None:
+                    for m in self._class_re.finditer(sentence, allergy_at.start()):
                         facts.allergies.add(m.group(0).replace(" ", "_"))
                 if self._cond_re is not None and not re.search(r"\b(?:no|not|never|don't have|do not have)\b", sentence):
                     for m in self._cond_re.finditer(sentence):
