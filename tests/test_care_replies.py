@@ -92,3 +92,11 @@ def test_an_adult_gets_an_adults_card_and_a_child_a_childrens_one(memory, care) 
     child = a.prepare(None, None, "my 4 year old son has a sore throat and a rash", ScriptedModel("Rest."))
     assert adult.advice is not None and care.by_id[adult.cards[0]].audience not in ("children", "babies")
     assert child.advice is not None and care.by_id[child.cards[0]].audience in ("children", "babies", "all")
+
+
+def test_a_kind_of_medicine_needs_the_card_too(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("s-1")
+    model = ScriptedModel("Sore throats are common. Yes, you do need antibiotics for this. Drink water.")
+    reply = "".join(a.chat("s-1", sid, "I have a sore throat, do I need antibiotics?", model))
+    assert "you do need antibiotics" not in reply.lower() and "sore throats are common." in reply.lower()

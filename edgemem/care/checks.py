@@ -18,6 +18,10 @@ from .personalise import Advice
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 RELEASE_CHARS = 80
+# Words for a kind of medicine that name no product but still recommend one ("you need
+# antibiotics"): held to the same rule as a named medicine.
+_GENERIC = re.compile(r"\b(?:antibiotics?|painkillers?|pain killers?|steroids?|antihistamines?|"
+                      r"sleeping (?:pills?|tablets?)|anti-?inflammator\w*|decongestants?|laxatives?)\b", re.I)
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|ml|mcg|g|tablets?|pills?|times|hours?|%)?\b")
 
 
@@ -43,6 +47,9 @@ class SentenceGate:
         self._allowed_meds = {m["name"] for m in self.lexicon.medicines_in(" ".join(self.advice.steps))}
         self._mentioned_ok = {m["name"] for m in self.lexicon.medicines_in(source)}
         self._numbers = {n.group(0).strip() for n in _NUMBER.finditer(source)}
+        kept = " ".join(self.advice.steps)
+        self._allowed_generic = {g.group(0).casefold().rstrip("s") for g in _GENERIC.finditer(kept)}
+        self._mentioned_generic = {g.group(0).casefold().rstrip("s") for g in _GENERIC.finditer(source)}
 
     def check(self, sentence: str) -> str | None:
         """Why this sentence may not be shown, or None."""
@@ -55,6 +62,11 @@ class SentenceGate:
                 # Named in a caution ("do not take ibuprofen") is fine only in a negative sentence.
                 if not (name in self._mentioned_ok and re.search(r"\b(?:not|avoid|never|don't)\b", sentence.casefold())):
                     return f"unsupported medicine: {name}"
+        negative = re.search(r"\b(?:not|avoid|never|don't|no)\b", sentence.casefold())
+        for g in _GENERIC.finditer(sentence):
+            word = g.group(0).casefold().rstrip("s")
+            if word not in self._allowed_generic and not (word in self._mentioned_generic and negative):
+                return f"unsupported medicine: {g.group(0)}"
         for n in _NUMBER.finditer(sentence):
             if n.group(0).strip() not in self._numbers:
                 return f"unsupported number: {n.group(0).strip()}"
