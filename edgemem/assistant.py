@@ -22,9 +22,13 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
 from .care import CareContent
+from .care import search as card_search
 from .care.checks import SentenceGate
+from .care.compose import NO_CARD_MESSAGE, asks_about_memory, compose, is_small_talk, recall_reply
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
+from .memory.preference import explicit_preference
+from .memory.types import KIOSK_SPEAKER, Note
 from .profiles import Profile
 
 # Worded for a 135M model: "you do not diagnose" made SmolLM2 refuse ("I'm not equipped to...")
@@ -36,8 +40,10 @@ DEFAULT_SYSTEM_PROMPT = (
     "symptoms are serious or do not get better."
 )
 MAX_MESSAGE_CHARS = 4000
-# BM25 score below which no card is taken as the answer (fixed before measuring coverage).
-CARD_MIN_SCORE = 4.0
+# How a medical reply is made. "card": composed from the personalised card (the model only makes
+# small talk; a question no card fits is sent to the staff). "guided": the model rephrases the card
+# and the SentenceGate checks it (kept for the ablation, and for a better model one day).
+REPLY_MODES = ("card", "guided")
 URGENT_INSTRUCTION = ("This patient may need to be seen soon: begin by telling them to speak to a member "
                       "of staff now.")
 
@@ -47,7 +53,12 @@ class MemoryLike(Protocol):
 
     def start_session(self, user: str) -> str: ...
 
-    def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None) -> Any: ...
+    def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None, *,
+                 speaker: str | None = None) -> Any: ...
+
+    def add_note(self, user: str, session_id: str, note: Note) -> None: ...
+
+    def preference(self, user: str) -> str | None: ...
 
     def end_session(self, user: str, session_id: str) -> Any: ...
 
@@ -93,6 +104,9 @@ class Turn:
     cards: list[str] = field(default_factory=list)
     guidance: str | None = None  # the system message built from the card, placed before the question
     check_failed: str | None = None
+    turn_id: str | None = None          # the stored patient turn (provenance of what was advised)
+    composed: list[str] | None = None  # the reply, when it is composed and not generated
+    no_card: bool = False              # a question no card fits: sent to the staff
 
 
 def check_text(text: str) -> str:
@@ -129,7 +143,10 @@ class Assistant:
                  red_flag: Callable[..., RedFlag | None] = detect_red_flag,
                  prompt_budget: int | None = None,
                  triage_classifier: "safety.TriageClassifier | None" = None,
-                 care: "CareContent | None" = None) -> None:
+                 care: "CareContent | None" = None, reply_mode: str = "card") -> None:
+        if reply_mode not in REPLY_MODES:
+            raise InputError(f"reply_mode must be one of {', '.join(REPLY_MODES)}")
+        self.reply_mode = reply_mode
         self.memory = memory
         # Prompt tokens the memory may fill. None: the whole window minus the reply. A kiosk caps
         # it because prefill time grows with the prompt (the first token waits for all of it).
@@ -204,7 +221,7 @@ class Assistant:
             if turn.guidance is not None and turn.messages and turn.messages[-1].role == "user":
                 turn.messages.insert(len(turn.messages) - 1, ChatMessage("system", turn.guidance))
             return turn
-        self.memory.add_turn(user, session_id, "user", text)
+        turn.turn_id = self.memory.add_turn(user, session_id, "user", text)
         plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
         turn.explain = getattr(plan, "explain", None)
         planned = [_as_message(m) for m in getattr(plan, "messages", plan)]
@@ -216,14 +233,10 @@ class Assistant:
         turn.messages = self._with_guidance(session_id, turn.messages)
         return turn
 
-    def _ground(self, turn: Turn, plan: Any) -> None:
-        """Pick the card for this question, personalise it with the patient's facts, and put its
-        lines in the system message (after the memory's part, so the prefix cache still holds)."""
-        if self.care is None:
-            return
-        hits = self.care.search(turn.text, 3, min_score=CARD_MIN_SCORE)
-        if not hits:
-            return
+    def _facts(self, turn: Turn, plan: Any) -> Any:
+        """The patient's structured facts: the memory's "Patient facts" block, this session's
+        patient turns and the question, read with the medicine table."""
+        assert self.care is not None
         known: list[str] = []
         for m in getattr(plan, "messages", None) or []:
             content = getattr(m, "content", "") if not isinstance(m, dict) else m.get("content", "")
@@ -233,9 +246,38 @@ class Assistant:
             with self._recent_lock:
                 known += list(self._recent.get(turn.session_id, ()))
         known.append(turn.text)
-        facts = self.care.lexicon.facts_from_text(known)
+        return self.care.lexicon.facts_from_text(known)
+
+    def style(self, user: str | None, text: str) -> str | None:
+        """The reply style: asked for in this message, else the patient's stored preference."""
+        asked = explicit_preference(text)
+        if asked is not None:
+            return asked
+        if self.memory is not None and user is not None:
+            return self.memory.preference(user)
+        return None
+
+    def _ground(self, turn: Turn, plan: Any) -> None:
+        """Pick the card for this question and personalise it with the patient's facts. In "card"
+        mode the reply is composed from it; in "guided" mode its lines go in a system message
+        (after the memory's part, so the prefix cache still holds) for the model to rephrase."""
+        if self.care is None:
+            return
+        hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE)
+        if self.reply_mode == "card" and not hits:
+            if asks_about_memory(turn.text):
+                turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
+            elif not is_small_talk(turn.text):
+                turn.composed, turn.no_card = [NO_CARD_MESSAGE], True
+            return
+        if not hits:
+            return
+        facts = self._facts(turn, plan)
         advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]
+        if self.reply_mode == "card":
+            turn.composed = compose(advice, self.style(turn.user, turn.text)).sentences
+            return
         notes = " ".join(facts.notes(self.care.lexicon))
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
                     *advice.cautions[:2]]) + (f" What you know about the patient: {notes}" if notes else "")
@@ -302,6 +344,13 @@ class Assistant:
         if turn.red_flag is not None:
             yield turn.red_flag.message
             return
+        if turn.composed is not None:
+            # Reviewed card sentences: nothing to check, and the first one shows at once.
+            for i, sentence in enumerate(turn.composed):
+                if cancelled():
+                    return
+                yield sentence + (" " if i < len(turn.composed) - 1 else "")
+            return
         stream = generator.stream_chat(turn.messages, config)
         gate = SentenceGate(turn.advice, self.care.lexicon) if turn.advice is not None and self.care else None
         try:
@@ -333,7 +382,13 @@ class Assistant:
             return
         if turn.red_flag is not None:
             self.memory.add_turn(turn.user, turn.session_id, "user", turn.text)
-        self.memory.add_turn(turn.user, turn.session_id, "assistant", reply)
+        # The kiosk's words stay in the transcript but are never a source of facts (KIOSK_SPEAKER);
+        # what was advised is remembered as the card, in the card's own title and id.
+        self.memory.add_turn(turn.user, turn.session_id, "assistant", reply, speaker=KIOSK_SPEAKER)
+        if turn.advice is not None:
+            self.memory.add_note(turn.user, turn.session_id, Note(
+                text=f"Kiosk guidance given: {turn.advice.title} (card {turn.advice.card_id})", kind="advice",
+                subject=turn.advice.title.casefold(), source_ids=[turn.turn_id] if turn.turn_id else []))
 
     def chat(self, user: str | None, session_id: str | None, text: str, generator: Generator,
              config: GenerationConfig | None = None) -> Iterator[str]:

@@ -1,10 +1,12 @@
 """Grounded replies through the assistant: the card is chosen and personalised from what the
-patient said, its lines go into the prompt, and the reply is released sentence by sentence, with a
-conflicting recommendation replaced by the card's text. Real memory, real care content, the tiny
+patient said. In "card" mode (the default) the reply is composed from it in the patient's style;
+in "guided" mode its lines go into the prompt and the model's reply is released sentence by
+sentence, with a conflicting recommendation replaced by the card's text. Real memory, real care content, the tiny
 bundle's real engine; one test scripts the model's words to show what the checks do with them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -52,7 +54,7 @@ def memory(_isolated_home: Path):
 
 
 def test_warfarin_patient_is_never_shown_ibuprofen(memory, care) -> None:
-    a = Assistant(memory, load("x86-kiosk"), care=care)
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")
     sid = a.start_session("w-1")
     model = ScriptedModel("Back pain often gets better by itself. Take ibuprofen three times a day. Rest well.")
     reply = "".join(a.chat("w-1", sid, "I take warfarin. What can I take for my back pain?", model))
@@ -64,7 +66,7 @@ def test_warfarin_patient_is_never_shown_ibuprofen(memory, care) -> None:
 
 
 def test_repeated_sentences_and_a_cut_off_tail_are_not_shown(memory, care) -> None:
-    a = Assistant(memory, load("x86-kiosk"), care=care)
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")
     sid = a.start_session("r-1")
     model = ScriptedModel("Drink plenty of water. Drink plenty of water. Rest and keep warm. And then you shou")
     reply = "".join(a.chat("r-1", sid, "I think I have a cold, what should I do?", model))
@@ -76,7 +78,7 @@ def test_real_engine_reply_carries_its_card(memory, care, tiny_bundle: Path, _is
 
     profile = load("x86-kiosk")
     engine = Engine.from_bundle(tiny_bundle, profile=profile, home=Home(_isolated_home))
-    a = Assistant(memory, profile, care=care)
+    a = Assistant(memory, profile, care=care, reply_mode="guided")
     sid = a.start_session("e-1")
     turn = a.prepare("e-1", sid, "I have had a sore throat for three days", engine)
     assert turn.cards and turn.advice is not None and "throat" in turn.advice.title.lower()
@@ -95,8 +97,48 @@ def test_an_adult_gets_an_adults_card_and_a_child_a_childrens_one(memory, care) 
 
 
 def test_a_kind_of_medicine_needs_the_card_too(memory, care) -> None:
-    a = Assistant(memory, load("x86-kiosk"), care=care)
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")
     sid = a.start_session("s-1")
     model = ScriptedModel("Sore throats are common. Yes, you do need antibiotics for this. Drink water.")
     reply = "".join(a.chat("s-1", sid, "I have a sore throat, do I need antibiotics?", model))
     assert "you do need antibiotics" not in reply.lower() and "sore throats are common." in reply.lower()
+
+
+def test_card_mode_composes_a_safe_reply_in_the_patients_style(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("c-1")
+    model = ScriptedModel("Take ibuprofen.")  # never asked: the reply is the card's
+    concise = "".join(a.chat("c-1", sid, "I take warfarin. What can I take for my back pain?", model))
+    assert not model.seen and concise.startswith("You take a blood thinner")
+    polite = "".join(a.chat("c-1", sid, "Could you please be polite with me? What can I take for back pain?", model))
+    assert polite.startswith("Thank you for asking.") and "blood thinner" in polite
+    detailed = "".join(a.chat("c-1", sid, "Please give me a detailed answer: what can I take for back pain?", model))
+    assert len(detailed) > len(concise) and "This follows NHS" in detailed
+    for reply in (concise, polite, detailed):
+        for sentence in re.split(r"(?<=[.!?])\s+", reply):
+            if "ibuprofen" in sentence.lower():  # named only to warn against it
+                assert re.search(r"\b(?:do not|don't|avoid)\b", sentence.lower()), sentence
+        assert reply.rstrip()[-1] in ".!?"
+
+
+def test_card_mode_sends_what_no_card_covers_to_the_staff(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("n-1")
+    model = ScriptedModel("Hello! How can I help?")
+    reply = "".join(a.chat("n-1", sid, "Should I switch my chemotherapy regimen to the newer infusion?", model))
+    assert "can't advise on that" in reply and not model.seen
+    assert "".join(a.chat("n-1", sid, "thank you!", model)) == "Hello! How can I help?"  # small talk: the model
+
+
+def test_kiosk_words_never_become_facts_and_advice_is_kept_as_a_card(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")
+    sid = a.start_session("h-1")
+    # The model claims the patient takes metformin: that must not become a memory about them.
+    model = ScriptedModel("You take metformin for diabetes, so rest and drink water.")
+    "".join(a.chat("h-1", sid, "I have a cold and a runny nose, what should I do?", model))
+    a.end_session("h-1", sid)
+    texts = [m["text"] for m in memory.list_memories("h-1")] + [n["text"] for n in memory.short_term("h-1")]
+    assert not any("metformin" in t.lower() for t in texts), texts
+    assert any(t.startswith("Kiosk guidance given:") and "(card " in t for t in texts), texts
+    hits = memory.search("h-1", "metformin diabetes", 10, reinforce=False)
+    assert not any("metformin" in h.text.lower() for h in hits)

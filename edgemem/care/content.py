@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import EdgememError
 from .medicines import Lexicon, PatientFacts
 from .personalise import Advice, personalise
-from .search import CardHit, CardIndex
+from .search import CardHit, CardIndex, tokens
 
 FILES = ("cards", "medicines", "classes", "conditions", "conflicts")
 
@@ -66,8 +66,16 @@ class CareContent:
             data[name] = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else []
         return cls(data)
 
-    def search(self, question: str, k: int = 3, min_score: float = 0.0) -> list[CardHit]:
-        return [h for h in self.index.search(question, k) if h.score >= min_score]
+    def search(self, question: str, k: int = 3, min_score: float = 0.0,
+               min_coverage: float = 0.0) -> list[CardHit]:
+        """The best ``k`` cards; none when the best falls below either bar ("no card fits")."""
+        hits = self.index.search(question, k)
+        # BM25 sums over the question's words, so a one-word question ("cold") can never score as a
+        # sentence does: the score bar grows with the words, full from two on.
+        bar = min_score * min(1.0, len(set(tokens(question))) / 2)
+        if not hits or hits[0].score < bar or hits[0].coverage < min_coverage:
+            return []
+        return hits  # the best passed; the others stay candidates (the assistant chooses by audience)
 
     def personalise(self, card: Card, facts: PatientFacts) -> Advice:
         return personalise(card, facts, self)

@@ -19,8 +19,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 STOP = frozenset("""a an and are am as at be been but by can could do does did for from had has have he her
 his how i if in is it its me my of on or our she so that the their them they this to was we were what when
-where which who why will with would you your im ive get got just about any some should there""".split())
+where which who why will with would you your im ive get got just about any some should there
+think know tell please help want wondering wonder worried advice advise thing things really bit also still
+maybe thanks hi hello ok okay getting go going dont cant ill id youre whats isnt again wont keep keeps
+now lately recently anything something give answer answers detailed detail short brief briefly explain
+polite simple simply words reply""".split())
 _TOKEN = re.compile(r"[a-z0-9]+")
+# The bars below which no card fits and the kiosk sends the patient to the staff: chosen on a dev
+# split by ``python -m benchmarks.card_scope`` (maximising answered-with-a-relevant-card plus
+# out-of-scope-refused), then frozen; its test figures are in docs/care.md.
+MIN_SCORE = 8.5
+MIN_COVERAGE = 0.35
 FIELD_WEIGHTS = (("title", 3.0), ("topics", 2.0), ("questions", 1.0), ("summary", 0.5))
 
 
@@ -37,6 +46,10 @@ def tokens(text: str) -> list[str]:
 class CardHit:
     card: "Card"
     score: float
+    # Share of the question's informative words (idf-weighted) that the card has. BM25 alone
+    # cannot tell "no card fits": "should I switch my chemotherapy regimen" scores as high on an
+    # anxiety card as many right answers do, on one common word; its rare words are on no card.
+    coverage: float = 1.0
 
 
 class CardIndex:
@@ -56,11 +69,13 @@ class CardIndex:
         df: Counter[str] = Counter(t for d in self.docs for t in d)
         n = len(self.docs)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        # A word on no card is as informative as the rarest: it says what the question is about.
+        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
 
     def search(self, query: str, k: int = 3) -> list[CardHit]:
         q = set(tokens(query))
         scored = []
-        for card, d in zip(self.cards, self.docs):
+        for i, (card, d) in enumerate(zip(self.cards, self.docs)):
             length = sum(d.values())
             s = 0.0
             for t in q:
@@ -68,6 +83,8 @@ class CardIndex:
                 if f:
                     s += self.idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length / self.avg))
             if s > 0:
-                scored.append(CardHit(card, s))
-        scored.sort(key=lambda h: -h.score)
-        return scored[:k]
+                scored.append((s, i))
+        scored.sort(key=lambda x: -x[0])
+        mass = sum(self.idf.get(t, self.unseen_idf) for t in q) or 1.0
+        return [CardHit(self.cards[i], s, sum(self.idf[t] for t in q if t in self.docs[i]) / mass)
+                for s, i in scored[:k]]

@@ -28,7 +28,7 @@ from ..lru import LRU
 from . import timeparse
 from .store import split_key
 from .text import fold, fuzzy_score, unique_terms
-from .types import Hit
+from .types import KIOSK_SPEAKER, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .service import MemoryService
@@ -127,6 +127,8 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
     items: dict[tuple[str, Any], Hit] = {}
     open_sessions = svc.open_session_ids()
     for t in store.turns(pid, ids=turn_ids):
+        if t.get("speaker") == KIOSK_SPEAKER:
+            continue  # the kiosk's own words are never recalled as memories
         tier = "working" if t["session_id"] in open_sessions else "turn"
         items[("t", t["id"])] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
                                     kind=t["role"])
@@ -187,6 +189,8 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
             if missing:
                 ids = store.turn_ids_by_tid(pid, missing)
                 for t in store.turns(pid, ids=ids.values()):
+                    if t.get("speaker") == KIOSK_SPEAKER:
+                        continue
                     tier = "working" if t["session_id"] in open_sessions else "turn"
                     ref = ("t", t["id"])
                     items[ref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],

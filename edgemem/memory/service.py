@@ -40,7 +40,7 @@ from .rehearsal import (Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, s
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
 from .store import Store, memory_key, turn_key
-from .types import Hit, Note, PromptPlan
+from .types import KIOSK_SPEAKER, Hit, Note, PromptPlan
 from .vectors import PatientIndex, to_bytes
 
 ROLES = ("user", "assistant", "other", "system")
@@ -260,12 +260,17 @@ class MemoryService:
                        extracted: Sequence[list[Note]] | None = None) -> None:
         notes = []
         for i, r in enumerate(rows):
-            notes.extend(extracted[i] if extracted is not None else
-                         self.rules.extract(r["tid"], r["role"], r["text"], r["time"]))
+            notes.extend(extracted[i] if extracted is not None else self._extract(r))
         if notes:
             self.executive.rehearse(ring, notes, session_id, now=max(r["time"] for r in rows))
         ring.last_turn = max([ring.last_turn] + [int(r["id"]) for r in rows])
         ring.dirty = True
+
+    def _extract(self, r: dict[str, Any]) -> list[Note]:
+        """The rules' notes for one turn; none for the kiosk's own words (see ``KIOSK_SPEAKER``)."""
+        if r.get("speaker") == KIOSK_SPEAKER:
+            return []
+        return self.rules.extract(r["tid"], r["role"], r["text"], r["time"])
 
     def _file_stem(self, pid: int) -> str:
         # Named by a hash of the patient's blinded key: says nothing about the patient, even with
@@ -444,9 +449,10 @@ class MemoryService:
             rows.append({"session_id": session_id, "tid": tid, "seq": seq + i, "role": role,
                          "speaker": t.get("speaker"), "text": text, "time": to_epoch(t.get("time"), now)})
         # Rules run once per turn: their notes decide whether an assistant turn is embedded, then rehearse.
-        extracted = [self.rules.extract(r["tid"], r["role"], r["text"], r["time"]) for r in rows]
+        extracted = [self._extract(r) for r in rows]
         for r, notes in zip(rows, extracted):
-            r["emb"] = None if r["role"] in self.embed_roles or notes else NO_VECTOR
+            kiosk = r["speaker"] == KIOSK_SPEAKER
+            r["emb"] = None if not kiosk and (r["role"] in self.embed_roles or notes) else NO_VECTOR
         ring = self.ring(pid)  # loaded (and replayed) before these rows exist, so they rehearse once
         with self.store.tx() as c:
             if seq == 0:
@@ -469,6 +475,8 @@ class MemoryService:
         pid = self._session_pid(user, session_id)
         turns = self.store.turns(pid, session_id=session_id)
         now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
+        # The kiosk's own replies are no source of notes or summary lines (memory hygiene).
+        turns = [t for t in turns if t.get("speaker") != KIOSK_SPEAKER]
         report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
         ring = self.ring(pid)
         if getattr(self.extractor, "runs_at_session_end", False):
@@ -515,6 +523,14 @@ class MemoryService:
         idx = self._indexes.get(pid)
         if idx is not None and idx.worth_saving():
             idx.save()
+
+    def add_note(self, user: str, session_id: str, note: Note) -> None:
+        """One note made outside rehearsal during an open session (the assistant's record of which
+        card it advised from) into the short-term ring, where the executive weighs it as any other."""
+        pid = self._session_pid(user, session_id)
+        ring = self.ring(pid)
+        self.executive.rehearse(ring, [note], session_id, now=note.time or _time.time())
+        ring.dirty = True
 
     def session_patient_turns(self, user: str, session_id: str) -> list[dict[str, Any]]:
         """The patient's turns of a session (``tid``, ``text``, ``time``): what rehearsal outside

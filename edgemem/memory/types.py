@@ -17,6 +17,10 @@ NEVER_FORGET = frozenset({"medication", "allergy", "condition"})
 # Consolidated at once rather than by frequency: what a patient says once about who they are and
 # how they want to be spoken to is rarely repeated, and the ring would evict it.
 PROMOTE_AT_ONCE = NEVER_FORGET | {"preference", "personal", "history"}
+# The ``speaker`` of the kiosk's own replies. They stay in the session's transcript (the next
+# prompt needs them) but are never a source of facts: no notes, no summary lines, no vectors, and
+# recall never brings them back; what was advised is remembered as the card's id instead.
+KIOSK_SPEAKER = "kiosk"
 
 
 @dataclass

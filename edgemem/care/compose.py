@@ -1,0 +1,119 @@
+"""The reply a patient reads, composed from their personalised card in their preferred style.
+
+Why composed and not generated: a 135M model states wrong medical facts fluently, and a check can
+only catch the kinds of error it knows (medicines, numbers). Every sentence here was written and
+reviewed as card content; what changes per patient is which sentences are kept (personalisation:
+steps that conflict with their facts are replaced by cautions that name the fact) and how many
+(the preference: concise, detailed, polite). So a composed reply cannot recommend a conflicting
+medicine, name an unsupported drug, repeat itself or be cut off, and it streams at once.
+
+The model still has a voice where it is safe: small talk, and (``reply_mode = "guided"``) a
+rephrasing of the card that the ``SentenceGate`` checks sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .personalise import Advice
+
+STYLES = ("concise", "detailed", "polite")
+# How much of the card each style shows: self-care steps, see-a-doctor lines.
+_STEPS = {"concise": 2, "polite": 3, "detailed": 99}
+_SEE = {"concise": 1, "polite": 2, "detailed": 99}
+POLITE_OPEN = "Thank you for asking."
+POLITE_CLOSE = "I hope you feel better soon. Please ask the staff if anything is unclear."
+NO_CARD_MESSAGE = ("I'm sorry, I can't advise on that here. Please ask the staff at the desk, or speak to a "
+                   "pharmacist, doctor or nurse.")
+_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class ComposedReply:
+    """The reply as sentences (streamed one at a time), and which of them speak to the patient's facts."""
+
+    sentences: list[str]
+    personal: list[str] = field(default_factory=list)  # cautions that follow from the patient's facts
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+def _lower_first(s: str) -> str:
+    return s[0].lower() + s[1:] if s and not s[:2].isupper() else s
+
+
+def _personal(advice: Advice) -> list[str]:
+    """Cautions that name the patient ("You take a blood thinner, ..."): shown in every style."""
+    return [c for c in advice.cautions if re.match(r"\s*(?:you|because you|as you|since you)\b", c, re.I)]
+
+
+def compose(advice: Advice, style: str | None = None) -> ComposedReply:
+    """Sentences for this patient: the card's summary, its kept steps, every caution that follows from
+    the patient's facts, and when to see a doctor; ``detailed`` adds the rest and the card's source."""
+    style = style if style in STYLES else "concise"
+    personal = _personal(advice)
+    general = [c for c in advice.cautions if c not in personal]
+    parts: list[str] = []
+    if style == "polite":
+        parts.append(POLITE_OPEN)
+    # The patient's own caution first: it is the one thing this reply must not lose.
+    parts += personal
+    parts.append(advice.summary)
+    parts += advice.steps[:_STEPS[style]]
+    parts += general if style == "detailed" else general[:1]
+    see = advice.see_doctor[:_SEE[style]]
+    if see:
+        parts.append("See a doctor or nurse if " + "; or if ".join(_lower_first(s.rstrip(". ")) for s in see) + ".")
+    if style == "detailed":
+        if advice.emergency:
+            parts.append("Call the emergency number straight away if this happens: "
+                         + _lower_first(advice.emergency[0].rstrip(". ")) + ".")
+        if advice.source:
+            parts.append(f"This follows {advice.source.rstrip('. ')}.")
+    if style == "polite":
+        parts.append(POLITE_CLOSE)
+    sentences: list[str] = []
+    seen: set[str] = set()
+    for part in parts:
+        for s in _SPLIT.split(part.strip()):
+            key = re.sub(r"\W+", " ", s.casefold()).strip()
+            if s and key not in seen:
+                seen.add(key)
+                sentences.append(s)
+    return ComposedReply(sentences=sentences, personal=personal)
+
+
+# What the kiosk may answer without a card. Anything else that no card fits gets NO_CARD_MESSAGE:
+# when in doubt, the kiosk says it cannot advise and sends the patient to the staff.
+_SMALL_TALK = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: so much| very much)?|"
+    r"cheers|ok(?:ay)?|great|fine|good|yes|no|yeah|nope|sure|bye|goodbye|see you|"
+    r"how are you(?: doing| today)?|nice to meet you|that helps|that's (?:helpful|great|fine|all)|"
+    r"got it|i see|understood|alright|all right|perfect|lovely|wonderful)\b[\s,.!?]*)+$", re.I)
+_ABOUT_MEMORY = re.compile(
+    r"\b(?:what do you (?:remember|know|have) (?:about|on) me|what (?:did|have) i (?:tell|told) you|"
+    r"what have you (?:noted|written down|got on me)|do you remember (?:me|what)|my notes|"
+    r"what medicines? (?:do|did) i (?:take|tell you)|what am i allergic to)\b", re.I)
+
+
+def is_small_talk(text: str) -> bool:
+    """A greeting, thanks or acknowledgement: the model may answer it in its own words."""
+    return bool(_SMALL_TALK.match(text.strip())) and len(text.split()) <= 8
+
+
+def asks_about_memory(text: str) -> bool:
+    """The patient asks what the kiosk knows about them: answered from the facts, not the model."""
+    return bool(_ABOUT_MEMORY.search(text))
+
+
+def recall_reply(notes: list[str]) -> ComposedReply:
+    """What the kiosk has noted about the patient, in its normalised notes (never the model's words)."""
+    if not notes:
+        return ComposedReply(["I have no notes yet about your medicines, allergies or health conditions.",
+                              "You can tell me, or tell the staff at the desk."])
+    return ComposedReply(["Here is what I have noted about you:", *notes,
+                          "If anything is wrong or out of date, please tell me or the staff."],
+                         personal=list(notes))
