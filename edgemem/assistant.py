@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
@@ -44,6 +44,14 @@ MAX_MESSAGE_CHARS = 4000
 # small talk; a question no card fits is sent to the staff). "guided": the model rephrases the card
 # and the SentenceGate checks it (kept for the ablation, and for a better model one day).
 REPLY_MODES = ("card", "guided")
+# What the model writes itself (small talk; guided replies), unless the caller chose its own
+# sampling: a cap by the patient's style, and no looping (the judged evaluation saw 33 of 48
+# replies loop one sentence under greedy decoding with no penalty). benchmarks/reply_ablation.py
+# measures both.
+STYLE_TOKENS = {"concise": 64, "polite": 96, "detailed": 192}
+NO_REPEAT_NGRAM = 4
+REPETITION_PENALTY = 1.1
+_SENTENCE_END = re.compile(r"[.!?](?:[\"')\]]*)(?=\s|$)")
 URGENT_INSTRUCTION = ("This patient may need to be seen soon: begin by telling them to speak to a member "
                       "of staff now.")
 
@@ -107,6 +115,7 @@ class Turn:
     turn_id: str | None = None          # the stored patient turn (provenance of what was advised)
     composed: list[str] | None = None  # the reply, when it is composed and not generated
     no_card: bool = False              # a question no card fits: sent to the staff
+    style: str | None = None           # the reply style (asked for now, or the stored preference)
 
 
 def check_text(text: str) -> str:
@@ -211,6 +220,7 @@ class Assistant:
         """
         text = check_text(text)
         turn = Turn(user=user, session_id=session_id, text=text, urgent=urgent)
+        turn.style = self.style(user, text)
         system = system_prompt or self.system_prompt
         if urgent is not None:
             system = system + " " + URGENT_INSTRUCTION
@@ -276,7 +286,7 @@ class Assistant:
         advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]
         if self.reply_mode == "card":
-            turn.composed = compose(advice, self.style(turn.user, turn.text)).sentences
+            turn.composed = compose(advice, turn.style).sentences
             return
         notes = " ".join(facts.notes(self.care.lexicon))
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],
@@ -351,8 +361,11 @@ class Assistant:
                     return
                 yield sentence + (" " if i < len(turn.composed) - 1 else "")
             return
+        config = self.reply_config(turn, config)
         stream = generator.stream_chat(turn.messages, config)
         gate = SentenceGate(turn.advice, self.care.lexicon) if turn.advice is not None and self.care else None
+        if gate is None:
+            stream = _complete_sentences(stream)
         try:
             for piece in stream:
                 if cancelled():
@@ -374,6 +387,14 @@ class Assistant:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
+
+    def reply_config(self, turn: Turn, config: GenerationConfig) -> GenerationConfig:
+        """The kiosk's sampling for the model's own words, unless the caller chose penalties."""
+        if config.repetition_penalty != 1.0 or config.no_repeat_ngram:
+            return config
+        cap = STYLE_TOKENS.get(turn.style or "concise", STYLE_TOKENS["concise"])
+        return replace(config, max_new_tokens=min(config.max_new_tokens, cap),
+                       repetition_penalty=REPETITION_PENALTY, no_repeat_ngram=NO_REPEAT_NGRAM)
 
     # Memory thread.
     def record(self, turn: Turn, reply: str) -> None:
@@ -412,6 +433,27 @@ class Assistant:
 _YOUNG = ("children", "babies")
 _ABOUT_A_CHILD = re.compile(r"\b(?:child|children|son|daughter|baby|babies|kid|kids|toddler|infant|newborn|"
                             r"boy|girl|little one|\d{1,2} ?(?:months?|weeks?) old|[1-9] ?(?:years?|yrs?) old)\b", re.I)
+
+
+def _complete_sentences(stream: Iterator[str]) -> Iterator[str]:
+    """Pass the model's text on up to its last complete sentence; a tail cut off by the token cap
+    is dropped (unless it is all there is)."""
+    held = ""
+    shown = False
+    try:
+        for piece in stream:
+            held += piece
+            ends = list(_SENTENCE_END.finditer(held))
+            if ends:
+                cut = ends[-1].end()
+                yield held[:cut]
+                held, shown = held[cut:], True
+        if held.strip() and not shown:
+            yield held
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _for_audience(hits: Sequence[Any], facts: Any, text: str) -> Any:

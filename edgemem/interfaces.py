@@ -26,6 +26,7 @@ class GenerationConfig:
     top_k: int = 0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    no_repeat_ngram: int = 0  # n > 0: never emit a token that repeats an n-gram of the reply
     stop: Sequence[str] = field(default_factory=tuple)
     seed: int | None = None
 

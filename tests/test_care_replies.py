@@ -142,3 +142,28 @@ def test_kiosk_words_never_become_facts_and_advice_is_kept_as_a_card(memory, car
     assert any(t.startswith("Kiosk guidance given:") and "(card " in t for t in texts), texts
     hits = memory.search("h-1", "metformin diabetes", 10, reinforce=False)
     assert not any("metformin" in h.text.lower() for h in hits)
+
+
+def test_no_repeat_ngram_bans_the_token_that_would_repeat() -> None:
+    import numpy as np
+
+    from edgemem.engine.sampler import Sampler
+
+    s = Sampler(GenerationConfig(no_repeat_ngram=3))
+    logits = np.zeros(10, dtype=np.float32)
+    logits[7] = 5.0  # the model wants 7 again after (3, 4): that would repeat "3 4 7"
+    assert s(logits, (), [3, 4, 7, 1, 3, 4]) != 7
+    assert s(logits, (), [3, 4, 7, 1, 3, 5]) == 7  # a different prefix: 7 is fine
+    assert Sampler(GenerationConfig())(logits) == 7
+
+
+def test_model_text_ends_on_a_complete_sentence_and_is_capped_by_style(memory, care) -> None:
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("t-1")
+    model = ScriptedModel("Hello there! Nice to see you. And I was going to")
+    assert "".join(a.chat("t-1", sid, "hello", model)) == "Hello there! Nice to see you."
+    turn = a.prepare("t-1", sid, "hi", model)
+    cfg = a.reply_config(turn, GenerationConfig(max_new_tokens=256))
+    assert cfg.max_new_tokens == 64 and cfg.no_repeat_ngram == 4 and cfg.repetition_penalty > 1
+    mine = GenerationConfig(max_new_tokens=256, repetition_penalty=1.3)
+    assert a.reply_config(turn, mine) is mine  # the caller chose its own sampling

@@ -44,6 +44,8 @@ def _gen_options(f: Any) -> Any:
         click.option("--top-k", type=click.IntRange(0), default=0, show_default=True),
         click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True),
         click.option("--repetition-penalty", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True),
+        click.option("--no-repeat-ngram", type=click.IntRange(0), default=0, show_default=True,
+                     help="Never repeat an n-gram of the reply (0 = off)."),
         click.option("--seed", type=int, help="Seed for sampling."),
         click.option("--stop", multiple=True, help="Stop string; repeatable."),
         click.option("--system", help="System prompt."),
@@ -54,12 +56,12 @@ def _gen_options(f: Any) -> Any:
 
 
 def _config(engine: Any, max_new_tokens: int | None, temperature: float, top_k: int, top_p: float,
-            repetition_penalty: float, seed: int | None, stop: tuple[str, ...]) -> Any:
+            repetition_penalty: float, no_repeat_ngram: int, seed: int | None, stop: tuple[str, ...]) -> Any:
     from ..interfaces import GenerationConfig
 
     return GenerationConfig(max_new_tokens=max_new_tokens or engine.max_new_tokens, temperature=temperature,
                             top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-                            stop=tuple(stop), seed=seed)
+                            no_repeat_ngram=no_repeat_ngram, stop=tuple(stop), seed=seed)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,8 +103,8 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the reply and timing figures as JSON (no streaming).")
 @click.pass_context
 def generate(ctx: click.Context, prompt: str | None, bundle: str | None, profile: str | None, max_new_tokens: int | None,
-             temperature: float, top_k: int, top_p: float, repetition_penalty: float, seed: int | None,
-             stop: tuple[str, ...], system: str | None, as_json: bool) -> None:
+             temperature: float, top_k: int, top_p: float, repetition_penalty: float, no_repeat_ngram: int,
+             seed: int | None, stop: tuple[str, ...], system: str | None, as_json: bool) -> None:
     """Generate one reply to PROMPT (or stdin when PROMPT is '-' or missing)."""
     from ..interfaces import ChatMessage
 
@@ -111,7 +113,7 @@ def generate(ctx: click.Context, prompt: str | None, bundle: str | None, profile
     if not prompt.strip():
         raise InputError("empty prompt")
     engine = _engine(ctx, bundle, profile)
-    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, stop)
+    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, no_repeat_ngram, seed, stop)
     messages = ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", prompt)]
     if as_json:
         text = engine.generate(messages, cfg)
@@ -130,14 +132,14 @@ def generate(ctx: click.Context, prompt: str | None, bundle: str | None, profile
 @click.option("--user", "patient", help="Patient id: use the memory (and red-flag check) for this patient.")
 @click.pass_context
 def chat(ctx: click.Context, bundle: str | None, profile: str | None, max_new_tokens: int | None, temperature: float,
-         top_k: int, top_p: float, repetition_penalty: float, seed: int | None, stop: tuple[str, ...],
-         system: str | None, patient: str | None) -> None:
+         top_k: int, top_p: float, repetition_penalty: float, no_repeat_ngram: int, seed: int | None,
+         stop: tuple[str, ...], system: str | None, patient: str | None) -> None:
     """Chat in the terminal; replies are streamed. Empty line or Ctrl-D ends."""
     from ..interfaces import ChatMessage
 
     path = _bundle_path(ctx, bundle)
     engine = _engine(ctx, str(path), profile)
-    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, stop)
+    cfg = _config(engine, max_new_tokens, temperature, top_k, top_p, repetition_penalty, no_repeat_ngram, seed, stop)
     assistant = memory = session = None
     if patient:
         from ..assistant import DEFAULT_SYSTEM_PROMPT, Assistant

@@ -325,7 +325,10 @@ class Engine:
         t_first = 0.0
         stats.stop_reason = "length"
         for i in range(max_new):
-            token = sampler(logits, seen) if penalize else sampler(logits)
+            if penalize or sampler.no_repeat:
+                token = sampler(logits, seen, generated)
+            else:
+                token = sampler(logits)  # the hot path: a plain argmax
             if i == 0:
                 t_first = time.perf_counter()
                 stats.ttft_s = t_first - t0

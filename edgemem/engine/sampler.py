@@ -6,7 +6,7 @@ sampling only sorts when top-p asks for it, and then only the top-k candidates w
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -32,6 +32,8 @@ def validate(config: GenerationConfig) -> None:
         raise InputError("top_p must be in (0, 1]")
     if config.repetition_penalty <= 0:
         raise InputError("repetition_penalty must be > 0")
+    if config.no_repeat_ngram < 0:
+        raise InputError("no_repeat_ngram must be >= 0")
 
 
 class Sampler:
@@ -42,9 +44,26 @@ class Sampler:
         # Greedy never draws: skip seeding a generator (OS entropy, ~20 us before the first token).
         self.rng = None if self.greedy else np.random.default_rng(config.seed)
         self.penalty = float(config.repetition_penalty)
+        self.no_repeat = int(config.no_repeat_ngram)
 
-    def __call__(self, logits: np.ndarray, seen: Iterable[int] = ()) -> int:
+    def banned(self, generated: Sequence[int]) -> list[int]:
+        """Tokens that would complete an n-gram the reply already holds (a 135M model loops a
+        sentence under greedy decoding; a ban on the repeat breaks the loop where it starts)."""
+        n = self.no_repeat
+        if n <= 0 or len(generated) < n:
+            return []
+        if n == 1:
+            return list(set(generated))
+        prefix = tuple(generated[len(generated) - n + 1:])
+        return [generated[i + n - 1] for i in range(len(generated) - n + 1)
+                if tuple(generated[i:i + n - 1]) == prefix]
+
+    def __call__(self, logits: np.ndarray, seen: Iterable[int] = (), generated: Sequence[int] = ()) -> int:
         c = self.config
+        ban = self.banned(generated)
+        if ban:
+            logits = logits.copy()
+            logits[np.asarray(ban, dtype=np.int64)] = -np.inf
         if self.penalty != 1.0:
             logits = logits.copy()
             idx = np.fromiter(set(seen), dtype=np.int64)
