@@ -273,7 +273,8 @@ class Assistant:
         (after the memory's part, so the prefix cache still holds) for the model to rephrase."""
         if self.care is None:
             return
-        hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE)
+        hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
+                                full_coverage=card_search.FULL_COVERAGE)
         if self.reply_mode == "card" and not hits:
             if asks_about_memory(turn.text):
                 turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
@@ -286,7 +287,7 @@ class Assistant:
         advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]
         if self.reply_mode == "card":
-            turn.composed = compose(advice, turn.style).sentences
+            turn.composed = compose(advice, turn.style, self.care.lexicon).sentences
             return
         notes = " ".join(facts.notes(self.care.lexicon))
         guidance = (f"Answer from this guidance only ({advice.title}): " + " ".join([advice.summary, *advice.steps[:4],

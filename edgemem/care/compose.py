@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .medicines import Lexicon
 from .personalise import Advice
 
 STYLES = ("concise", "detailed", "polite")
@@ -50,18 +51,32 @@ def _personal(advice: Advice) -> list[str]:
     return [c for c in advice.cautions if re.match(r"\s*(?:you|because you|as you|since you)\b", c, re.I)]
 
 
-def compose(advice: Advice, style: str | None = None) -> ComposedReply:
+def _about_removed(caution: str, advice: Advice, lexicon: Lexicon | None) -> bool:
+    """A general caution about medicines that this patient's reply no longer suggests (their steps
+    were removed for a fact the patient's own caution already names): moot in a short reply."""
+    if lexicon is None or not advice.removed:
+        return False
+    named = {m["name"] for m in lexicon.medicines_in(caution)}
+    removed = {m["name"] for r in advice.removed for m in lexicon.medicines_in(r["step"])}
+    kept = {m["name"] for s in advice.steps for m in lexicon.medicines_in(s)}
+    return bool(named) and named <= removed | (named - kept) and not (named & kept)
+
+
+def compose(advice: Advice, style: str | None = None, lexicon: Lexicon | None = None) -> ComposedReply:
     """Sentences for this patient: the card's summary, its kept steps, every caution that follows from
     the patient's facts, and when to see a doctor; ``detailed`` adds the rest and the card's source."""
     style = style if style in STYLES else "concise"
     personal = _personal(advice)
     general = [c for c in advice.cautions if c not in personal]
+    if style != "detailed" and personal:
+        general = [c for c in general if not _about_removed(c, advice, lexicon)]
     parts: list[str] = []
     if style == "polite":
         parts.append(POLITE_OPEN)
     # The patient's own caution first: it is the one thing this reply must not lose.
     parts += personal
-    parts.append(advice.summary)
+    # Concise: the summary's first sentence (the card's point), the rest is for who asked for more.
+    parts.append(_SPLIT.split(advice.summary.strip())[0] if style == "concise" else advice.summary)
     parts += advice.steps[:_STEPS[style]]
     parts += general if style == "detailed" else general[:1]
     see = advice.see_doctor[:_SEE[style]]

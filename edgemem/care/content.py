@@ -67,13 +67,14 @@ class CareContent:
         return cls(data)
 
     def search(self, question: str, k: int = 3, min_score: float = 0.0,
-               min_coverage: float = 0.0) -> list[CardHit]:
-        """The best ``k`` cards; none when the best falls below either bar ("no card fits")."""
+               min_coverage: float = 0.0, full_coverage: float = 1.01) -> list[CardHit]:
+        """The best ``k`` cards; none when the best falls below either bar ("no card fits"). A
+        card that has ``full_coverage`` of the question's informative words needs no score bar."""
         hits = self.index.search(question, k)
         # BM25 sums over the question's words, so a one-word question ("cold") can never score as a
         # sentence does: the score bar grows with the words, full from two on.
         bar = min_score * min(1.0, len(set(tokens(question))) / 2)
-        if not hits or hits[0].score < bar or hits[0].coverage < min_coverage:
+        if not hits or hits[0].coverage < min_coverage or (hits[0].score < bar and hits[0].coverage < full_coverage):
             return []
         return hits  # the best passed; the others stay candidates (the assistant chooses by audience)
 

@@ -30,6 +30,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 # out-of-scope-refused), then frozen; its test figures are in docs/care.md.
 MIN_SCORE = 8.5
 MIN_COVERAGE = 0.35
+FULL_COVERAGE = 0.8  # a card with this share of the question's words needs no score bar
 FIELD_WEIGHTS = (("title", 3.0), ("topics", 2.0), ("questions", 1.0), ("summary", 0.5))
 
 
