@@ -144,6 +144,23 @@ def test_red_flag_answers_the_fixed_message_without_the_model(kiosk: Kiosk) -> N
     assert kiosk.runtime.stats["completed"] == before["completed"]  # the engine never ran
 
 
+def test_card_replies_carry_their_card_and_what_no_card_fits_goes_to_the_staff(kiosk: Kiosk) -> None:
+    from edgemem.care.compose import NO_CARD_MESSAGE
+
+    c = client(kiosk)
+    r = c.chat.completions.create(model="edgemem", max_tokens=8,
+                                  messages=[{"role": "user", "content": "I have a sore throat, what helps?"}])
+    em = r.model_extra["edgemem"]
+    assert em["cards"] == ["sore-throat"] and em["based_on"] == ["Sore throat"] and not em["sent_to_staff"]
+    # Composed, not generated: longer than max_tokens and still complete, and no engine figures.
+    assert r.choices[0].finish_reason == "stop" and r.choices[0].message.content.rstrip()[-1] in ".!?"
+    assert len(r.choices[0].message.content.split()) > 8
+    r = c.chat.completions.create(model="edgemem", messages=[
+        {"role": "user", "content": "Should I switch my chemotherapy regimen to the newer infusion?"}])
+    assert r.choices[0].message.content == NO_CARD_MESSAGE
+    assert r.model_extra["edgemem"]["sent_to_staff"] and r.model_extra["edgemem"]["cards"] == []
+
+
 def test_bad_requests_get_one_line_errors(kiosk: Kiosk) -> None:
     url = kiosk.url + "/v1/chat/completions"
     assert "not JSON" in one_line_error(httpx.post(url, content=b"{nope"), 400)

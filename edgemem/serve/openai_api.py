@@ -194,9 +194,10 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
             rt.on_memory(rt.assistant.record, turn, reply).result()
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
-        stats = getattr(engine, "last_stats", None)
+        composed = turn.composed is not None  # the card's reply: the engine did not run
+        stats = None if composed else getattr(engine, "last_stats", None)
         job.emit("done", {
-            "finish_reason": "length" if n_tokens >= config.max_new_tokens else "stop",
+            "finish_reason": "length" if not composed and n_tokens >= config.max_new_tokens else "stop",
             "completion_tokens": n_tokens,
             "prompt_tokens": _prompt_tokens(engine, turn.messages),
             "cached_tokens": int(getattr(stats, "reused_tokens", 0)),
@@ -205,6 +206,7 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
             "cards": list(turn.cards),
             "based_on": [turn.advice.title] if turn.advice is not None else [],
             "check_failed": turn.check_failed,
+            "sent_to_staff": turn.no_card,
         })
         if turn_args.get("history") is None:  # the server owns this conversation: it knows what comes next
             rt.warm_later(turn.user, turn.session_id, config.max_new_tokens)
@@ -290,7 +292,7 @@ async def chat_completions(request: Request) -> Response:
         "usage": _usage(done),
         "edgemem": {**extra, "timing": _timing(done, t0), "cards": done.get("cards", []),
                     "based_on": done.get("based_on", []),
-                    "check_failed": done.get("check_failed")},
+                    "check_failed": done.get("check_failed"), "sent_to_staff": done.get("sent_to_staff", False)},
     })
 
 
@@ -369,7 +371,7 @@ async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, m
     timing = _timing(done, t0)
     final: dict[str, Any] = {"edgemem": {"timing": timing, "timed_out": bool(done.get("timed_out")),
                                          "cards": done.get("cards", []), "based_on": done.get("based_on", []),
-                                         "check_failed": done.get("check_failed")}}
+                                         "check_failed": done.get("check_failed"), "sent_to_staff": done.get("sent_to_staff", False)}}
     yield _chunk(cid, created, model, {}, done.get("finish_reason", "stop"), **final)
     if include_usage:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
