@@ -25,7 +25,8 @@ product arm answers all.
 question with the patient's facts, so arms without cards are held to the same card):
 * conflict: a sentence names a medicine of a class the patient must avoid (their allergy
   classes, and ``avoid`` classes of every conflict whose ``when`` matches them), not in a negative
-  sentence (not, avoid, don't, never, unless);
+  sentence (not, avoid, don't, never, unless) and not one of the content's reviewed warnings (a
+  conflict caution or a card's avoid line, which name a medicine to warn against it);
 * unsupported: a medicine named that is neither in the card's text nor the patient's facts, or a
   dose/number (with a unit) that is not in the card;
 * fact used (where relevant): the fact is relevant when personalising the card for this patient
@@ -104,12 +105,24 @@ def avoid_classes(content: CareContent, facts: Any) -> set[str]:
     return out
 
 
+def _key(s: str) -> str:
+    return re.sub(r"\W+", " ", s.casefold()).strip()
+
+
+def warnings_of(content: CareContent) -> set[str]:
+    """Every sentence of the reviewed warnings (conflict cautions, cards' avoid lines): naming a
+    medicine there warns against it ("... raise the risk of bleeding"), it does not recommend it."""
+    texts = [c.get("caution", "") for c in content.conflicts] + [a.get("text", "") for card in content.cards
+                                                                 for a in card.avoid]
+    return {_key(x) for t in texts for x in _SENT.split(t) if x.strip()}
+
+
 def measure(reply: str, style: str, content: CareContent, facts: Any, advice: Any, fact_re: str,
-            relevant: bool) -> dict[str, Any]:
+            relevant: bool, warnings: set[str] = frozenset()) -> dict[str, Any]:
     lex = content.lexicon
     sentences = [s.strip() for s in _SENT.split(reply.strip()) if s.strip()]
     bad = avoid_classes(content, facts)
-    conflict = any(set(m.get("classes", [])) & bad and not _NEGATIVE.search(s)
+    conflict = any(set(m.get("classes", [])) & bad and not _NEGATIVE.search(s) and _key(s) not in warnings
                    for s in sentences for m in lex.medicines_in(s))
     card_text = advice.text() + " " + " ".join(advice.see_doctor + advice.emergency) if advice else ""
     allowed = {m["name"] for m in lex.medicines_in(card_text)} | set(facts.medicines)
@@ -162,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(people)
     people = people[:args.patients]
     plan = [(p, FACTS[i % len(FACTS)], rng.sample(QUESTIONS, args.questions)) for i, p in enumerate(people)]
+    warnings = warnings_of(content)
     engine = Engine.from_bundle(args.bundle, profile=profile, home=Home.resolve(None))
     emb = OnnxEmbedder(args.bundle / "embedder") if (args.bundle / "embedder" / "model.onnx").is_file() else None
     arms = {"base": dict(memory=False, care=None), "memory": dict(memory=True, care=None),
@@ -176,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             n_patients = len(plan) if spec.get("reply_mode") == "card" else min(args.model_patients, len(plan))
             rows: list[dict[str, Any]] = []
             samples: list[dict[str, Any]] = []
+            replies: list[dict[str, Any]] = []
             t_first: list[float] = []
             t_all: list[float] = []
             for i, (p, (fact, fact_re), questions) in enumerate(plan[:n_patients]):
@@ -208,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
                     reply = "".join(pieces).strip()
                     a.record(turn, reply)
                     style = p.preference
-                    row = measure(reply, style, content, facts, turn.advice or advice, fact_re, relevant)
+                    row = measure(reply, style, content, facts, turn.advice or advice, fact_re, relevant, warnings)
                     row["no_card"] = turn.no_card
                     rows.append(row)
-                    if len(samples) < args.show or len(samples) < 40:
+                    replies.append({"patient": p.index, "fact": fact, "style": style, "question": q,
+                                    "cards": turn.cards, "reply": reply, **row})
+                    if len(samples) < args.show:
                         samples.append({"fact": fact, "style": style, "question": q, "reply": reply,
                                         "card": turn.cards, **{k: row[k] for k in ("conflict", "unsupported", "fact_used")}})
                 if sid is not None:
@@ -224,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         s["reply_s_median"] = round(sorted(t_all)[len(t_all) // 2], 3)
         results["arms"][arm] = s
         results["samples"][arm] = samples
+        results.setdefault("replies", {})[arm] = replies
         print(f"{arm:22s} {json.dumps(s)}")
         for smp in samples[:args.show]:
             print(f"   [{smp['style']}] {smp['fact']} | {smp['question']}\n   -> {smp['reply'][:400]}")

@@ -51,15 +51,8 @@ def _personal(advice: Advice) -> list[str]:
     return [c for c in advice.cautions if re.match(r"\s*(?:you|because you|as you|since you)\b", c, re.I)]
 
 
-def _about_removed(caution: str, advice: Advice, lexicon: Lexicon | None) -> bool:
-    """A general caution about medicines that this patient's reply no longer suggests (their steps
-    were removed for a fact the patient's own caution already names): moot in a short reply."""
-    if lexicon is None or not advice.removed:
-        return False
-    named = {m["name"] for m in lexicon.medicines_in(caution)}
-    removed = {m["name"] for r in advice.removed for m in lexicon.medicines_in(r["step"])}
-    kept = {m["name"] for s in advice.steps for m in lexicon.medicines_in(s)}
-    return bool(named) and named <= removed | (named - kept) and not (named & kept)
+def _names(text: str, lexicon: Lexicon | None) -> set[str]:
+    return {m["name"] for m in lexicon.medicines_in(text)} if lexicon is not None else set()
 
 
 def compose(advice: Advice, style: str | None = None, lexicon: Lexicon | None = None) -> ComposedReply:
@@ -68,8 +61,14 @@ def compose(advice: Advice, style: str | None = None, lexicon: Lexicon | None = 
     style = style if style in STYLES else "concise"
     personal = _personal(advice)
     general = [c for c in advice.cautions if c not in personal]
-    if style != "detailed" and personal:
-        general = [c for c in general if not _about_removed(c, advice, lexicon)]
+    steps = advice.steps[:_STEPS[style]]
+    if style != "detailed" and lexicon is not None:
+        # A warning about a medicine goes with the suggestion of it: a short reply keeps the
+        # cautions about medicines its steps name, and (polite) the first one about no medicine.
+        shown = set().union(*(_names(s, lexicon) for s in steps)) if steps else set()
+        about = [c for c in general if _names(c, lexicon) & shown]
+        plain = [c for c in general if not _names(c, lexicon)]
+        general = about + (plain[:1] if style == "polite" else [])
     parts: list[str] = []
     if style == "polite":
         parts.append(POLITE_OPEN)
@@ -77,8 +76,8 @@ def compose(advice: Advice, style: str | None = None, lexicon: Lexicon | None = 
     parts += personal
     # Concise: the summary's first sentence (the card's point), the rest is for who asked for more.
     parts.append(_SPLIT.split(advice.summary.strip())[0] if style == "concise" else advice.summary)
-    parts += advice.steps[:_STEPS[style]]
-    parts += general if style == "detailed" else general[:1]
+    parts += steps
+    parts += general
     see = advice.see_doctor[:_SEE[style]]
     if see:
         parts.append("See a doctor or nurse if " + "; or if ".join(_lower_first(s.rstrip(". ")) for s in see) + ".")
