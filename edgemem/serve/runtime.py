@@ -27,6 +27,7 @@ from ..errors import EdgememError
 from ..home import Home
 from ..interfaces import ChatMessage, GenerationConfig, Generator
 from ..profiles import Profile
+from ..rss import RssBudget
 from .config import ServeConfig
 from .queue import GenerationQueue
 from .tokens import Session, SessionRegistry, load_or_create_admin_token
@@ -176,6 +177,9 @@ class Runtime:
         # Counters for /readyz and the tests: how requests ended.
         self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
+        # The profile's rss_budget_mb as a contract: checked after start, after every reply and
+        # by /readyz; a peak past it is a warning in the log (edgemem.rss).
+        self.rss = RssBudget(profile.rss_budget_mb, name=profile.name)
 
     # Threads.
     def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
@@ -211,6 +215,7 @@ class Runtime:
             await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:
                 self.problem = None
+            self.rss.check("after start")
         except EdgememError as e:
             self.problem = str(e)
         except Exception as e:  # a broken bundle must leave a server that says why, not a crash
