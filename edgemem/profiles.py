@@ -31,6 +31,7 @@ REHEARSALS = ("rules", "llm")
 # The memory's sentence embedder: MiniLM-L6 as shipped, or a one-layer student distilled from it
 # at build time (export.student): ~3x the ingest rate on 2 AVX2 cores for 1.2 points of evidence recall.
 EMBEDDERS = ("minilm-l6", "minilm-l1")
+KV_DTYPES = ("float32", "float16")
 KNOWN_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -73,6 +74,12 @@ class Profile:
     # "rules" (the deterministic extractor alone: boards where that would hold up the next patient).
     rehearsal: str = "rules"
     embedder: str = "minilm-l6"
+    # The KV cache's type in bundles built for this profile (export.onnx_graph): float16 halves
+    # the one state that grows with the conversation (a 512 MB board's choice).
+    kv_dtype: str = "float32"
+    # Padded tokens per embedder run: onnxruntime's arena keeps the largest run's buffers
+    # (attention scores grow with batch x length^2), so this bounds the embedder's working set.
+    embed_batch_tokens: int = 4096
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -142,6 +149,12 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     embedder = mem.get("embedder", "minilm-l6")
     if embedder not in EMBEDDERS:
         raise ProfileError(f"{where}: embedder must be one of {', '.join(EMBEDDERS)}, got {embedder!r}")
+    kv_dtype = eng.get("kv_dtype", "float32")
+    if kv_dtype not in KV_DTYPES:
+        raise ProfileError(f"{where}: kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
+    batch_tokens = mem.get("embed_batch_tokens", 4096)
+    if not isinstance(batch_tokens, int) or isinstance(batch_tokens, bool) or batch_tokens < 256:
+        raise ProfileError(f"{where}: embed_batch_tokens must be an integer >= 256, got {batch_tokens!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
@@ -167,6 +180,8 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         detect=detect,
         rehearsal=rehearsal,
         embedder=embedder,
+        kv_dtype=kv_dtype,
+        embed_batch_tokens=batch_tokens,
     )
 
 

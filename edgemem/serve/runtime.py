@@ -60,6 +60,19 @@ def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None
     return memory
 
 
+def release_startup_memory() -> int:
+    """Once everything is loaded: give freed heap back and drop code pages only loading ran.
+
+    Why again after the engine did it: the embedder, the classifier, the care cards, SQLite and
+    cryptography load after the engine and leave their own import-time code and parse garbage
+    resident. What still runs faults back in from the page cache (edgemem.engine.session).
+    """
+    from ..engine.session import release_load_only_code, trim_heap
+
+    trim_heap()
+    return release_load_only_code()
+
+
 class LiveEngine:
     """The runtime's *current* engine as a ``rehearsal_choice.Scorer``: a hot reload swaps the
     engine under the memory, so the extractor must not hold on to the one it started with."""
@@ -213,6 +226,7 @@ class Runtime:
                                            care=load_care(self.bundle))
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
+            await self.memory_call(release_startup_memory)
             if self.engine is not None:
                 self.problem = None
             self.rss.check("after start")
