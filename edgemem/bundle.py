@@ -325,8 +325,9 @@ def _verify_folder(root: Path, trusted_keys: Any, home: "Home | None", seal: boo
     raw = mpath.read_bytes()
     data = _parse_manifest(raw, where)
     check_signature(data, trusted_keys, home, where)
-    # A seal vouches for the home's own trust root only (edgemem.seal).
-    sealing = seal and trusted_keys is None
+    # A seal vouches for the home's own trust root only: seal.write needs the signing key's own
+    # file under keys/trusted (a key passed in from elsewhere is not sealed).
+    sealing = seal
     blocks: dict[str, list[str]] = {}
     stats: dict[str, dict[str, int]] = {}
     listed = data["files"]
@@ -554,7 +555,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
 
 
 def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str],
-            trusted_keys: Any = None, home: "Home | None" = None) -> Manifest:
+            trusted_keys: Any = None, home: "Home | None" = None, *, seal: bool = False) -> Manifest:
     """Verify an archive, then unpack it into ``dest`` (which must not exist) and verify again.
 
     The second check is on the folder that will actually be loaded, so a file swapped between
@@ -586,7 +587,7 @@ def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str],
                 for chunk in iter(lambda: fm.read(_CHUNK), b""):
                     f.write(chunk)
     os.replace(tmp, out)
-    return _verify_folder(out, trusted_keys, home)
+    return _verify_folder(out, trusted_keys, home, seal)
 
 
 def manifest_bytes(data: Mapping[str, Any]) -> bytes:

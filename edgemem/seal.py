@@ -184,6 +184,28 @@ def check(root: Path, home: "Home") -> "Manifest | None":
     return Manifest(data, root)
 
 
+def rebind(old: Path, new: Path, home: "Home") -> bool:
+    """Carry a folder's seal to where the folder was renamed (a staged slot being installed:
+    ``os.replace`` keeps every file's inode and times). The next ``check`` re-validates it all."""
+    key = _seal_key(home, create=False)
+    if key is None:
+        return False
+    try:
+        rec = json.loads(record_path(home, old).read_bytes())
+        body = {k: v for k, v in rec.items() if k != "mac"}
+        if not secrets.compare_digest(str(rec.get("mac", "")), _mac(key, body)) or body.get("path") != str(old.resolve()):
+            return False
+        body["path"] = str(new.resolve())
+        out = record_path(home, new)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_bytes(_canonical({**body, "mac": _mac(key, body)}))
+        os.replace(tmp, out)
+        record_path(home, old).unlink()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 def forget(root: Path, home: "Home") -> None:
     """Drop a folder's seal (its slot is being replaced)."""
     try:
