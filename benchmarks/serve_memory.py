@@ -100,7 +100,7 @@ def proc_status_mb(pid: int) -> dict[str, float]:
 # ---------------------------------------------------------------- 1. the real server
 
 def run_server(bundle: Path, profile: str, home: Path, patients: int, turns: int, max_tokens: int,
-               timeout_s: float = 1800) -> dict[str, Any]:
+               prompt_budget: int, timeout_s: float = 1800) -> dict[str, Any]:
     import httpx
 
     from edgemem.serve.server import free_port
@@ -112,7 +112,7 @@ def run_server(bundle: Path, profile: str, home: Path, patients: int, turns: int
     log_path = home / "serve.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([*EDGEMEM, "serve", "--port", str(port), "--bundle", str(bundle), "--profile", profile,
-                                 "--timeout", "600"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+                                 "--timeout", "600", "--prompt-budget", str(prompt_budget)], env=env, stdout=subprocess.DEVNULL, stderr=log)
     t_start = time.monotonic()
     try:
         ready: dict[str, Any] = {}
@@ -329,7 +329,8 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=20)
     ap.add_argument("--turns", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=None, help="reply length (default: the profile's max_new_tokens)")
-    ap.add_argument("--prompt-budget", type=int, default=1024, help="as edgemem serve --prompt-budget")
+    ap.add_argument("--prompt-budget", type=int, default=1024,
+                    help="as edgemem serve --prompt-budget (docs/deploy.md: 384 on pi-zero-2w)")
     ap.add_argument("--skip-server", action="store_true")
     ap.add_argument("--skip-breakdown", action="store_true")
     ap.add_argument("--json", action="store_true")
@@ -354,11 +355,12 @@ def main() -> None:
     prof = profiles.load(name, source)
     max_tokens = args.max_tokens or prof.max_new_tokens
     result: dict[str, Any] = {"profile": name, "bundle": str(bundle), "patients": args.patients, "turns": args.turns,
+                              "prompt_budget": args.prompt_budget,
                               "max_tokens": max_tokens, "budget_mb": prof.rss_budget_mb,
                               "machine": {"cpus": os.cpu_count(), "loadavg_1min_start": round(os.getloadavg()[0], 2)}}
     if not args.skip_server:
         home = bench_home(source)
-        result["server"] = run_server(bundle, name, home, args.patients, args.turns, max_tokens)
+        result["server"] = run_server(bundle, name, home, args.patients, args.turns, max_tokens, args.prompt_budget)
         shutil.rmtree(home, ignore_errors=True)
     if not args.skip_breakdown:
         home = bench_home(source)
