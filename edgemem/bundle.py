@@ -317,13 +317,19 @@ def check_signature(data: Mapping[str, Any], trusted_keys: Any = None, home: "Ho
     return kid
 
 
-def _verify_folder(root: Path, trusted_keys: Any, home: "Home | None") -> Manifest:
+def _verify_folder(root: Path, trusted_keys: Any, home: "Home | None", seal: bool = False) -> Manifest:
     where = str(root)
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise BundleError(f"{where}: not a bundle (no {MANIFEST})")
-    data = _parse_manifest(mpath.read_bytes(), where)
+    raw = mpath.read_bytes()
+    data = _parse_manifest(raw, where)
     check_signature(data, trusted_keys, home, where)
+    # A seal vouches for the home's own trust root only: seal.write needs the signing key's own
+    # file under keys/trusted (a key passed in from elsewhere is not sealed).
+    sealing = seal
+    blocks: dict[str, list[str]] = {}
+    stats: dict[str, dict[str, int]] = {}
     listed = data["files"]
     present = set(_walk(root))
     for rel, entry in sorted(listed.items()):
@@ -333,12 +339,41 @@ def _verify_folder(root: Path, trusted_keys: Any, home: "Home | None") -> Manife
         size = p.stat().st_size
         if size != entry["size"]:
             raise BundleError(f"{where}: {rel} has {size} bytes, manifest says {entry['size']}")
-        if sha256_file(p) != entry["sha256"]:
+        if sealing:
+            from .seal import _stat
+
+            before = _stat(p)
+            digest, blocks[rel] = _sha256_and_blocks(p)
+            stats[rel] = _stat(p)
+            if stats[rel] != before:
+                sealing = False  # changed while hashing: verify, but seal nothing
+        else:
+            digest = sha256_file(p)
+        if digest != entry["sha256"]:
             raise BundleError(f"{where}: {rel} does not match its sha256 (changed or corrupt)")
     extra = sorted(present - set(listed))
     if extra:
         raise BundleError(f"{where}: unlisted file {extra[0]} in bundle")
+    if sealing:
+        from . import seal as seal_mod
+        from .home import Home
+
+        seal_mod.write(root, raw, data, blocks, stats, home if home is not None else Home.resolve())
     return Manifest(data, root)
+
+
+def _sha256_and_blocks(path: Path) -> tuple[str, list[str]]:
+    """sha256 of a file and its seal's block digests, in one read."""
+    import hashlib
+
+    from .seal import BlockHasher
+
+    h, b = hashlib.sha256(), BlockHasher()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+            b.update(chunk)
+    return h.hexdigest(), b.finish()
 
 
 def _verify_archive(path: Path, trusted_keys: Any, home: "Home | None") -> Manifest:
@@ -385,16 +420,17 @@ def _verify_archive(path: Path, trusted_keys: Any, home: "Home | None") -> Manif
 
 
 def verify(path: str | os.PathLike[str], trusted_keys: Iterable[Any] | Mapping[str, Any] | None = None,
-           home: "Home | None" = None) -> Manifest:
+           home: "Home | None" = None, *, seal: bool = False) -> Manifest:
     """Verify a bundle folder or ``.tar``: signature first, then every file's size and sha256.
 
     ``trusted_keys`` is a mapping key_id -> public key, an iterable of public keys / hex strings /
     ``.pub`` paths, or None for the home folder's trusted keys. Raises ``BundleError`` with one
-    line naming the first problem; returns the verified ``Manifest``.
+    line naming the first problem; returns the verified ``Manifest``. With ``seal`` (and the
+    home's own trust root), a folder that passes is sealed for ``sealed`` starts (``edgemem.seal``).
     """
     p = Path(path)
     if p.is_dir():
-        return _verify_folder(p, trusted_keys, home)
+        return _verify_folder(p, trusted_keys, home, seal)
     if p.is_file():
         return _verify_archive(p, trusted_keys, home)
     raise BundleError(f"no bundle at {p}")
@@ -462,7 +498,7 @@ class IsolatedVerification:
                 self._proc.kill()
                 self._proc.wait()
         if not isinstance(verdict, dict) or "ok" not in verdict:
-            return verify(self.root, None, self.home)
+            return verify(self.root, None, self.home, seal=True)
         if not verdict["ok"]:
             raise BundleError(str(verdict.get("error") or f"{self.root}: bundle verification failed"))
         try:
@@ -479,12 +515,25 @@ def _verify_child() -> None:
     from .home import Home
 
     try:
-        m = verify(sys.argv[1], None, Home(Path(sys.argv[2])))
+        m = verify(sys.argv[1], None, Home(Path(sys.argv[2])), seal=True)
         out = {"ok": True, "manifest": canonical_json(m.data).decode("utf-8")}
     except BundleError as e:
         out = {"ok": False, "error": str(e)}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
+
+
+def sealed(path: str | os.PathLike[str], home: "Home | None" = None) -> Manifest | None:
+    """The manifest of a folder that a full verification sealed and that is unchanged since
+    (``edgemem.seal.check``: seal MAC, manifest bytes, trust file, file list, size/mtime/ctime/
+    inode, sampled block digests), or None: then ``verify`` it in full."""
+    from . import seal as seal_mod
+    from .home import Home
+
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    return seal_mod.check(p, home if home is not None else Home.resolve())
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
@@ -506,7 +555,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
 
 
 def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str],
-            trusted_keys: Any = None, home: "Home | None" = None) -> Manifest:
+            trusted_keys: Any = None, home: "Home | None" = None, *, seal: bool = False) -> Manifest:
     """Verify an archive, then unpack it into ``dest`` (which must not exist) and verify again.
 
     The second check is on the folder that will actually be loaded, so a file swapped between
@@ -538,7 +587,7 @@ def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str],
                 for chunk in iter(lambda: fm.read(_CHUNK), b""):
                     f.write(chunk)
     os.replace(tmp, out)
-    return _verify_folder(out, trusted_keys, home)
+    return _verify_folder(out, trusted_keys, home, seal)
 
 
 def manifest_bytes(data: Mapping[str, Any]) -> bytes:

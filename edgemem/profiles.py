@@ -31,6 +31,9 @@ REHEARSALS = ("rules", "llm")
 # The memory's sentence embedder: MiniLM-L6 as shipped, or a one-layer student distilled from it
 # at build time (export.student): ~3x the ingest rate on 2 AVX2 cores for 1.2 points of evidence recall.
 EMBEDDERS = ("minilm-l6", "minilm-l1")
+KV_DTYPES = ("float32", "float16")
+# CPU classes a profile's measured speed is recorded for (``cpu_class``).
+CPU_CLASSES = ("avx2", "avx2-vnni", "avx512-vnni", "arm-dotprod", "arm")
 KNOWN_PROVIDERS = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
@@ -73,6 +76,15 @@ class Profile:
     # "rules" (the deterministic extractor alone: boards where that would hold up the next patient).
     rehearsal: str = "rules"
     embedder: str = "minilm-l6"
+    # The KV cache's type in bundles built for this profile (export.onnx_graph): float16 halves
+    # the one state that grows with the conversation (a 512 MB board's choice).
+    kv_dtype: str = "float32"
+    # Padded tokens per embedder run: onnxruntime's arena keeps the largest run's buffers
+    # (attention scores grow with batch x length^2), so this bounds the embedder's working set.
+    embed_batch_tokens: int = 4096
+    # Measured speed per CPU class (``[device.measured.<class>]``: decode_vs_llama_cpp,
+    # gate_passed, source): what detection ranks generic profiles by (``detect``).
+    measured: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -142,12 +154,27 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     embedder = mem.get("embedder", "minilm-l6")
     if embedder not in EMBEDDERS:
         raise ProfileError(f"{where}: embedder must be one of {', '.join(EMBEDDERS)}, got {embedder!r}")
+    kv_dtype = eng.get("kv_dtype", "float32")
+    if kv_dtype not in KV_DTYPES:
+        raise ProfileError(f"{where}: kv_dtype must be one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}")
+    batch_tokens = mem.get("embed_batch_tokens", 4096)
+    if not isinstance(batch_tokens, int) or isinstance(batch_tokens, bool) or batch_tokens < 256:
+        raise ProfileError(f"{where}: embed_batch_tokens must be an integer >= 256, got {batch_tokens!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
     if not (0 <= max_ppl <= 1 and 0 <= min_agree <= 1):
         raise ProfileError(f"{where}: gate values must lie in [0, 1]")
     detect = {k: v for k, v in dev.items() if k in ("device_tree_model", "tegra_release", "cpu_count")}
+    measured: dict[str, dict[str, Any]] = {}
+    for cls, row in (dev.get("measured") or {}).items():
+        if cls not in CPU_CLASSES or not isinstance(row, dict):
+            raise ProfileError(f"{where}: [device.measured.{cls}] must name a CPU class from {', '.join(CPU_CLASSES)}")
+        ratio = row.get("decode_vs_llama_cpp")
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio <= 0:
+            raise ProfileError(f"{where}: [device.measured.{cls}] needs decode_vs_llama_cpp > 0")
+        measured[cls] = {"decode_vs_llama_cpp": float(ratio), "gate_passed": bool(row.get("gate_passed", False)),
+                         "source": str(row.get("source", ""))}
     return Profile(
         name=str(dev.get("name", name)),
         description=str(dev.get("description", "")),
@@ -167,6 +194,9 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         detect=detect,
         rehearsal=rehearsal,
         embedder=embedder,
+        kv_dtype=kv_dtype,
+        embed_batch_tokens=batch_tokens,
+        measured=measured,
     )
 
 
@@ -206,9 +236,37 @@ class Detection:
     name: str
     reason: str
     board: str | None
+    # Generic profiles ranked for this CPU: (name, decode vs llama.cpp, gate passed), best first.
+    ranking: tuple[tuple[str, float, bool], ...] = ()
+    cpu_class: str | None = None
 
 
 CPUINFO = Path("/proc/cpuinfo")
+CPU_CLASS_TEXT = {"avx2": "AVX2 without VNNI", "avx2-vnni": "AVX2 with AVX-VNNI", "avx512-vnni": "AVX-512 VNNI",
+                  "arm-dotprod": "Arm with dot-product", "arm": "Arm without dot-product"}
+
+
+def _cpu_flags(cpuinfo: Path = CPUINFO) -> set[str]:
+    text = _read_text(cpuinfo) or ""
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def cpu_class(cpuinfo: Path = CPUINFO) -> str | None:
+    """The CPU class measured speeds are recorded for, from /proc/cpuinfo; None if unknown.
+
+    Why classes and not models: which build decodes fastest follows the kernels onnxruntime has
+    for the CPU (int8 activations need VNNI or Arm's dot product to beat 4-bit weights)."""
+    flags = _cpu_flags(cpuinfo)
+    if "avx512_vnni" in flags:
+        return "avx512-vnni"
+    if "avx2" in flags:
+        return "avx2-vnni" if "avx_vnni" in flags else "avx2"
+    if "asimd" in flags:
+        return "arm-dotprod" if "asimddp" in flags else "arm"
+    return None
 
 
 def cpu_hint(detected: str, cpuinfo: Path = CPUINFO) -> str | None:
@@ -244,12 +302,14 @@ def _read_text(path: Path) -> str | None:
 
 def detect(home: Path | None = None, *, device_tree_model: Path = DEVICE_TREE_MODEL,
            tegra_release: Path = TEGRA_RELEASE, cpu_count: int | None = None,
-           env: dict[str, str] | None = None) -> Detection:
+           env: dict[str, str] | None = None, cpuinfo: Path = CPUINFO) -> Detection:
     """Pick the profile for this board.
 
     Order: ``EDGEMEM_PROFILE`` (an explicit override always wins), then the device-tree model
     string (Raspberry Pi, Jetson), then the Tegra release file (Jetson without a matching model
-    string), then the CPU count among profiles that declare one, then the generic x86 kiosk.
+    string), then, among generic profiles whose CPU count fits, the one measured fastest within
+    its quality gate on this CPU class (``[device.measured.<class>]``), else the best CPU-count
+    fit, then the generic x86 kiosk.
     The file paths are parameters so tests can present any board.
     """
     env = dict(os.environ) if env is None else env
@@ -275,6 +335,16 @@ def detect(home: Path | None = None, *, device_tree_model: Path = DEVICE_TREE_MO
         # Ties go to the generic kiosk: x86-avx2 declares no markers either, and is chosen by hand.
         fitting = sorted((p.detect.get("cpu_count", 0), n == FALLBACK, n) for n, p in generic.items()
                          if p.detect.get("cpu_count", 0) <= cpus)
+        cls = cpu_class(cpuinfo)
+        ranked = sorted(((n, generic[n].measured[cls]["decode_vs_llama_cpp"], generic[n].measured[cls]["gate_passed"])
+                         for _, _, n in fitting if cls and cls in generic[n].measured),
+                        key=lambda r: (r[2], r[1], r[0] == FALLBACK), reverse=True)
+        if ranked and ranked[0][2]:
+            best = ranked[0]
+            others = ", ".join(f"{n} {r:.2f}x{'' if ok else ' (gate failed)'}" for n, r, ok in ranked[1:])
+            return Detection(best[0], f"{cpus} CPUs, {CPU_CLASS_TEXT[cls]}: fastest measured within its quality gate "
+                                      f"(decode {best[1]:.2f}x llama.cpp{'; ' + others if others else ''}; "
+                                      f"{generic[best[0]].measured[cls]['source']})", None, tuple(ranked), cls)
         if fitting:
             return Detection(fitting[-1][2], f"{cpus} CPUs, no board markers", None)
     fallback = FALLBACK if FALLBACK in profiles else next(iter(profiles), FALLBACK)

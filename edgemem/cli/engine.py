@@ -82,7 +82,10 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
         except EdgememError as e:
             items.append({"name": name, "path": str(path), "valid": False, "error": str(e)})
     if as_json:
-        click.echo(json.dumps({"detected": {"name": det.name, "reason": det.reason, "board": det.board},
+        click.echo(json.dumps({"detected": {"name": det.name, "reason": det.reason, "board": det.board,
+                                            "cpu_class": det.cpu_class,
+                                            "ranking": [{"name": n, "decode_vs_llama_cpp": r, "gate_passed": ok}
+                                                        for n, r, ok in det.ranking]},
                                "hint": hint, "profiles": items}, indent=1))
         return
     for it in items:
@@ -93,6 +96,8 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{mark} {it['name']:<18} {it['quantization']:<9} threads={it['threads']:<2} ctx={it['context_length']:<5} "
                    f"rss<={it['rss_budget_mb']}MB  {','.join(p.replace('ExecutionProvider', '') for p in it['providers'])}")
     click.echo(f"detected: {det.name} ({det.reason})")
+    for n, r, ok in det.ranking:
+        click.echo(f"  measured on {det.cpu_class}: {n:<12} decode {r:.2f}x llama.cpp, quality gate {'passed' if ok else 'FAILED'}")
     if hint:
         click.echo(f"hint: {hint}")
 

@@ -82,18 +82,10 @@ def workload(renderer_ids: Any, followup_prefix_tokens: int = 1000) -> dict[str,
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across execve, so
-    a child would inherit its parent's peak."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
+    """This process's peak RSS (VmHWM; ``edgemem.rss`` says why not ``ru_maxrss``)."""
+    from ..rss import peak_rss_mb
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak_rss_mb()
 
 
 def _side_edgemem(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +217,13 @@ def bench(*, bundle: str | None = None, parts: str | None = None, profile: str |
     unknown = set(sides) - set(cfgs)
     if unknown:
         raise BenchError(f"unknown peer(s) {', '.join(sorted(unknown))}; known: llama-cpp")
+    if bundle and not parts:
+        # What `edgemem sync apply` or a device's first start does once: verify in full and seal,
+        # so each round's cold start is a sealed start (edgemem.seal), as on a kiosk.
+        from .. import bundle as bundle_mod
+        from ..home import Home
+
+        bundle_mod.verify(bundle, None, Home.resolve(home), seal=True)
     results: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
     load_start = os.getloadavg()
     for r in range(rounds):

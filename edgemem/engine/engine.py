@@ -100,12 +100,16 @@ class Engine:
         # staying in the engine's RSS (-13 MB; bundle.verify_isolated says why it is the same
         # check). Explicit keys (tests, tooling) are objects the child cannot be handed.
         if trusted_keys is None:
-            check = bundle.IsolatedVerification(folder, home_obj)
-            # While the child hashes: code only, nothing of the bundle is read before the verdict.
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
+            # A folder verified in full before and unchanged since (edgemem.seal: stat, sampled
+            # block digests, under a device key) skips the child and the 220 MB of hashing.
+            manifest = bundle.sealed(folder, home_obj)
+            if manifest is None:
+                check = bundle.IsolatedVerification(folder, home_obj)
+                # While the child hashes: code only, nothing of the bundle is read before the verdict.
+                import onnxruntime  # noqa: F401
+                import tokenizers  # noqa: F401
 
-            manifest = check.result()
+                manifest = check.result()
         else:
             manifest = bundle.verify(folder, trusted_keys, home_obj)
         return cls.from_parts(folder, manifest.data["model"], profile=profile, home=home_obj, manifest=manifest,

@@ -21,7 +21,8 @@ class OnnxEmbedder:
     """Implements ``interfaces.Embedder`` over ``<folder>/model.onnx`` + ``<folder>/tokenizer.json``."""
 
     def __init__(self, folder: str | Path, threads: int = 2, max_tokens: int = 256,
-                 batch_tokens: int = 4096, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
+                 batch_tokens: int = 4096, providers: Sequence[str] = ("CPUExecutionProvider",),
+                 arena: bool = True) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -41,6 +42,10 @@ class OnnxEmbedder:
         # on a 2-core kiosk that spinning took a core from the engine's follow-up prefill:
         # 148-157 ms against 105-113 ms without it (docs/memory.md, "The embedder's threads").
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Without the arena a run's buffers go back to the allocator when it ends; with it they
+        # stay at the largest batch's high-water mark (attention scores grow with batch x seq^2).
+        opts.enable_cpu_mem_arena = bool(arena)
+        opts.enable_mem_pattern = bool(arena)
         avail = set(ort.get_available_providers())
         self.session = ort.InferenceSession(str(model), opts, providers=[p for p in providers if p in avail]
                                             or ["CPUExecutionProvider"])
@@ -49,6 +54,14 @@ class OnnxEmbedder:
             # e.g. a bundle without embedder/ whose decoder model.onnx was taken for one
             raise EdgememError(f"{model}: not a sentence embedder (inputs {sorted(names)[:4]}..., "
                                "need input_ids and attention_mask)")
+        data = self.folder / "model.onnx.data"
+        if data.is_file():
+            # The pre-packed MatMul weights' mapped sources are never read again; the word-piece
+            # table is read in place, so only the rows patients' words use come back (at random).
+            from ..engine.session import release_mapped_file, trim_heap
+
+            release_mapped_file(data)
+            trim_heap()
         out = self.session.get_outputs()[0]
         self.output = out.name
         self.dim = int(out.shape[-1]) if isinstance(out.shape[-1], int) else 384
@@ -107,6 +120,17 @@ def find_embedder(bundle: str | Path | None = None, home: "object | None" = None
 
 
 def fingerprint(model: Path, span: int = 1 << 16) -> str:
+    """Which graph made a vector (see ``_fingerprint_file``); with the weights in
+    ``model.onnx.data`` the graph file alone is the same for two trainings of one architecture,
+    so the data file's fingerprint is added (an fp32 single-file graph keeps its old value)."""
+    own = _fingerprint_file(model, span)
+    data = model.with_name(model.name + ".data")
+    if not data.is_file():
+        return own
+    return hashlib.sha256(f"{own}+{_fingerprint_file(data, span)}".encode()).hexdigest()[:32]
+
+
+def _fingerprint_file(model: Path, span: int = 1 << 16) -> str:
     """Which graph made a vector: the memory re-embeds everything when this changes (a student
     embedder, a new bundle), since vectors of two models must never share an index. Size plus the
     first and last 64 KiB, not a full hash: ONNX keeps the weights in the file, so two different

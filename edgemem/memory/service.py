@@ -214,7 +214,8 @@ class MemoryService:
             home = Home.resolve(home)
         folder = Path(embedder_dir) if embedder_dir else find_embedder(bundle, home)
         threads = int(getattr(profile, "threads", 2) or 2)
-        embedder = OnnxEmbedder(folder, threads=threads) if folder is not None else None
+        batch_tokens = int(getattr(profile, "embed_batch_tokens", 4096) or 4096)
+        embedder = OnnxEmbedder(folder, threads=threads, batch_tokens=batch_tokens) if folder is not None else None
         return cls(home, embedder, codec, profile, **kwargs)
 
     # --- plumbing -----------------------------------------------------------------------------

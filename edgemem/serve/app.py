@@ -91,7 +91,8 @@ async def readyz(request: Request) -> Response:
     body = {"ready": rt.ready, "reason": rt.problem, "profile": rt.profile.name,
             "bundle": rt.bundle_info, "memory": rt.memory is not None,
             "queue": {"inflight": rt.queue.inflight, "max_waiting": rt.queue.max_waiting},
-            "sessions": len(rt.sessions), "rehearsals_pending": rt.rehearsals_pending, "stats": rt.stats}
+            "sessions": len(rt.sessions), "rehearsals_pending": rt.rehearsals_pending, "stats": rt.stats,
+            "rss": rt.rss.check("readyz").to_dict()}
     if rt.ready:
         return JSONResponse(body)
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})

@@ -192,6 +192,7 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
             reply = "".join(pieces)
             rt.stats["cancelled" if job.cancelled.is_set() else "completed"] += 1
             rt.on_memory(rt.assistant.record, turn, reply).result()
+            rt.rss.check("after a reply")
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
         composed = turn.composed is not None  # the card's reply: the engine did not run

@@ -27,6 +27,7 @@ from ..errors import EdgememError
 from ..home import Home
 from ..interfaces import ChatMessage, GenerationConfig, Generator
 from ..profiles import Profile
+from ..rss import RssBudget
 from .config import ServeConfig
 from .queue import GenerationQueue
 from .tokens import Session, SessionRegistry, load_or_create_admin_token
@@ -57,6 +58,19 @@ def open_memory(home: Home, bundle: Path, profile: Profile) -> MemoryLike | None
     if memory.embedder is not None:
         memory.embedder.embed(["Hello, I have had a headache since yesterday."])
     return memory
+
+
+def release_startup_memory() -> int:
+    """Once everything is loaded: give freed heap back and drop code pages only loading ran.
+
+    Why again after the engine did it: the embedder, the classifier, the care cards, SQLite and
+    cryptography load after the engine and leave their own import-time code and parse garbage
+    resident. What still runs faults back in from the page cache (edgemem.engine.session).
+    """
+    from ..engine.session import release_load_only_code, trim_heap
+
+    trim_heap()
+    return release_load_only_code()
 
 
 class LiveEngine:
@@ -176,6 +190,9 @@ class Runtime:
         # Counters for /readyz and the tests: how requests ended.
         self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
+        # The profile's rss_budget_mb as a contract: checked after start, after every reply and
+        # by /readyz; a peak past it is a warning in the log (edgemem.rss).
+        self.rss = RssBudget(profile.rss_budget_mb, name=profile.name)
 
     # Threads.
     def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
@@ -209,8 +226,10 @@ class Runtime:
                                            care=load_care(self.bundle))
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
+            await self.memory_call(release_startup_memory)
             if self.engine is not None:
                 self.problem = None
+            self.rss.check("after start")
         except EdgememError as e:
             self.problem = str(e)
         except Exception as e:  # a broken bundle must leave a server that says why, not a crash

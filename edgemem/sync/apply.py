@@ -134,9 +134,11 @@ def _stage(src: Path, staging: Path, trusted: Any, home: Home) -> Manifest:
         # extract() wants a destination that does not exist yet, and re-verifies what it wrote.
         if staging.exists():
             staging.rmdir()
-        return bundle_mod.extract(src, staging, trusted, home)
+        return bundle_mod.extract(src, staging, trusted, home, seal=True)
     point("copied")
-    return verify(staging, trusted, home)
+    # Sealed here, at apply time: the server's starts then re-check stat and sampled blocks
+    # instead of hashing the whole bundle again (edgemem.seal).
+    return verify(staging, trusted, home, seal=True)
 
 
 def _trusted_keys(home: Home, extra: Any = None) -> dict[str, Any]:
@@ -220,6 +222,9 @@ def apply(bundle_path: str | os.PathLike[str], home: Home | None = None, *,
             slots.release_inactive(h, st)
             point("released")
             target = slots.install_staged(h, staging, slot)
+            from .. import seal
+
+            seal.rebind(staging, target, h)
             point("installed")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
