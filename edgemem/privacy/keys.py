@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import fsutil
 from ..errors import EdgememError
 from ..home import Home
 from .cipher import MAGIC, DataKey, KeyMismatchError
@@ -59,32 +60,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (tmp + fsync + rename), mode 0600."""
+    """Write ``data`` to ``path`` atomically, mode 0600 (``edgemem.fsutil``), creating ``keys/``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsutil.write_bytes(path, data, 0o600)
 
 
 def derive(passphrase: str, salt: bytes, n: int = SCRYPT["n"], r: int = SCRYPT["r"], p: int = SCRYPT["p"]) -> bytes:
@@ -343,7 +322,7 @@ def _reencrypt_and_commit(h: Home, new: DataKey, old: DataKey, raw: bytes, new_i
     else:
         (h.keys / KEY_FILE).unlink(missing_ok=True)
     (h.keys / PENDING_FILE).unlink(missing_ok=True)
-    _fsync_dir(h.keys)
+    fsutil.fsync_dir(h.keys)
 
 
 def _owned_files(svc: Any, h: Home) -> set[Path]:
