@@ -191,7 +191,7 @@ def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphras
     info = _info(h)
     if info is None:
         if (h.keys / KEY_FILE).exists():
-            # A key file written before keyinfo.json existed (e.g. by the memory's fallback).
+            # A key file written before keyinfo.json existed (by an older memory fallback).
             key = DataKey(_read_key_file(h.keys / KEY_FILE))
             db_id = _db_key_id(h)
             if db_id is not None and db_id != key.key_id:
@@ -208,9 +208,6 @@ def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphras
     if db_id is not None and db_id != key.key_id:
         raise KeyMismatchError("the memory database was written with another data key: wrong key file or passphrase")
     return key
-
-
-data_codec = load_data_codec  # the name edgemem.memory.keyfile also looks for
 
 
 def _write_info(home: Home, info: dict[str, Any]) -> None:
