@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import fsutil
 from .errors import BundleError
 from .home import Home
 
@@ -48,12 +49,9 @@ def generate() -> "Ed25519PrivateKey":
 
 
 def _write_private(path: Path, hex_text: str) -> None:
+    """Write a private key's hex, 0600 from creation and atomically (``edgemem.fsutil``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Create with 0600 from the start: the key never exists world-readable, even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(hex_text + "\n")
-    os.chmod(path, 0o600)
+    fsutil.write_bytes(path, (hex_text + "\n").encode("ascii"), 0o600)
 
 
 def save_keypair(key: "Ed25519PrivateKey", path: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -50,6 +50,19 @@ def test_key_file_is_created_0600_and_reloads(tmp_path):
         keys.init_key(home)  # never silently replaces a key
 
 
+def test_memory_without_a_codec_uses_the_managed_data_key(tmp_path):
+    """A MemoryService given no codec goes through privacy.keys: a recorded, checked key, never plaintext."""
+    home = Home(tmp_path).ensure()
+    svc = MemoryService(home, None)
+    sid = svc.start_session("ann", time=1_700_000_000)
+    svc.add_turn("ann", sid, "user", f"my code is {CANARY}")
+    svc.close()
+    info = json.loads((home.keys / "keyinfo.json").read_text())
+    assert info["mode"] == "file" and info["key_id"] == svc.codec.key_id.hex()
+    assert keys.load_data_codec(home).key_id == svc.codec.key_id
+    assert CANARY.encode() not in _all_bytes(home)
+
+
 def test_wrong_key_file_is_a_clear_error_not_garbage(tmp_path, embedder):
     home = Home(tmp_path).ensure()
     _fill(home, keys.load_data_codec(home), embedder, users=("ann",))

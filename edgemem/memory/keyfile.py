@@ -1,40 +1,18 @@
-"""The default at-rest codec: ``$EDGEMEM_HOME/keys/data.key`` (32 raw bytes, 0600).
+"""The memory's default at-rest codec: the device's data key, from ``edgemem.privacy.keys``.
 
-Key management proper (passphrases, rotation, the CLI) lives in ``edgemem.privacy.keys``; when
-that module offers a loader it is used. This fallback only makes sure a fresh device encrypts from
-its first turn instead of writing plaintext while nobody has configured a key.
+A ``MemoryService`` opened without a codec must still encrypt from its first turn, never write
+plaintext because nobody configured a key. Key management proper (the key file, passphrases,
+rotation, the key-id check against the database) is ``privacy.keys.load_data_codec``; this module
+only names that choice for the memory, so the memory asks for a codec in one place.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from ..home import Home
-from ..privacy.cipher import Codec, DataKey
+from ..privacy.cipher import Codec
+from ..privacy.keys import load_data_codec
 
 
 def default_codec(home: Home) -> Codec:
-    try:
-        from ..privacy import keys as privacy_keys  # type: ignore[attr-defined]
-
-        loader = getattr(privacy_keys, "load_data_codec", None) or getattr(privacy_keys, "data_codec", None)
-        if loader is not None:
-            return loader(home)
-    except ImportError:
-        pass
-    path = Path(home.keys) / "data.key"
-    if path.exists():
-        raw = path.read_bytes().strip()
-        if len(raw) == 64:  # hex-encoded, as a person might paste it
-            raw = bytes.fromhex(raw.decode("ascii"))
-        return DataKey(raw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return DataKey(key)
+    """The home's data key (created in key-file mode on first use), checked against the database."""
+    return load_data_codec(home)

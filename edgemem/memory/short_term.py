@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import fsutil
 from ..privacy.cipher import Codec
 
 
@@ -85,24 +86,8 @@ class ShortTermBuffer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         notes = [dict(n.__dict__) for n in self.notes]
         blob = self.codec.encrypt(json.dumps({"v": 1, "last_turn": self.last_turn, "notes": notes}).encode(), self.aad)
-        # A unique temp name: two processes on one home (server + CLI) never share a half-written file.
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, blob)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        fsutil.write_bytes(self.path, blob)  # unique temp name: server + CLI never share a half-written file
         self.dirty = False
-        try:
-            dfd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
 
     def _trim(self) -> list[ShortNote]:
         evicted = []
@@ -170,5 +155,5 @@ class ShortTermBuffer:
                 f.flush()
                 os.fsync(f.fileno())
             self.path.unlink()
-        for tmp in self.path.parent.glob(self.path.name + ".*.tmp"):
+        for tmp in fsutil.leftover_temps(self.path):
             tmp.unlink()

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import fsutil
 from ..errors import EdgememError
 from ..home import Home
 from .cipher import MAGIC, DataKey, KeyMismatchError
@@ -59,32 +60,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (tmp + fsync + rename), mode 0600."""
+    """Write ``data`` to ``path`` atomically, mode 0600 (``edgemem.fsutil``), creating ``keys/``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsutil.write_bytes(path, data, 0o600)
 
 
 def derive(passphrase: str, salt: bytes, n: int = SCRYPT["n"], r: int = SCRYPT["r"], p: int = SCRYPT["p"]) -> bytes:
@@ -212,7 +191,7 @@ def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphras
     info = _info(h)
     if info is None:
         if (h.keys / KEY_FILE).exists():
-            # A key file written before keyinfo.json existed (e.g. by the memory's fallback).
+            # A key file written before keyinfo.json existed (by an older memory fallback).
             key = DataKey(_read_key_file(h.keys / KEY_FILE))
             db_id = _db_key_id(h)
             if db_id is not None and db_id != key.key_id:
@@ -229,9 +208,6 @@ def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphras
     if db_id is not None and db_id != key.key_id:
         raise KeyMismatchError("the memory database was written with another data key: wrong key file or passphrase")
     return key
-
-
-data_codec = load_data_codec  # the name edgemem.memory.keyfile also looks for
 
 
 def _write_info(home: Home, info: dict[str, Any]) -> None:
@@ -343,7 +319,7 @@ def _reencrypt_and_commit(h: Home, new: DataKey, old: DataKey, raw: bytes, new_i
     else:
         (h.keys / KEY_FILE).unlink(missing_ok=True)
     (h.keys / PENDING_FILE).unlink(missing_ok=True)
-    _fsync_dir(h.keys)
+    fsutil.fsync_dir(h.keys)
 
 
 def _owned_files(svc: Any, h: Home) -> set[Path]:

@@ -37,9 +37,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import fsutil
 from ..errors import EdgememError, InputError
 from ..home import Home
-from . import atomic, box
+from . import box
 from .deid import Deidentifier
 
 FORMAT = "edgemem-outbox/1"
@@ -90,7 +91,7 @@ class _Ledger:
             self.key = bytes.fromhex(self.key_path.read_text(encoding="ascii").strip())
         else:
             self.key = secrets.token_bytes(32)
-            atomic.write_bytes(self.key_path, (self.key.hex() + "\n").encode("ascii"), mode=0o600)
+            fsutil.write_bytes(self.key_path, (self.key.hex() + "\n").encode("ascii"), mode=0o600)
 
     def _mac(self, *parts: Any) -> str:
         return hmac.new(self.key, canonical(list(parts)), hashlib.sha256).hexdigest()[:24]
@@ -109,7 +110,7 @@ class _Ledger:
         self.data["sent"] = sorted(self._sent)
         self.data["sequence"] += 1
         self.data["last_package"] = package_id
-        atomic.write_json(self.path, self.data)
+        fsutil.write_json(self.path, self.data)
 
 
 def host_key_path(home: Home) -> Path:
@@ -120,7 +121,7 @@ def pin_host_key(home: Home, public_key_file: str | os.PathLike[str]) -> Path:
     """Store the training host's public key in the home (checked as an X25519 key first)."""
     box.load_public(public_key_file)  # refuse anything that is not an X25519 public key
     target = host_key_path(home.ensure())
-    atomic.write_bytes(target, (Path(public_key_file).read_text(encoding="ascii").strip() + "\n").encode("ascii"), 0o644)
+    fsutil.write_bytes(target, (Path(public_key_file).read_text(encoding="ascii").strip() + "\n").encode("ascii"), 0o644)
     return target
 
 
@@ -222,7 +223,7 @@ def write_outbox(home: Home | None, out_dir: str | os.PathLike[str], *, host_key
     if not records:
         if digests:  # only empty sessions were new: remember them, write nothing
             ledger.data["sent"] = sorted(set(ledger.data["sent"]) | set(digests))
-            atomic.write_json(ledger.path, ledger.data)
+            fsutil.write_json(ledger.path, ledger.data)
         return {**base, "empty": True, "counts": {k: stats[k] for k in ("not_consenting", "open_sessions_deferred")}}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     package_id = f"{stamp}-{ledger.data['device'][:6]}-{ledger.data['sequence'] + 1:05d}"
@@ -241,8 +242,8 @@ def write_outbox(home: Home | None, out_dir: str | os.PathLike[str], *, host_key
     manifest["payload"] = {"file": f"{package_id}.box", "size": len(sealed),
                            "sha256": hashlib.sha256(sealed).hexdigest()}
     # Payload first, manifest last: a package without its manifest is ignored by the host.
-    atomic.write_bytes(out / manifest["payload"]["file"], sealed, 0o600)
-    atomic.write_bytes(out / f"{package_id}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), 0o600)
+    fsutil.write_bytes(out / manifest["payload"]["file"], sealed, 0o600)
+    fsutil.write_bytes(out / f"{package_id}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), 0o600)
     ledger.commit(package_id, digests)
     from ..privacy import audit
 

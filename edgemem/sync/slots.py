@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 from ..errors import EdgememError
 from ..home import Home
-from . import atomic
+from .. import fsutil
 
 SLOTS = ("a", "b")
 STATE_FORMAT = 1
@@ -203,7 +203,7 @@ def save_state(home: Home | str | os.PathLike[str] | None, st: SlotState) -> Non
     """Replace state.json atomically. The rename is *the* moment a switch happens."""
     h = _home(home)
     h.bundles.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(state_path(h), st.to_dict())
+    fsutil.write_json(state_path(h), st.to_dict())
 
 
 def cleanup(home: Home | str | os.PathLike[str] | None) -> list[str]:
@@ -216,11 +216,11 @@ def cleanup(home: Home | str | os.PathLike[str] | None) -> list[str]:
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
     if h.bundles.is_dir():
-        for p in h.bundles.glob(".state.json.tmp-*"):  # a state write killed before its rename
+        for p in fsutil.leftover_temps(state_path(h)):  # a state write killed before its rename
             p.unlink(missing_ok=True)
             removed.append(p.name)
     if removed:
-        atomic.fsync_dir(h.slots)
+        fsutil.fsync_dir(h.slots)
     return removed
 
 
@@ -251,11 +251,11 @@ def install_staged(home: Home, staging: Path, slot: str) -> Path:
     if target.exists():
         trash = home.slots / f".trash-{slot}-{os.getpid()}-{time.monotonic_ns()}"
         os.replace(target, trash)
-        atomic.fsync_dir(home.slots)
+        fsutil.fsync_dir(home.slots)
         shutil.rmtree(trash, ignore_errors=True)
-    atomic.fsync_tree(staging)
+    fsutil.fsync_tree(staging)
     os.replace(staging, target)
-    atomic.fsync_dir(home.slots)
+    fsutil.fsync_dir(home.slots)
     return target
 
 

@@ -3,6 +3,10 @@
 A kiosk can lose power at any instant. POSIX ``rename`` within one folder is atomic, so a reader
 sees either the whole old file or the whole new one; the two fsyncs make that true after a power
 cut too (data before the rename, the directory entry after it).
+
+This is the one writer for every small state and key file (A/B slot state, outbox ledgers, data
+keys, short-term rings). It sits on the lowest floor (it imports nothing from edgemem) so that
+memory, privacy and sync can all use it without importing one another.
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically and durably."""
+    """Replace ``path`` with ``data`` atomically and durably; the file has ``mode`` from its creation.
+
+    The temporary name is unique per call, so two processes on one home (server + CLI) or two
+    threads never write into the same half-finished file. ``fchmod`` before any byte is written:
+    a key never exists with wider permissions, even briefly, whatever the umask or a leftover file.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}-{os.urandom(4).hex()}")
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -45,6 +55,16 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+def leftover_temps(path: Path) -> list[Path]:
+    """Temporary files of writes to ``path`` that were killed before their rename (to clean or wipe)."""
+    path = Path(path)
+    return sorted(path.parent.glob(_temp_prefix(path) + "*"))
 
 
 def write_json(path: Path, obj: Any) -> None:
