@@ -180,6 +180,7 @@ class MemoryService:
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
         self._bulk = False  # import_jsonl: embed in full batches across sessions
         self._closed = False
+        self.embedder_source = "caller" if embedder is not None else "none"  # ``open`` says where from
         self.reembedding = self._check_embedder()
 
     def _check_embedder(self) -> int:
@@ -208,14 +209,19 @@ class MemoryService:
              **kwargs: Any) -> "MemoryService":
         """The device's memory with its usual parts: the bundle's (or active bundle's) embedder,
         the home's data key, the profile. No embedder found means BM25 + fuzzy retrieval only."""
-        from .embedder import OnnxEmbedder, find_embedder
+        from .embedder import OnnxEmbedder, locate_embedder
 
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
-        folder = Path(embedder_dir) if embedder_dir else find_embedder(bundle, home)
+        if embedder_dir:
+            folder, source = Path(embedder_dir), "folder"
+        else:
+            folder, source = locate_embedder(bundle, home)
         threads = int(getattr(profile, "threads", 2) or 2)
         embedder = OnnxEmbedder(folder, threads=threads) if folder is not None else None
-        return cls(home, embedder, codec, profile, **kwargs)
+        svc = cls(home, embedder, codec, profile, **kwargs)
+        svc.embedder_source = source
+        return svc
 
     # --- plumbing -----------------------------------------------------------------------------
     def _pid(self, user: str, create: bool = True) -> int | None:
@@ -723,6 +729,37 @@ class MemoryService:
                 p.unlink()
         del idx
         return True
+
+    def embed_stored(self) -> int:
+        """Embed every row stored without a vector (an import or a kiosk that ran with no embedder),
+        for all patients; returns how many. Searching a patient does the same for that patient;
+        this does it at once (``memory status``, after an embedder became available)."""
+        if self.embedder is None:
+            return 0
+        done = 0
+        for pid, _ in self.store.users():
+            if self.store.any_pending(pid):
+                self._pending[pid] = 1
+                before = self.store.count_pending(pid)
+                self.index(pid)  # loads the index, then embeds what is pending
+                self.embed_pending(pid)
+                done += before - self.store.count_pending(pid)
+        return done
+
+    def status(self) -> dict[str, Any]:
+        """Which embedder is in use and how much is stored without a vector (``memory status``)."""
+        emb = self.embedder
+        pending = sum(self.store.count_pending(pid) for pid, _ in self.store.users())
+        return {
+            "embedder": None if emb is None else {
+                "source": self.embedder_source, "folder": str(getattr(emb, "folder", "")) or None,
+                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(getattr(emb, "dim", self.dim))},
+            "retrieval": "hybrid (dense + BM25 + fuzzy)" if emb is not None else "BM25 + fuzzy (no embedder)",
+            "stored_vectors_fingerprint": self.store.meta("embedder"),
+            "reembedded_at_open": self.reembedding,
+            "patients": len(self.store.users()),
+            "rows_without_vector": pending,
+        }
 
     def iter_users(self) -> Iterator[str]:
         for _, name in self.store.users():

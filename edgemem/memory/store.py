@@ -603,6 +603,12 @@ class Store:
                     out[keyf(int(i))] = self.open_bytes(pid, "emb", blob)
         return out
 
+    def count_pending(self, pid: int) -> int:
+        """Rows of this patient stored without a vector (active memories and turns)."""
+        return sum(int(self.conn.execute(q, (pid,)).fetchone()[0]) for q in (
+            "SELECT COUNT(*) FROM turns WHERE patient_id=? AND emb IS NULL",
+            "SELECT COUNT(*) FROM memories WHERE patient_id=? AND emb IS NULL AND status='active'"))
+
     def any_pending(self, pid: int) -> bool:
         return bool(self.conn.execute(
             "SELECT EXISTS(SELECT 1 FROM turns WHERE patient_id=? AND emb IS NULL) OR "
