@@ -13,6 +13,16 @@ It builds the longchat set if missing (benchmarks/data/build_longchat.py, seed 7
   the set's turn ids are passed as the memory's turn ids, so each hit's ``source_ids`` are
   compared with the evidence directly.
 
+Any folder in the same format is accepted (``--set DIR``: ``turns.jsonl`` {user, session, id,
+speaker, role, text, time} and ``questions.jsonl`` {qid, user, type, question, answer, evidence,
+stale, time}); the sets the project keeps are under ``benchmarks/data/memsets/`` (README there).
+
+Splits (``--split dev|test|all``): whole conversations are held out, never single questions, so
+that no turn a dev question was tuned on is evidence for a test question. The set's ``user`` ids
+(one per conversation or patient) are ordered by ``sha256("edgemem/memsplit/" + user)`` and the
+first half (rounded up) is dev, the rest test: exactly half each way, fixed by content, not by
+a seed. Weights are chosen on dev (``benchmarks.memory_tune``), then test is reported once.
+
 Metrics are defined in ``benchmarks.memory_retrievers``. Figures go to stdout (a table) and, with
 ``--json``, to a file.
 """
@@ -73,6 +83,47 @@ def embed_cached(embedder: Any, texts: Sequence[str], tag: str) -> np.ndarray:
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, vecs)
     return vecs
+
+
+SPLIT_SALT = "edgemem/memsplit/"
+
+
+def split_users(users: Sequence[str]) -> dict[str, list[str]]:
+    """{"dev": [...], "test": [...]}: users ordered by sha256 of a salted id, first half dev."""
+    order = sorted(set(users), key=lambda u: hashlib.sha256((SPLIT_SALT + u).encode("utf-8")).hexdigest())
+    cut = (len(order) + 1) // 2
+    return {"dev": sorted(order[:cut]), "test": sorted(order[cut:])}
+
+
+def load_set(folder: Path, split: str = "all") -> tuple[list[dict], list[dict]]:
+    """Turns and questions of one set, restricted to a split's conversations.
+
+    Sets other than longchat answer in free prose, so ``answer_literal`` marks the questions whose
+    answer string occurs in an evidence turn (only those count for answer@10)."""
+    turns, questions = build_longchat.load(folder)
+    meta = folder / "meta.json"
+    longchat = meta.exists() and "seed" in json.loads(meta.read_text(encoding="utf-8"))
+    if not longchat:
+        text = {t["id"]: t["text"].lower() for t in turns}
+        for q in questions:
+            a = str(q.get("answer") or "").lower().strip()
+            q["answer_literal"] = bool(a) and any(a in text.get(e, "") for e in q["evidence"])
+    if split != "all":
+        keep = set(split_users([t["user"] for t in turns])[split])
+        turns = [t for t in turns if t["user"] in keep]
+        questions = [q for q in questions if q["user"] in keep]
+    return turns, questions
+
+
+def retrieval_config(spec: str | None) -> Any:
+    """A ``RetrievalConfig`` from a JSON object (inline or a file), or the frozen default."""
+    from edgemem.memory.retrieval import RetrievalConfig
+
+    if not spec:
+        return RetrievalConfig()
+    p = Path(spec)
+    d = json.loads(p.read_text(encoding="utf-8")) if p.exists() else json.loads(spec)
+    return RetrievalConfig(**d)
 
 
 def run_baselines(turns: list[dict], questions: list[dict], embedder: Any, k: int) -> dict[str, list[dict]]:
@@ -192,7 +243,12 @@ def table(results: dict[str, dict[str, dict[str, float]]], metric: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Evidence recall@k: BM25 / dense / RRF baselines vs edgemem memory.")
-    ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="folder of a built longchat set (built if missing)")
+    ap.add_argument("--set", type=Path, default=DEFAULT_SET,
+                    help="folder with turns.jsonl + questions.jsonl (default: the longchat set, built if missing)")
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                    help="which conversations: dev (choose weights on it), test (report once), all")
+    ap.add_argument("--retrieval", default=None,
+                    help="RetrievalConfig overrides as JSON (inline or a file); default: the frozen defaults")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--patients", type=int, default=0, help="use only the first N patients (0 = all)")
     ap.add_argument("--no-edgemem", action="store_true", help="baselines only")
@@ -214,9 +270,11 @@ def main(argv: list[str] | None = None) -> None:
                          "baselines keep MiniLM, and every text is embedded by it (implies --no-memo)")
     a = ap.parse_args(argv)
 
-    if not (a.set / "turns.jsonl").exists():
+    if not (a.set / "turns.jsonl").exists() and a.set == DEFAULT_SET:
         build_longchat.write(a.set, *build_longchat.build())
-    turns, questions = build_longchat.load(a.set)
+    if not (a.set / "turns.jsonl").exists():
+        raise SystemExit(f"error: no turns.jsonl in {a.set}")
+    turns, questions = load_set(a.set, a.split)
     if a.paraphrase:
         questions = build_longchat.paraphrase(questions)
     if a.patients:
@@ -226,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     from .memory_embedder import load_embedder
 
     embedder = load_embedder()
-    out: dict[str, Any] = {"k": a.k, "turns": len(turns), "questions": len(questions),
+    out: dict[str, Any] = {"set": str(a.set), "split": a.split,
+                           "users": sorted({t["user"] for t in turns}), "k": a.k, "turns": len(turns),
+                           "questions": len(questions),
                            "patients": len({t["user"] for t in turns}), "code": code_version(),
                            "embed_roles": a.embed_roles or "service default"}
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -252,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
             home = a.home or Path(tmp)
             rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
                                       modes=a.modes.split(","), live=not a.batch_import,
+                                      retrieval=retrieval_config(a.retrieval),
                                       **({"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}))
         if hasattr(mem_embedder, "hits"):
             facts["memoized_embeddings"] = {"hits": mem_embedder.hits, "misses": mem_embedder.misses}

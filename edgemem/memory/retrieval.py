@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..lru import LRU
-from . import timeparse
+from . import speakers, timeparse
 from .store import split_key
 from .text import fold, fuzzy_score, unique_terms
 from .types import Hit
@@ -53,6 +53,11 @@ class RetrievalConfig:
     collapse: bool = True
     smalltalk: float = 0.5  # score factor for greeting/thanks turns with no content
     rerank: int = 50  # with an i8 index: exact re-rank of this many HNSW candidates
+    local_idf: bool = True  # BM25 with the patient's own document frequencies (Store.bm25_local)
+    w_speaker: float = 1.0  # a question naming a speaker: that speaker's own turns, best first
+    w_self: float = 0.0  # a first-person question: the user role's turns, best first
+    addressed: float = 1.0  # factor for another speaker's turn that names the asked-about speaker
+    w_when: float = 0.0  # a "when" question: candidate turns that state a time, best first
 
 
 def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
@@ -81,7 +86,15 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                     sims = mat.astype(np.float32) @ qv[0]
                     found = sorted(zip(keys, sims.tolist()), key=lambda x: -x[1])
             lists["dense"] = [(_ref(key), sim) for key, sim in found[:depth]]
-    if mode in ("hybrid", "bm25", "rrf"):
+    who: list[str] = []
+    role_of: dict[str, str] = {}
+    if mode == "hybrid":
+        role_of = svc.speakers(pid)
+        who = speakers.named(query, role_of)
+    if mode == "hybrid" and cfg.local_idf:
+        drop = [w for label in who for w in speakers.name_words(label)]
+        lists["bm25"] = [(_ref(key), s) for key, s in store.bm25_local(pid, query, depth, drop=drop)]
+    elif mode in ("hybrid", "bm25", "rrf"):
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
     ring = svc.ring(pid) if mode == "hybrid" else None
     if ring is not None and len(ring):
@@ -129,7 +142,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
     for t in store.turns(pid, ids=turn_ids):
         tier = "working" if t["session_id"] in open_sessions else "turn"
         items[("t", t["id"])] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
-                                    kind=t["role"])
+                                    kind=t["role"], speaker=t["speaker"])
     for m in store.memories(pid, ids=mem_ids, status="active"):
         items[("m", m["id"])] = Hit(text=m["text"], score=0.0, tier=m["tier"], source_ids=list(m["source_ids"]),
                                     memory_id=m["id"], kind=m["kind"], time=m["event_time"] or m["created"])
@@ -156,6 +169,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
             scores[ref] = scores.get(ref, 0.0) + w / (cfg.rrf_k + rank)
             why.setdefault(ref, {})[name] = rank
     if mode == "hybrid":
+        _person_lists(query, who, role_of, items, scores, why, cfg)
         if hint.window:
             inside = sorted((r for r, h in items.items() if h.time is not None and hint.start <= h.time < hint.end),  # type: ignore[operator]
                             key=lambda r: -scores.get(r, 0.0))
@@ -190,7 +204,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                     tier = "working" if t["session_id"] in open_sessions else "turn"
                     ref = ("t", t["id"])
                     items[ref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
-                                     kind=t["role"])
+                                     kind=t["role"], speaker=t["speaker"])
                     by_tid[t["tid"]] = ref
             for tid, bonus in lent.items():
                 ref = by_tid.get(tid)
@@ -214,6 +228,53 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         if len(out) >= k:
             break
     return out
+
+
+def _person_lists(query: str, who: list[str], role_of: dict[str, str], items: dict[tuple[str, Any], Hit],
+                  scores: dict[tuple[str, Any], float], why: dict[tuple[str, Any], dict[str, Any]],
+                  cfg: RetrievalConfig) -> None:
+    """Votes for who said it and for turns that say when (module docstring of ``speakers``).
+
+    Each is one more ranked list over the candidates already in play, ordered by the score they
+    have so far, so it reorders what matched rather than bringing in what did not."""
+    extra: list[tuple[str, float, list[tuple[str, Any]]]] = []
+    turns = sorted((r for r in scores if r[0] == "t"), key=lambda r: -scores[r])
+    if who and cfg.w_speaker:
+        extra.append(("speaker", cfg.w_speaker, [r for r in turns if items[r].speaker in who]))
+    elif cfg.w_self and speakers.first_person(query):
+        users = {label for label, role in role_of.items() if role == "user"}
+        extra.append(("self", cfg.w_self, [r for r in turns if items[r].kind == "user" or items[r].speaker in users]))
+    if cfg.w_when and _WHEN_Q.search(fold(query)):
+        extra.append(("when", cfg.w_when, [r for r in turns if _says_when(items[r].text)]))
+    for name, w, lst in extra:
+        for rank, ref in enumerate(lst, 1):
+            scores[ref] += w / (cfg.rrf_k + rank)
+            why.setdefault(ref, {})[name] = rank
+    if who and cfg.addressed != 1.0:
+        names = {w for label in who for w in speakers.name_words(label)} - speakers.GENERIC
+        for ref in turns:
+            if items[ref].speaker not in who and names & set(_words(items[ref].text)):
+                scores[ref] *= cfg.addressed  # "Wow, Caroline, that's awesome!" is not Caroline's news
+                why.setdefault(ref, {})["addressed"] = cfg.addressed
+
+
+_WHEN_Q = re.compile(r"^\s*(when|what (day|date|month|year|time))\b|\b(how long ago|what date|which (day|month|year))\b")
+_WHEN_T = re.compile(r"\b(yesterday|today|tonight|tomorrow|last (night|week|weekend|month|year|monday|tuesday|wednesday|"
+                     r"thursday|friday|saturday|sunday|spring|summer|autumn|fall|winter)|this (morning|week|weekend|month)|"
+                     r"ago|on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|since|"
+                     r"january|february|march|april|june|july|august|september|october|november|december|"
+                     r"\d{1,2}(st|nd|rd|th)|\d{4}|next (week|month|weekend)|weekend|birthday|christmas|easter)\b")
+
+
+
+def _says_when(text: str) -> bool:
+    return bool(_WHEN_T.search(fold(text)))
+
+
+def _words(text: str) -> list[str]:
+    from .text import words
+
+    return words(text)
 
 
 _INTENTS: list[tuple[str, "re.Pattern[str]"]] = [

@@ -178,6 +178,7 @@ class MemoryService:
         self._recent_vectors: LRU[int, np.ndarray] = LRU(RECENT_VECTORS)
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
+        self._speakers: dict[int, dict[str, str]] = {}  # pid -> {speaker label: role}, from the profile
         self._bulk = False  # import_jsonl: embed in full batches across sessions
         self._closed = False
         self.embedder_source = "caller" if embedder is not None else "none"  # ``open`` says where from
@@ -388,6 +389,33 @@ class MemoryService:
                 out.append((i, sim))
         return out[:k]
 
+    def speakers(self, pid: int) -> dict[str, str]:
+        """{speaker label: role} of everyone who spoke in this patient's chats (retrieval matches
+        a question that names one to their own turns). Kept in the patient's (sealed) profile, so
+        a search costs no scan; a memory from before this was kept is read once and saved."""
+        got = self._speakers.get(pid)
+        if got is None:
+            prof = self.store.profile(pid)
+            got = prof.get("speakers")
+            if got is None:
+                got = {}
+                for t in self.store.turns(pid):
+                    if t["speaker"]:
+                        got.setdefault(t["speaker"], t["role"])
+                prof["speakers"] = got
+                self.store.set_profile(pid, prof)
+            self._speakers[pid] = got
+        return got
+
+    def _note_speakers(self, pid: int, rows: Sequence[dict[str, Any]]) -> None:
+        known = self.speakers(pid)
+        new = {r["speaker"]: r["role"] for r in rows if r.get("speaker") and r["speaker"] not in known}
+        if new:
+            known.update(new)
+            prof = self.store.profile(pid)
+            prof["speakers"] = dict(known)
+            self.store.set_profile(pid, prof)
+
     def open_session_ids(self) -> set[str]:
         return set(self._open)
 
@@ -461,6 +489,7 @@ class MemoryService:
             ids = self.store.add_turns(pid, rows, 0)
         for r, i in zip(rows, ids):
             r["id"] = i
+        self._note_speakers(pid, rows)
         if self.embedder is not None:
             self._pending[pid] = self._pending.get(pid, 0) + sum(r["emb"] is None for r in rows)
             if self._pending[pid] >= self.embed_batch:
@@ -716,6 +745,7 @@ class MemoryService:
         self._rings.pop(pid, None)
         self._touch.pop(pid, None)
         self._pending.pop(pid, None)
+        self._speakers.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
         for sid in [s for s, st in self._prompt_state.items() if st.pid == pid]:
