@@ -74,15 +74,32 @@ def code_version() -> str:
 
 
 def embed_cached(embedder: Any, texts: Sequence[str], tag: str) -> np.ndarray:
-    """Embed once per distinct text list; the cache key is the sha256 of the texts."""
-    h = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-    path = CACHE / f"vec-{tag}-{h}.npy"
+    """Embed each distinct text once across runs: vectors are kept by the sha256 of the text in
+    ``CACHE/textvecs-<tag>.npz`` (a split or a new set re-embeds only the texts it adds)."""
+    import zipfile
+
+    path = CACHE / f"textvecs-{tag}.npz"
+    known: dict[str, np.ndarray] = {}
     if path.exists():
-        return np.load(path)
-    vecs = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, vecs)
-    return vecs
+        try:
+            with np.load(path) as z:
+                known = dict(zip(z["keys"].tolist(), z["vecs"]))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            known = {}
+    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
+    missing = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in known))
+    if missing:
+        first = {}
+        for i in missing:
+            first.setdefault(keys[i], i)
+        idx = list(first.values())
+        vecs = np.asarray(embedder.embed([texts[i] for i in idx]), dtype=np.float32)
+        known.update({keys[i]: v for i, v in zip(idx, vecs)})
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
+        tmp.replace(path)
+    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
 
 SPLIT_SALT = "edgemem/memsplit/"
@@ -128,8 +145,8 @@ def retrieval_config(spec: str | None) -> Any:
 
 def run_baselines(turns: list[dict], questions: list[dict], embedder: Any, k: int) -> dict[str, list[dict]]:
     """Per-question metric rows for bm25, dense and rrf."""
-    t_vecs = embed_cached(embedder, [t["text"] for t in turns], "turns")
-    q_vecs = embed_cached(embedder, [q["question"] for q in questions], "questions")
+    t_vecs = embed_cached(embedder, [t["text"] for t in turns], "minilm")
+    q_vecs = embed_cached(embedder, [q["question"] for q in questions], "minilm")
     by_user: dict[str, list[int]] = defaultdict(list)
     for i, t in enumerate(turns):
         by_user[t["user"]].append(i)
@@ -307,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
             from .memory_embedder import Memoized
 
             texts = [t["text"] for t in turns]
-            mem_embedder = Memoized(embedder, texts, embed_cached(embedder, texts, "turns"))
+            mem_embedder = Memoized(embedder, texts, embed_cached(embedder, texts, "minilm"))
         with tempfile.TemporaryDirectory(prefix="edgemem-recall-") as tmp:
             home = a.home or Path(tmp)
             rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
