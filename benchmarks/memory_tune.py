@@ -38,6 +38,8 @@ GRID: dict[str, list[Any]] = {
     "w_time": [0.8, 0.4, 1.5],
     "expand": [0.35, 0.2, 0.5],
     "smalltalk": [0.5, 0.25, 1.0],
+    "neighbour": [0.0, 0.3, 0.6, 1.0],
+    "dense_drop_names": [False, True],
 }
 
 

@@ -58,6 +58,9 @@ class RetrievalConfig:
     w_self: float = 0.0  # a first-person question: the user role's turns, best first
     addressed: float = 1.0  # factor for another speaker's turn that names the asked-about speaker
     w_when: float = 0.0  # a "when" question: candidate turns that state a time, best first
+    dense_drop_names: bool = False  # embed the question without the named speakers' names
+    neighbour: float = 0.0  # share of a turn's score lent to the reply after it (half to the turns around)
+    neighbour_top: int = 20  # how many of the best turns lend to their neighbours
 
 
 def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
@@ -70,8 +73,16 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
     lists: dict[str, list[tuple[tuple[str, Any], float]]] = {}
     store = svc.store
 
+    who: list[str] = []
+    role_of: dict[str, str] = {}
+    if mode == "hybrid":
+        role_of = svc.speakers(pid)
+        who = speakers.named(query, role_of)
     if mode in ("hybrid", "dense", "rrf") and svc.embedder is not None:
-        qv = svc.embed([query])
+        dense_query = query
+        if who and cfg.dense_drop_names:
+            dense_query = speakers.without_names(query, who) or query
+        qv = svc.embed([dense_query])
         if qv is not None:
             index = svc.index(pid)
             found = index.search(qv[0], max(depth, cfg.rerank if index.precision == "i8" else 0))
@@ -86,11 +97,6 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                     sims = mat.astype(np.float32) @ qv[0]
                     found = sorted(zip(keys, sims.tolist()), key=lambda x: -x[1])
             lists["dense"] = [(_ref(key), sim) for key, sim in found[:depth]]
-    who: list[str] = []
-    role_of: dict[str, str] = {}
-    if mode == "hybrid":
-        role_of = svc.speakers(pid)
-        who = speakers.named(query, role_of)
     if mode == "hybrid" and cfg.local_idf:
         drop = [w for label in who for w in speakers.name_words(label)]
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25_local(pid, query, depth, drop=drop)]
@@ -139,7 +145,9 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         lists["kind"] = kind_list[:depth]
     items: dict[tuple[str, Any], Hit] = {}
     open_sessions = svc.open_session_ids()
+    place: dict[tuple[str, Any], tuple[str, int]] = {}  # turn ref -> (session, seq)
     for t in store.turns(pid, ids=turn_ids):
+        place[("t", t["id"])] = (t["session_id"], t["seq"])
         tier = "working" if t["session_id"] in open_sessions else "turn"
         items[("t", t["id"])] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
                                     kind=t["role"], speaker=t["speaker"])
@@ -203,6 +211,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                 for t in store.turns(pid, ids=ids.values()):
                     tier = "working" if t["session_id"] in open_sessions else "turn"
                     ref = ("t", t["id"])
+                    place[ref] = (t["session_id"], t["seq"])
                     items[ref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
                                      kind=t["role"], speaker=t["speaker"])
                     by_tid[t["tid"]] = ref
@@ -211,6 +220,9 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                 if ref is not None:
                     scores[ref] = scores.get(ref, 0.0) + bonus
                     why.setdefault(ref, {})["expanded"] = round(bonus, 5)
+
+        if cfg.neighbour:
+            _lend_to_neighbours(store, pid, items, scores, why, place, open_sessions, cfg)
 
     ranked = sorted(scores.items(), key=lambda x: -x[1])
     out: list[Hit] = []
@@ -228,6 +240,46 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         if len(out) >= k:
             break
     return out
+
+
+def _lend_to_neighbours(store: Any, pid: int, items: dict[tuple[str, Any], Hit], scores: dict[tuple[str, Any], float],
+                        why: dict[tuple[str, Any], dict[str, Any]], place: dict[tuple[str, Any], tuple[str, int]],
+                        open_sessions: set[str], cfg: RetrievalConfig) -> None:
+    """A turn that matches lends to the turns around it, most to the reply after it.
+
+    In a conversation the answer is often the next turn and says none of the question's words:
+    "I've started knitting you a jumper." / "What colour?" / "Bottle green." A question about
+    the jumper's colour matches the first; the fact is two turns on."""
+    offsets = {1: 1.0, 2: 0.5, -1: 0.5}
+    best = sorted((r for r in scores if r[0] == "t" and r in place), key=lambda r: -scores[r])[:cfg.neighbour_top]
+    want: dict[str, set[int]] = {}
+    for ref in best:
+        sid, seq = place[ref]
+        want.setdefault(sid, set()).update(seq + d for d in offsets)
+    if not want:
+        return
+    by_place = {v: r for r, v in place.items()}
+    lent: dict[tuple[str, Any], float] = {}
+    rows = {}
+    for sid, seqs in want.items():
+        for t in store.turns_at(pid, sid, sorted(seqs)):
+            rows[(sid, t["seq"])] = t
+    for ref in best:
+        sid, seq = place[ref]
+        for d, share in offsets.items():
+            t = rows.get((sid, seq + d))
+            if t is None:
+                continue
+            nref = by_place.get((sid, seq + d), ("t", t["id"]))
+            if nref not in items:
+                tier = "working" if sid in open_sessions else "turn"
+                items[nref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
+                                  kind=t["role"], speaker=t["speaker"])
+                place[nref] = (sid, t["seq"])
+            lent[nref] = max(lent.get(nref, 0.0), cfg.neighbour * share * scores[ref])
+    for ref, bonus in lent.items():
+        scores[ref] = scores.get(ref, 0.0) + bonus
+        why.setdefault(ref, {})["neighbour"] = round(bonus, 5)
 
 
 def _person_lists(query: str, who: list[str], role_of: dict[str, str], items: dict[tuple[str, Any], Hit],

@@ -41,3 +41,11 @@ def named(query: str, speakers: dict[str, str]) -> list[str]:
 
 def first_person(query: str) -> bool:
     return bool(_FIRST_PERSON.search(fold(query)))
+
+
+def without_names(query: str, labels: list[str]) -> str:
+    """``query`` with the words of these speakers' names taken out (what a dense query should
+    match is the fact, not every turn that says the name)."""
+    drop = {w for label in labels for w in name_words(label)} - GENERIC
+    kept = [w for w in re.findall(r"\S+", query) if fold(re.sub(r"'s$|[^\w']", "", w)) not in drop]
+    return " ".join(kept)

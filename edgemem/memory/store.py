@@ -364,6 +364,15 @@ class Store:
                         "text": self.open(pid, "turns", r[6]), "time": r[7]})
         return out
 
+    def turns_at(self, pid: int, session_id: str, seqs: Sequence[int]) -> list[dict[str, Any]]:
+        """The turns of one session at these positions (retrieval's neighbours of a match)."""
+        seqs = [int(x) for x in seqs if x >= 0]
+        if not seqs:
+            return []
+        rows = self.conn.execute(f"SELECT id FROM turns WHERE patient_id=? AND session_id=? AND seq IN "
+                                 f"({','.join('?' * len(seqs))})", (pid, session_id, *seqs)).fetchall()
+        return self.turns(pid, ids=[r[0] for r in rows])
+
     def turns_after(self, pid: int, turn_id: int) -> list[dict[str, Any]]:
         """Turns with an internal id above ``turn_id``, in insertion order (ring replay)."""
         if not self.conn.execute("SELECT 1 FROM turns WHERE patient_id=? AND id>? LIMIT 1", (pid, turn_id)).fetchone():
