@@ -36,9 +36,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class RetrievalConfig:
+    """Fusion weights and boosts. Frozen 2026-12-07 from ``benchmarks.memory_tune`` on the dev
+    splits of three sets (longchat, two-person chats, kiosk chats; coordinate ascent, objective
+    the mean margin over each set's best raw-turn baseline): w_bm25 0.5 -> 1.0, expand 0.35 ->
+    0.2, w_self 0.5, w_when 1.0, dense_drop_names, neighbour 0.3; the rest kept
+    (benchmarks/results/memory-tune-dev.json, docs/memory-eval.md). Change them only the same way."""
+
     rrf_k: float = 60.0
     w_dense: float = 1.0
-    w_bm25: float = 0.5
+    w_bm25: float = 1.0
     w_fuzzy: float = 0.8
     w_time: float = 0.8
     w_recent: float = 1.0
@@ -47,7 +53,7 @@ class RetrievalConfig:
     w_first: float = 1.0
     tier_prior: dict[str, float] = field(default_factory=lambda: {"long": 1.15, "summary": 1.0, "turn": 1.0,
                                                                    "working": 0.9, "short": 1.05})
-    expand: float = 0.35  # share of a note/summary's score lent to each of its source turns
+    expand: float = 0.2  # share of a note/summary's score lent to each of its source turns
     depth: int = 50  # candidates per retriever (>= 5 k)
     fuzzy_min: float = 0.34
     collapse: bool = True
@@ -55,11 +61,11 @@ class RetrievalConfig:
     rerank: int = 50  # with an i8 index: exact re-rank of this many HNSW candidates
     local_idf: bool = True  # BM25 with the patient's own document frequencies (Store.bm25_local)
     w_speaker: float = 1.0  # a question naming a speaker: that speaker's own turns, best first
-    w_self: float = 0.0  # a first-person question: the user role's turns, best first
+    w_self: float = 0.5  # a first-person question: the user role's turns, best first
     addressed: float = 1.0  # factor for another speaker's turn that names the asked-about speaker
-    w_when: float = 0.0  # a "when" question: candidate turns that state a time, best first
-    dense_drop_names: bool = False  # embed the question without the named speakers' names
-    neighbour: float = 0.0  # share of a turn's score lent to the reply after it (half to the turns around)
+    w_when: float = 1.0  # a "when" question: candidate turns that state a time, best first
+    dense_drop_names: bool = True  # embed the question without the named speakers' names
+    neighbour: float = 0.3  # share of a turn's score lent to the reply after it (half to the turns around)
     neighbour_top: int = 20  # how many of the best turns lend to their neighbours
 
 
