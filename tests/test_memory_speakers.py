@@ -14,7 +14,9 @@ from edgemem.memory.speakers import first_person, named
 from edgemem.memory.timeparse import parse
 from edgemem.privacy.cipher import PlainCodec
 
-OLD = RetrievalConfig(local_idf=False, w_speaker=0.0)
+# The settings before issue 19: global idf, no speaker, first-person, "when" or neighbour lists.
+OLD = RetrievalConfig(local_idf=False, w_speaker=0.0, w_self=0.0, w_when=0.0, neighbour=0.0,
+                      dense_drop_names=False, w_bm25=0.5, expand=0.35)
 
 CHAT = [  # (speaker, role, text): Melanie keeps saying Caroline's name; Caroline tells her news
     ("Melanie", "other", "Caroline! How was your week? Tell me about the support group, Caroline."),
