@@ -125,10 +125,17 @@ def load_set(folder: Path, split: str = "all") -> tuple[list[dict], list[dict]]:
     """Turns and questions of one set, restricted to a split's conversations.
 
     Sets other than longchat answer in free prose, so ``answer_literal`` marks the questions whose
-    answer string occurs in an evidence turn (only those count for answer@10)."""
-    turns, questions = build_longchat.load(folder)
-    meta = folder / "meta.json"
-    longchat = meta.exists() and "seed" in json.loads(meta.read_text(encoding="utf-8"))
+    answer string occurs in an evidence turn (only those count for answer@10). ``folder`` may name
+    several folders joined by commas (``twoperson_a,twoperson_b``: one set from two writers)."""
+    folders = [Path(f) for f in str(folder).split(",")]
+    turns: list[dict] = []
+    questions: list[dict] = []
+    for f in folders:
+        t, q = build_longchat.load(f)
+        turns += t
+        questions += q
+    meta = folders[0] / "meta.json"
+    longchat = len(folders) == 1 and meta.exists() and "seed" in json.loads(meta.read_text(encoding="utf-8"))
     if not longchat:
         text = {t["id"]: t["text"].lower() for t in turns}
         for q in questions:
@@ -270,7 +277,8 @@ def table(results: dict[str, dict[str, dict[str, float]]], metric: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Evidence recall@k: BM25 / dense / RRF baselines vs edgemem memory.")
     ap.add_argument("--set", type=Path, default=DEFAULT_SET,
-                    help="folder with turns.jsonl + questions.jsonl (default: the longchat set, built if missing)")
+                    help="folder with turns.jsonl + questions.jsonl, or several joined by commas "
+                         "(default: the longchat set, built if missing)")
     ap.add_argument("--split", choices=("dev", "test", "all"), default="all",
                     help="which conversations: dev (choose weights on it), test (report once), all")
     ap.add_argument("--retrieval", default=None,
@@ -298,8 +306,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if not (a.set / "turns.jsonl").exists() and a.set == DEFAULT_SET:
         build_longchat.write(a.set, *build_longchat.build())
-    if not (a.set / "turns.jsonl").exists():
-        raise SystemExit(f"error: no turns.jsonl in {a.set}")
+    for f in str(a.set).split(","):
+        if not (Path(f) / "turns.jsonl").exists():
+            raise SystemExit(f"error: no turns.jsonl in {f}")
     turns, questions = load_set(a.set, a.split)
     if a.paraphrase:
         questions = build_longchat.paraphrase(questions)

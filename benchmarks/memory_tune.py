@@ -1,7 +1,7 @@
 """Choose the memory's fusion weights on the dev splits of every set, never on a test split.
 
 Run:
-    nice -n 10 python -m benchmarks.memory_tune --sets artifacts/longchat,benchmarks/data/memsets/twoperson_a,... \
+    nice -n 10 python -m benchmarks.memory_tune --sets "artifacts/longchat;benchmarks/data/memsets/twoperson_a,benchmarks/data/memsets/twoperson_b;benchmarks/data/memsets/kiosk" \
         --json benchmarks/results/memory-tune-dev.json
 
 For each set, its dev conversations (``memory_recall.split_users``) are imported once through
@@ -30,16 +30,18 @@ from .memory_retrievers import RankedHit, aggregate, score_question
 
 GRID: dict[str, list[Any]] = {
     "local_idf": [True, False],
-    "w_bm25": [0.5, 0.25, 1.0],
+    "w_bm25": [1.0, 0.5, 1.5],
     "w_speaker": [1.0, 0.0, 2.0, 3.0],
     "addressed": [1.0, 0.7, 0.4],
-    "w_self": [0.0, 0.5, 1.0],
-    "w_when": [0.0, 0.5, 1.0],
+    "w_self": [0.5, 0.0, 1.0],
+    "w_when": [1.0, 0.0, 2.0],
     "w_time": [0.8, 0.4, 1.5],
-    "expand": [0.35, 0.2, 0.5],
+    "expand": [0.2, 0.1, 0.35],
     "smalltalk": [0.5, 0.25, 1.0],
-    "neighbour": [0.0, 0.3, 0.6, 1.0],
-    "dense_drop_names": [False, True],
+    "neighbour": [0.3, 0.0, 0.45, 0.6],
+    "dense_drop_names": [True, False],
+    "neighbour_span": [2, 1, 3],
+    "neighbour_sum": [False, True],
 }
 
 
@@ -54,7 +56,8 @@ def evaluate(svc: Any, questions: list[dict], k: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Coordinate ascent of RetrievalConfig on the dev splits.")
-    ap.add_argument("--sets", required=True, help="comma-separated set folders")
+    ap.add_argument("--sets", required=True,
+                    help="set folders separated by ';' (a set of several folders joins them with ',')")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--knobs", default=",".join(GRID), help="which knobs of GRID to search")
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     embedder = load_embedder()
     sets: list[dict[str, Any]] = []
     tmp = tempfile.TemporaryDirectory(prefix="edgemem-tune-")
-    for i, folder in enumerate(Path(s) for s in a.sets.split(",")):
+    for i, folder in enumerate(Path(s) for s in a.sets.split(";")):
         turns, questions = load_set(folder, "dev")
         base = {name: aggregate(rows)["all"]["recall"] for name, rows in
                 run_baselines(turns, questions, embedder, a.k).items()}
@@ -79,9 +82,9 @@ def main(argv: list[str] | None = None) -> None:
         import_into_memory(svc, turns, live=True)
         svc.close()
         svc = open_service(home, mem)
-        sets.append({"name": folder.name, "svc": svc, "questions": questions, "best_baseline": max(base.values()),
+        sets.append({"name": folder.name if "," not in str(folder) else "+".join(Path(f).name for f in str(folder).split(",")), "svc": svc, "questions": questions, "best_baseline": max(base.values()),
                      "baselines": base, "import_s": round(time.perf_counter() - t0, 1)})
-        print(f"{folder.name}: dev {len({t['user'] for t in turns})} conversations, {len(questions)} questions, "
+        print(f"{sets[-1]['name']}: dev {len({t['user'] for t in turns})} conversations, {len(questions)} questions, "
               f"baselines {base}", flush=True)
 
     def objective(cfg: Any) -> tuple[float, dict[str, float]]:

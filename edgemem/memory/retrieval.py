@@ -67,6 +67,8 @@ class RetrievalConfig:
     dense_drop_names: bool = True  # embed the question without the named speakers' names
     neighbour: float = 0.3  # share of a turn's score lent to the reply after it (half to the turns around)
     neighbour_top: int = 20  # how many of the best turns lend to their neighbours
+    neighbour_span: int = 2  # lend to the turns up to this many after a match (and one before)
+    neighbour_sum: bool = False  # a turn between two matches gets both loans (else the larger)
 
 
 def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
@@ -256,7 +258,8 @@ def _lend_to_neighbours(store: Any, pid: int, items: dict[tuple[str, Any], Hit],
     In a conversation the answer is often the next turn and says none of the question's words:
     "I've started knitting you a jumper." / "What colour?" / "Bottle green." A question about
     the jumper's colour matches the first; the fact is two turns on."""
-    offsets = {1: 1.0, 2: 0.5, -1: 0.5}
+    offsets = {d: 1.0 / d for d in range(1, max(cfg.neighbour_span, 1) + 1)}
+    offsets[-1] = 0.5
     best = sorted((r for r in scores if r[0] == "t" and r in place), key=lambda r: -scores[r])[:cfg.neighbour_top]
     want: dict[str, set[int]] = {}
     for ref in best:
@@ -282,7 +285,8 @@ def _lend_to_neighbours(store: Any, pid: int, items: dict[tuple[str, Any], Hit],
                 items[nref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
                                   kind=t["role"], speaker=t["speaker"])
                 place[nref] = (sid, t["seq"])
-            lent[nref] = max(lent.get(nref, 0.0), cfg.neighbour * share * scores[ref])
+            loan = cfg.neighbour * share * scores[ref]
+            lent[nref] = lent.get(nref, 0.0) + loan if cfg.neighbour_sum else max(lent.get(nref, 0.0), loan)
     for ref, bonus in lent.items():
         scores[ref] = scores.get(ref, 0.0) + bonus
         why.setdefault(ref, {})["neighbour"] = round(bonus, 5)

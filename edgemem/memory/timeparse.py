@@ -20,6 +20,10 @@ _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
         "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3}
 _UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+# Days named by what happens on them, with their (month, day); moveable feasts are left out.
+_HOLIDAYS = {"christmas": (12, 25), "xmas": (12, 25), "boxing day": (12, 26), "new year's": (1, 1),
+             "new year": (1, 1), "valentine's": (2, 14), "valentines": (2, 14), "halloween": (10, 31),
+             "bonfire night": (11, 5), "guy fawkes": (11, 5), "burns night": (1, 25), "st patrick's": (3, 17)}
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -86,6 +90,18 @@ def parse(query: str, now: float) -> TimeHint:
         if m.group(1) == "since":
             return TimeHint(start.timestamp(), now + 1, recent, first)
         return TimeHint(start.timestamp(), end.timestamp(), recent, first)
+    m = re.search(r"\b(since |before |after )?(?:on |at |over )?(" + "|".join(_HOLIDAYS) + r")(?: (?:eve|day))?(?: (\d{4}))?\b", q)
+    if m:
+        month, dnum = _HOLIDAYS[m.group(2)]
+        year = int(m.group(3)) if m.group(3) else today.year
+        d = dt.datetime(year, month, dnum, tzinfo=dt.timezone.utc)
+        if not m.group(3) and d.timestamp() > now:
+            d = d.replace(year=year - 1)
+        if m.group(1) == "since " or m.group(1) == "after ":
+            return TimeHint(d.timestamp() - 2 * day, now + 1, recent, first)
+        if m.group(1) == "before ":
+            return TimeHint(d.timestamp() - 30 * day, d.timestamp() + day, recent, first)
+        return TimeHint(d.timestamp() - 7 * day, d.timestamp() + 7 * day, recent, first)
     month_re = "|".join(sorted(_MONTHS, key=len, reverse=True))
     m = (re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?(?: of)? (" + month_re + r")\b,?(?: (\d{4}))?", q)
          or re.search(r"\b(" + month_re + r") (\d{1,2})(?:st|nd|rd|th)?\b,?(?: (\d{4}))?", q))

@@ -38,7 +38,7 @@ SESSIONS = [
  ("u", "Dr Williams said gout. He gave me colchicine. Said no ibuprofen, it's bad for the heart and the kidneys with my water tablets.", "gout"),
  ("a", "Thank you. Please follow the doctor's advice."),
  ("u", "Ankles are better though. Bernadette put me back down to 40 on the furosemide last week. Weight's back where it should be.", "furo40"),
- ("a", "Good news about your ankles."),
+ ("a", "That's good news."),
  ("u", "My granddaughter Emily brought me in. Keith's girl. She's training to be a nurse at Leeds.", "emily"),
  ("a", "That's lovely."),
  ("u", "She checked my tablets in the dosette box. Found I'd put Tuesday's in Wednesday. Sharp as a tack, that one."),
@@ -56,6 +56,8 @@ SESSIONS = [
  ("u", "Our Susan's coming over from Perth in December. Australia, not Scotland. Bringing the little ones.", "susan"),
  ("a", "How lovely to have a visit to look forward to."),
  ("u", "It is. Haven't seen the babies since they were in nappies."),
+ ("a", "That will be a lovely reunion."),
+ ("u", "I've been practising with the video calls so they'll know my face. Emily showed me how. The first time I held the phone upside down and they spent ten minutes looking at the ceiling. The little lad thought it was hilarious. Grandad's ceiling show, he calls it now."),
 ]),
 ("2024-10-08T10:15:00", [
  ("a", "Good morning. How can I help?"),
@@ -79,7 +81,7 @@ SESSIONS = [
  ("u", "The stairs at home are beyond me now. And the garden. Joan's roses will go to the new people."),
  ("a", "That must feel bittersweet."),
  ("u", "Keith's done his radiotherapy. His number, the PSA, has come right down. He's back at work.", "keith_psa1"),
- ("a", "That's good news about Keith."),
+ ("a", "That's good news."),
  ("u", "Plain words still, mind. Susan keeps using long ones. Australians."),
  ("a", "Plain words, Harold. Of course."),
 ]),
@@ -112,7 +114,7 @@ SESSIONS = [
 ]
 
 QUESTIONS = [
- ("single-hop", "Is it me or Keith who has prostate cancer?", "Keith, his son. Harold's own prostate is only enlarged (benign), treated with tamsulosin.", ["keith_ca", "bph"], []),
+ ("multi-hop", "Is it me or Keith who has prostate cancer?", "Keith, his son. Harold's own prostate is only enlarged (benign), treated with tamsulosin.", ["keith_ca", "bph"], []),
  ("single-hop", "What should nurses avoid putting on my skin?", "Sticking plasters such as Elastoplast - they bring his skin up in red welts.", ["plaster"], []),
  ("single-hop", "What did Bernadette tell me to do with the bathroom scales?", "Weigh every morning before breakfast and after the toilet, and ring her if he gains two kilos in three days.", ["bern_weigh"], []),
  ("single-hop", "Why wasn't I allowed ibuprofen for my toe?", "Dr Williams said it is bad for the heart and the kidneys alongside his water tablets; he got colchicine for the gout instead.", ["gout"], []),
@@ -123,7 +125,7 @@ QUESTIONS = [
  ("update", "Who's my doctor now?", "Dr Nkemelu at Parkside Medical Centre (previously Dr Williams, before he moved).", ["nkemelu"], ["bph", "gout"]),
  ("update", "What dose of ramipril am I taking now?", "5 mg - Dr Nkemelu raised it from 2.5 mg in spring 2025.", ["rami5"], ["meds1"]),
  ("update", "How is Keith's cancer now?", "Undetectable, according to results in late April 2025 (earlier his PSA had come right down after radiotherapy).", ["keith_clear"], ["keith_psa1"]),
- ("multi-hop", "What tablets did Dr Williams add after my heart scan and gout?", "Dapagliflozin 10 mg once a day (for the heart and kidneys) after the echo, and allopurinol 100 mg to prevent gout returning.", ["dapa", "allo"], []),
+ ("single-hop", "What tablets did Dr Williams add after my heart scan and gout?", "Dapagliflozin 10 mg once a day (for the heart and kidneys) after the echo, and allopurinol 100 mg to prevent gout returning.", ["dapa", "allo"], []),
  ("multi-hop", "What were the results of my heart scan?", "The echo on 12 September 2024 showed his heart pumping at 35 percent.", ["echo_date", "dapa"], []),
  ("multi-hop", "What has Keith been through with his prostate?", "Diagnosed with early prostate cancer at 54 in May 2024, four weeks of weekday radiotherapy from early September 2024, PSA fell by December and the cancer was undetectable by April 2025.", ["keith_ca", "keith_rt", "keith_psa1", "keith_clear"], []),
  ("multi-hop", "Is Bernadette still involved since I moved?", "Yes - she still visits him at the new flat, and he still weighs himself every morning as she taught him.", ["bern_weigh", "bern_still"], []),

@@ -37,7 +37,7 @@ H| Of course she did. Have they picked a date?
 D| September. And get this, they want to do it at Lake Como, because that's where Marcus's grandparents got married. @@d_wedding_como
 H| Very fancy. Will there be a speech from the little brother?
 D| Don't. I'm already sweating about it and it's seven months away.
-H| You'll be great. Just don't mention the time she locked you in the garden shed.
+H| You'll be great. Just don't mention the time she locked you in the garden shed. @@h_shed_tease
 D| That's literally my best material.
 H| Ha. In less romantic news, I've been put on a new project at work, a library refurbishment in Bradford. @@h_bradford_library
 D| Oh nice, is it a proper architect-y job or are you just doing toilet layouts again?
@@ -72,7 +72,7 @@ H| Dev, I'm having a crisis.
 D| Uh oh. Hannah-level crisis or actual crisis?
 H| Actual. My landlord is selling the flat. I've got to be out by the end of May. @@h_landlord_selling
 D| Ah no, that's rubbish. You love that place.
-H| I do! The bay window, the bakery downstairs. Chapel Allerton is perfect and I'll never afford anything else there.
+H| I do! The bay window, the bakery downstairs that does those cardamom buns, the walk to work through the park. Chapel Allerton is perfect and I'll never afford anything else there. Everything I've seen online is either twice the rent or next to a motorway.
 D| Have you started looking?
 H| I've looked at two so far. One had mushrooms growing in the bathroom. The other was basically a cupboard.
 D| Mushrooms. Classic Leeds rental.
@@ -103,13 +103,13 @@ H| Don't remind me. Oh and climbing news: I finally got my first V3 on Thursday.
 D| I don't know what that means but I'm proud of you.
 H| It means I'm basically a professional now.
 D| Obviously. Any plans to take it outdoors?
-H| Rhys keeps talking about Almscliff. I'm scared.
+H| Rhys keeps talking about Almscliff. I'm scared. @@h_almscliff
 D| You'll be fine. Just don't die before the wedding, Anjali will never forgive you.
-H| Noted.
+H| Noted. I'll try to stay in one piece, Dev.
 """),
 ("2024-05-12T21:15:00+01:00", """
 H| How's your week been, Dev? I'm surrounded by boxes.
-D| Oh, eventful. I had a job interview on Wednesday!
+D| Oh, eventful. I had a job interview on Wednesday! @@d_interview_wed
 H| What?! You kept that quiet!
 D| Didn't want to jinx it. It's with a marine charity called Sea Futures Trust. In Plymouth. @@d_interview
 H| Plymouth! That's the other end of the country.
@@ -150,8 +150,8 @@ H| Well?! Dev?! Don't leave me hanging!
 D| I PASSED. Yesterday. Minor corrections! @@d_passed_viva
 H| AAAAAH. Doctor Dev! I knew it!
 D| It was four hours, Hannah. Four hours. The external asked me about one figure for about forty minutes.
-H| Which figure?
-D| The one with the shoot density maps from Cumbrae. She said the colour scale was "confusing". I was too tired to argue.
+H| Forty minutes on one figure? Which one?
+D| The one with the shoot density maps from Cumbrae. She said the colour scale was "confusing". I was too tired to argue. @@d_viva_figure
 H| Ha, the revenge of the otter trip.
 D| Ha. Afterwards Moira took the whole lab out for dinner at the Ubiquitous Chip and I had way too much wine. @@d_viva_dinner
 H| You deserved it. How's the head this morning?
@@ -180,7 +180,7 @@ H| Ha. Are you selling your stuff before the move?
 D| Trying. I'm selling the red bike, I think. Plymouth is all hills. @@d_selling_bike
 H| Glasgow is all hills!
 D| Yes and I've suffered enough.
-H| Ha. Fair.
+H| Ha. Fair enough, you've earned some flat pavements.
 D| Send me a picture of Iris when Chloe's okay with it.
 H| Will do. She has this frown like she's deeply disappointed in all of us.
 D| A true critic. I like her already.
@@ -208,12 +208,12 @@ H| Ha. I'll take it.
 ("2024-08-18T22:05:00+01:00", """
 D| Last Sunday in Glasgow. I'm feeling weirdly emotional.
 H| Oh Dev. Seven years is a long time. Did you do a send-off?
-D| Last night. Callum organised it at the pub by the uni. The whole lab came, even Moira for one drink.
+D| Last night. Callum organised it at the pub by the uni and the whole lab came, even Moira for one drink. Someone made a slideshow of every terrible photo of me from the last seven years, including the one where I fell off the boat at Millport. I nearly cried, Hannah.
 H| Aww. Did anyone give a speech?
 D| Callum did. Then he gave me a bagpipe chanter as a leaving present so I can "carry on the tradition". @@d_chanter_gift
 H| Ha! That's perfect. Are you going to learn?
 D| Absolutely not. It's going on a shelf as a threat.
-H| Ha.
+H| Ha, a decorative threat. Very you.
 D| Did you book flights for Como?
 H| Yes! I'm flying from Manchester to Milan on Thursday the 12th of September. Then a train up to the lake. @@h_flight
 D| Great, you'll be there in time for the mehndi on the Friday.
@@ -247,7 +247,7 @@ H| She's going to make a fantastic bride and a terrifying wedding planner.
 ("2024-09-22T13:20:00+01:00", """
 H| I have finally recovered from the wedding. I think.
 D| Barely. I slept for fourteen hours when I got back.
-H| Dev, it was the most beautiful wedding I've ever been to. Anjali looked unreal.
+H| Dev, it was the most beautiful wedding I've ever been to. Anjali looked unreal in that red lehenga, the villa garden was covered in marigolds, and when the sun went down over the lake during the pheras I actually had to borrow a tissue from your auntie.
 D| She really did. And Marcus cried through the whole vows.
 H| Everyone cried. Even your dad.
 D| Especially my dad. Don't tell him I told you.
@@ -271,9 +271,9 @@ D| I've joined the colleagues who swim at Tinside Lido every morning before work
 H| Outdoor swimming? In October? Dev, have you been bitten by something?
 D| It's invigorating! That's what they keep saying anyway. I can't feel my feet.
 H| Ha. Who got you into it?
-D| Ifeoma. She's been doing it for ten years. She's basically a seal.
+D| Ifeoma. She's been doing it for ten years. She's basically a seal. @@d_ifeoma_swim
 H| Fair enough. I have news too, by the way.
-D| Go on.
+D| Go on, I'm listening.
 H| I got another cat. @@h_marmalade_adopt
 D| HANNAH. What happened to "one cat is enough"?
 H| She was at the rescue in Kirkstall and she's ginger and she looked at me. Her name's Marmalade. @@h_marmalade_name
@@ -298,7 +298,7 @@ D| A scruffy lurcher from a rescue in Cornwall. He's two, he's mostly legs, and 
 H| KELP. That is the most marine biologist name ever.
 D| Ifeoma suggested "Posidonia" but I said that's too long to shout on a beach.
 H| Ha, Kelp is perfect. Does he swim with you?
-D| He stands at the edge and barks at me. He's very sensible.
+D| He stands at the edge and barks at me. He's very sensible. @@d_kelp_barks
 H| Smarter than you then.
 D| Obviously. How are the cats?
 H| Better. Marmalade slept on top of Biscuit yesterday and he let her. Progress.
@@ -309,10 +309,10 @@ H| You did. Don't get used to it.
 H| Dev, quick question, when exactly is your graduation? I want to book trains.
 D| Thursday the 5th of December, in the afternoon. At the university in Glasgow. @@d_grad_date
 H| Perfect. I'll come up on the Wednesday and stay over.
-D| Amazing. Mum and Dad are coming, and Anjali and Marcus too. We're going for dinner after.
+D| Amazing. Mum and Dad are coming, and Anjali and Marcus too. We're going for dinner after. @@d_grad_family
 H| Am I allowed to cheer embarrassingly loud?
 D| It's expected. Uncle Raj would if he was coming.
-H| Ha. I'll do it on his behalf.
+H| Ha. I'll do it on his behalf. @@h_cheer_raj
 D| Also I've had a big week at work. Ifeoma asked me to lead the new restoration project in the Fal estuary in spring. @@d_fal_project
 H| Dev! That's a big deal. Leading it?
 D| Leading it! Which means I'll be writing grant reports. Moira would be laughing at me.
@@ -320,7 +320,7 @@ H| She'd be proud of you. What about Kelp, can he come on the boat?
 D| Absolutely not. He ate a sock on Tuesday.
 H| Ha. My news: I got V5 on Friday! The nasty overhang one. @@h_v5
 D| Wait, weren't you on V3 not long ago?
-H| I was. I've been training with this group on Wednesdays. They're very intense.
+H| I was. I've been training with this group on Wednesdays. They're very intense. @@h_wed_group
 D| Told you you'd make new climbing friends.
 H| You did. Twice now you've been right. It's unsettling.
 D| I'm a doctor now. I know things.
@@ -344,7 +344,7 @@ QUESTIONS = [
 ("single-hop", "What is the name of Hannah's niece?", "Iris.", "h_iris_born"),
 ("single-hop", "Where in Plymouth is Dev's flat?", "In Stonehouse, about two minutes from the water; it has a tiny balcony.", "d_plymouth_flat"),
 ("single-hop", "What place did Hannah get in the bouldering league?", "Fifth in the novice category.", "h_league_fifth"),
-("single-hop", "What leaving present did Callum give Dev?", "A bagpipe chanter.", "d_chanter_gift"),
+("single-hop", "What did Callum give Dev as a going-away gift?", "A bagpipe chanter.", "d_chanter_gift"),
 ("single-hop", "Who is Dev's manager at his new job?", "Ifeoma.", "d_manager"),
 ("single-hop", "What did Hannah lose at Lake Como?", "Her sunglasses, left on the boat across the lake (to Bellagio).", "h_lost_sunglasses"),
 ("single-hop", "What did Dev name the dog he adopted?", "Kelp (a scruffy two-year-old lurcher from a rescue in Cornwall).", "d_kelp"),
@@ -353,22 +353,22 @@ QUESTIONS = [
 ("multi-hop", "Which of Hannah's climbing partners later moved away, and where to?", "Rhys, her colleague who first took her climbing, moved to London because his partner got a job there.", "h_climb_start h_rhys_london"),
 ("multi-hop", "Did Dev keep the bike he bought in Glasgow when he moved to Plymouth?", "No. He bought a secondhand red Dawes in March but decided to sell it before the move because Plymouth is hilly.", "d_bike d_selling_bike"),
 ("multi-hop", "How many cats does Hannah have by the end, and what are their names?", "Two: Biscuit and Marmalade, a ginger cat from the rescue in Kirkstall.", "h_biscuit_plant h_marmalade_adopt h_marmalade_name"),
-("multi-hop", "What story did Dev use in his wedding speech that Hannah had teased him about months earlier?", "The time Anjali locked him in the garden shed; Hannah joked in February that he shouldn't mention it, and it got the biggest laugh at the wedding.", "d_wedding_como d_speech_shed"),
+("multi-hop", "What story did Dev use in his wedding speech that Hannah had teased him about months earlier?", "The time Anjali locked him in the garden shed; Hannah joked in February that he shouldn't mention it, and it got the biggest laugh at the wedding.", "h_shed_tease d_speech_shed"),
 ("multi-hop", "Where was Hannah living before her move, and where did she move to?", "She lived in Chapel Allerton until her landlord sold the flat, then moved to a two-bed in Headingley near the cricket ground.", "h_landlord_selling h_found_flat"),
 ("multi-hop", "How has Hannah's bouldering grade improved over the year?", "She got her first V3 in April and reached V5 in November.", "h_first_v3 h_v5"),
 ("multi-hop", "Is Dev's new job related to what he studied for his PhD?", "Yes. His thesis was on seagrass restoration in the Clyde, and at Sea Futures Trust he runs seagrass restoration work, for example the beds in Plymouth Sound.", "d_thesis_topic d_interview d_plymouth_sound"),
-("multi-hop", "Which figure in Dev's thesis gave him trouble in the viva, and what fieldwork was it from?", "The shoot density maps, whose colour scale the external examiner found confusing; the data came from his fieldwork on Cumbrae, out of Millport.", "d_fieldwork_cumbrae d_passed_viva"),
+("multi-hop", "Which figure in Dev's thesis gave him trouble in the viva, and what fieldwork was it from?", "The shoot density maps, whose colour scale the external examiner found confusing; the data came from his fieldwork on Cumbrae, out of Millport.", "d_fieldwork_cumbrae d_passed_viva d_viva_figure"),
 ("multi-hop", "Who helped Hannah move house, and how did it go?", "Her dad Graham drove his van and Chloe supervised. Graham reversed the van into a bollard (just a scratch), and Biscuit hid under the bath for two days.", "h_dad_van h_biscuit_bath"),
-("multi-hop", "Who introduced Dev to cold-water swimming, and what does his dog make of it?", "His manager Ifeoma, who has swum at Tinside Lido for ten years. Kelp stands at the edge and barks at him.", "d_swimming d_kelp"),
+("multi-hop", "Who introduced Dev to cold-water swimming, and what does his dog make of it?", "His manager Ifeoma, who has swum at Tinside Lido for ten years. Kelp stands at the edge and barks at him.", "d_swimming d_ifeoma_swim d_kelp_barks"),
 ("multi-hop", "Was Chloe's baby born before or after Hannah moved flats?", "After. Hannah moved on 18 May and Iris was born on Tuesday 2 July.", "h_move_date h_iris_born"),
-("multi-hop", "Which family members is Dev expecting at his graduation, and what did Hannah plan to do on behalf of someone who isn't coming?", "His mum and dad, plus Anjali and Marcus. Hannah said she'd cheer embarrassingly loudly on behalf of Uncle Raj, the uncle she danced with for forty minutes at the wedding.", "h_uncle_raj d_grad_date"),
+("multi-hop", "Which family members is Dev expecting at his graduation, and what did Hannah plan to do on behalf of someone who isn't coming?", "His mum and dad, plus Anjali and Marcus. Hannah said she'd cheer embarrassingly loudly on behalf of Uncle Raj, the uncle she danced with for forty minutes at the wedding.", "h_uncle_raj d_grad_family h_cheer_raj"),
 # temporal
 ("temporal", "Roughly when did Hannah start bouldering?", "Around 21 January 2024, two weeks before the conversation on 4 February 2024.", "h_climb_start"),
 ("temporal", "On what date was Hannah's birthday in 2024?", "Thursday 7 March 2024 (she turned 28).", "h_bday_kbbq h_age"),
 ("temporal", "When did Dev pass his viva?", "On Friday 14 June 2024, with minor corrections.", "d_viva_date d_passed_viva"),
 ("temporal", "When was Hannah's niece Iris born?", "Tuesday 2 July 2024.", "h_iris_born"),
 ("temporal", "When was Dev offered the Sea Futures job?", "Friday 24 May 2024.", "d_got_job"),
-("temporal", "How long after his job interview did Dev get the offer?", "About two and a half weeks: interview on Wednesday 8 May 2024, offer on Friday 24 May 2024.", "d_interview d_got_job"),
+("temporal", "How long after his job interview did Dev get the offer?", "About two and a half weeks: interview on Wednesday 8 May 2024, offer on Friday 24 May 2024.", "d_interview_wed d_interview d_got_job"),
 ("temporal", "On what date did baby Iris go to her first fireworks display, and who was going with her?", "Tuesday 5 November 2024 (bonfire night), at Roundhay Park, with Chloe, Ben and Hannah.", "h_roundhay"),
 ("temporal", "When did Dev's supervisor sign off his corrections?", "Saturday 27 July 2024.", "d_corrections_done"),
 ("temporal", "How long had Dev been in Plymouth when he started the morning swims at Tinside Lido?", "About seven weeks: he moved on 24 August 2024 and told Hannah about the swimming on 13 October 2024.", "d_move_date d_swimming"),
@@ -376,7 +376,7 @@ QUESTIONS = [
 ("open-domain", "In which country did Anjali and Marcus get married?", "Italy (at Lake Como).", "d_wedding_como"),
 ("open-domain", "Which Scottish island did Dev do his fieldwork on, and what body of water is it in?", "Great Cumbrae, in the Firth of Clyde.", "d_fieldwork_cumbrae"),
 ("open-domain", "Dev's dog is named after what kind of organism?", "A large brown seaweed (kelp), which suits a marine biologist.", "d_kelp"),
-("open-domain", "Is Hannah likely to enjoy a trip to a climbing crag like Almscliff now?", "Probably yes. She was scared of outdoor climbing in April, but by November she is climbing V5 and training with an intense Wednesday group.", "h_first_v3 h_v5"),
+("open-domain", "Is Hannah likely to enjoy a trip to a climbing crag like Almscliff now?", "Probably yes. She was scared of outdoor climbing in April, but by November she is climbing V5 and training with an intense Wednesday group.", "h_almscliff h_first_v3 h_v5 h_wed_group"),
 ("open-domain", "Would Hannah's new flat be handy for going to watch a Test match?", "Yes. It is in Headingley, near the cricket ground, which hosts Test cricket.", "h_found_flat"),
 ("open-domain", "Which Italian region was Hannah travelling to in September?", "Lombardy. She flew from Manchester to Milan and took the train up to Lake Como for the wedding.", "d_wedding_como h_flight"),
 ("open-domain", "Given his thesis and job, what kind of marine plant is Dev an expert in?", "Seagrass, a flowering marine plant that forms underwater meadows.", "d_thesis_topic d_plymouth_sound"),

@@ -21,7 +21,7 @@ M| Busy! The allotment has gone mad. I've got so many runner beans I'm giving th
 O| Save some for me ha
 M| I'll freeze you a bag. And Pepper ate a whole courgette off the plant yesterday, the little monkey. @@m_pepper_courgette
 O| Haha Pepper is a legend. Is she ok?
-M| She's perfectly fine, just very pleased with herself. Border terriers will eat anything.
+M| She's perfectly fine, just very pleased with herself. Border terriers will eat anything. @@m_border_terrier
 O| Give her a pat from me Nan.
 M| I will. Proud of you, love. Ring me on Sunday if you can. Love Nan x
 """),
@@ -46,7 +46,7 @@ O| Night Nan x
 ("2023-10-15T14:12:00+01:00", """
 O| Nan can you see me?? Is the video working?
 M| I can see you! Well, I can see your ceiling, Oliver.
-O| Ha you're holding the tablet upside down
+O| Ha Margaret you're holding the tablet upside down
 M| Oh for goodness' sake. There. Is that better?
 O| Yes! Perfect. See, told you WhatsApp video was easy. @@m_tablet_whatsapp
 M| It's marvellous. I'll be able to ring Doreen when she's at her daughter's in Scarborough.
@@ -58,7 +58,7 @@ O| Bit. We're doing a big job at a school in Gateshead. But Nan I've got news
 M| Go on then.
 O| I met a girl. Her name's Zoe. We met at my mate Kieran's birthday. @@o_met_zoe
 M| Oh Oliver! What's she like?
-O| She's really funny. She's at uni doing history. She knows loads about castles.
+O| She's really funny. She's at uni doing history. She knows loads about castles. @@o_zoe_castles
 M| Well you'll have to bring her to Whitby. We've got an abbey.
 O| Ha I'll tell her. Don't tell Dad yet
 M| My lips are sealed, love. Now, which button ends the call?
@@ -92,7 +92,7 @@ O| Yeah I told him and Mum at Sunday dinner. Mum made a big fuss. @@o_zoe_offici
 M| Of course she did. Karen loves a fuss. Is Zoe nice to you?
 O| She's great Nan. She made me watch a four hour documentary about Henry VIII though
 M| That's love, that is. Now, I have news too.
-O| Go on
+O| Go on Nan, spill
 M| I've joined the Whitby Community Choir. Doreen talked me into it. @@m_joined_choir
 O| NAN! Since when do you sing?
 M| I sang in the church choir until I was twenty-five, thank you very much. I'm an alto. @@m_alto
@@ -139,7 +139,7 @@ O| I've worn it like four times already. Zoe says it's "very cosy grandad chic"
 M| I'll take that as a compliment. Did she like the necklace?
 O| She loved it! She's coming to ours for tea next week. Dad's nervous
 M| Steven's always nervous. Now, I have a New Year's resolution.
-O| Go on
+O| Ooh go on then Nan
 M| Doreen and I have decided to go to Lisbon in the spring. We've never been abroad on our own. @@m_lisbon_plan
 O| NAN! That's class! Have you got a passport?
 M| I renewed it in November, actually. I've been planning this quietly.
@@ -156,11 +156,11 @@ M| Oh love. I'm sorry. What happened?
 O| Roundabout by the Metro Centre. Went when I shouldn't have. Serious fault. Everything else was fine @@o_failed_test
 M| Well, the roundabouts were always going to be the tricky bit. Baz did say "creative".
 O| Ha yeah. I'm gutted though. Kieran passed first time and he can't even park
-M| Kieran's not you. Lots of people fail the first time, Oliver. Your grandad failed twice.
-O| Really??
+M| Kieran's not you. Lots of people fail the first time, Oliver. Your grandad failed twice. @@m_frank_failed
+O| Grandad failed?? Really??
 M| Twice! And he drove a bus for thirty years after that. @@m_frank_bus
 O| No way Grandad drove buses
-M| The number 93 to Scarborough. Everyone knew him.
+M| The number 93 to Scarborough. Everyone knew him. He kept a tin of mint imperials by the ticket machine for the children, and at Christmas he wore a Santa hat all week even though the depot told him off every single year. @@m_frank_93
 O| That's made me feel loads better actually
 M| Good. Have you booked another one?
 O| Yeah, the 7th of March. Baz is doing roundabout lessons with me every week. @@o_retest_booked
@@ -186,14 +186,14 @@ O| Stout?? In food??
 M| It's the secret, Oliver. Grandad's favourite. Don't tell anyone.
 O| Haha I won't. Thanks Nan. Also I've got my wiring regs exam at college in June, the 18th Edition one. @@o_18th_edition
 M| Is that hard?
-O| Gary says it's the worst one. It's like a giant book of rules
+O| Gary says it's the worst one. It's like a giant book of rules @@o_gary_worst
 M| Well you always liked rules. You used to tell Ellie off for cheating at Monopoly.
 O| She did cheat tho
 M| She did. Good luck with the stew, love. Let me know how it goes.
 """),
 ("2024-03-08T18:55:00+00:00", """
-O| NAN
-O| I PASSED!!!
+O| NAN!!! Guess what
+O| I PASSED NAN!!!
 M| Oh Oliver! Your driving test? That's wonderful!
 O| Yesterday! Only three minors. Went round the Metro Centre roundabout perfect @@o_passed_test
 M| I knew you could do it. I'm so proud of you, love.
@@ -218,12 +218,12 @@ O| 2012 Ford Fiesta. Blue. It's Gary's cousin's, so he says it's honest @@o_car
 M| Was it expensive?
 O| £3,200. Took me ages to save. Insurance is a nightmare though @@o_car_price
 M| Your grandad always said buy from someone you know. Well done, Oliver.
-O| I've called it Bluey. Zoe thinks that's daft
+O| I've called it Bluey. Zoe thinks that's daft @@o_bluey
 M| I think it's lovely. Much better than Doreen's car, she calls hers "The Beast".
 O| Ha. How's the Portuguese going?
 M| Muito bem! I'm on a forty-day streak with the owl. @@m_duo_streak
-O| Wow forty days Nan that's more than me on anything
-M| I do it every morning with my tea. Doreen's given up, so I'll be the one ordering dinner.
+O| Forty days! Margaret you absolute machine, that's more than me on anything
+M| I do it every morning with my tea. Doreen's given up, so I'll be the one ordering dinner. @@m_duo_morning
 O| Ha. Ellie's got her mocks this week btw, she's living in her room
 M| Poor love. I'll send her a parcel of flapjack. Brain food.
 O| She'd love that
@@ -234,10 +234,10 @@ M| Oh wonderful. I'll get the spare room ready. Drive carefully, love.
 ("2024-04-24T17:15:00+01:00", """
 M| I'm home! Lisbon was absolutely wonderful, Oliver.
 O| NAN! Welcome back!! Tell me everything
-M| Oh where to start. We rode the old yellow tram, number 28, up all those steep hills. Doreen screamed at every corner. @@m_tram28
+M| Oh where to start. We rode the old yellow tram, number 28, up all those steep hills, and Doreen screamed at every corner. A young man gave me his seat and I was so flattered I didn't have the heart to tell him I'm perfectly capable of standing. @@m_tram28
 O| Haha I can picture it
 M| And we ate custard tarts every single day. Pastéis de nata. I might have had eleven. @@m_pasteis
-O| ELEVEN. Nan!
+O| ELEVEN?! Margaret! Behave!
 M| It's a holiday, Oliver. Calories don't count abroad.
 O| Fair. Did you get to use your Portuguese?
 M| I ordered dinner in Portuguese and the waiter answered in English. But he said my accent was "very nice". @@m_ordered_portuguese
@@ -245,10 +245,10 @@ O| That still counts!
 M| I think so. Doreen lost her sunhat on the second day. It blew off the castle walls.
 O| Noooo. RIP sunhat
 M| We went to a fado evening too, it was so sad and beautiful. I cried a bit. @@m_fado
-O| Aww Nan
+O| Aww Nan that's lovely
 M| I bought you something. A painted tile, blue and white. For your new place, whenever you get one. @@m_bought_tile
 O| Nan you're the best. Actually funny you say that
-M| Oh?
+M| Oh? What do you mean, love?
 O| I'll tell you properly soon, nothing's signed yet
 M| You can't leave your nan in suspense like that!
 O| Ha soon I promise!!
@@ -278,19 +278,19 @@ O| Nan we're in! First week in the new house done
 M| Oh well done, love. How is it?
 O| Good! Bit messy. Josh does not wash up
 M| Every house has one. Make a rota. Grandad and I had a rota for forty years.
-O| Haha I'll try. I burned the rice on Wednesday though
+O| Haha I'll try. I burned the rice on Wednesday though @@o_rice_wed
 M| Oliver! How do you burn rice?
 O| I went to the shop and forgot it was on @@o_burned_rice
 M| Well, at least it wasn't the Yorkshires again. Did the smoke alarm go?
 O| Yeah the neighbours came round lol
 M| That's one way to meet them. I've got news as well, a little one.
-O| Go on
+O| Go on then Nan, what is it
 M| Alan next door fixed my fence. Pepper had been squeezing through the gap and visiting his hens. @@m_alan_fence
 O| Haha Pepper the hen hunter
 M| She just wants friends. The hens don't agree.
 O| Lol. Oh and big news, I passed my 18th Edition exam! Got 82 percent @@o_passed_18th
 M| Oliver, that's brilliant! Was it the big rule book one?
-O| Yeah! Gary took me for a pint after
+O| Yeah! Gary took me for a pint after @@o_gary_pint
 M| Well deserved. You're doing so well, love. I'm very proud.
 O| Thanks Nan. And I put your tile up! It's above the kettle @@o_tile_kettle
 M| Perfect place. You'll see it every time you make a brew.
@@ -301,16 +301,16 @@ O| Yes! Me and Zoe are driving down on the Saturday morning. Staying till Monday
 M| Lovely. I've aired the spare room and bought the good biscuits.
 O| Haha the fancy ones from Botham's?
 M| Of course. Zoe's a guest.
-O| She's so excited. She wants to go up to the abbey
+O| She's so excited. She wants to go up to the abbey @@o_zoe_abbey
 M| We'll go up the 199 steps. I'll take it slowly and she can tell me all the history.
 O| She'll love that Nan. Ellie finished her GCSEs btw
 M| Oh, thank goodness. How does she think she did?
 O| She thinks ok. She wants to do A-levels in art and photography @@o_ellie_alevels
 M| Oh, she always drew beautifully. She used to draw Pepper on napkins.
 O| Ha yeah. She's doing a portrait of Pepper for you actually. Don't tell her I told you
-M| My lips are sealed. Oh, the jam! I've decided on strawberry and black pepper.
+M| My lips are sealed. Oh, the jam! I've decided on strawberry and black pepper. @@m_black_pepper
 O| Black pepper?? In jam??
-M| Doreen read about it in a magazine. It's very modern. It's for the show on the seventh of August.
+M| Doreen read about it in a magazine. It's very modern. It's for the show on the seventh of August. @@m_show_date
 O| Nan you're going to win this year I can feel it
 M| Let's not count chickens. Drive safe on the thirteenth, love.
 O| Will do. See you soon!!
@@ -318,7 +318,7 @@ O| Will do. See you soon!!
 ("2024-07-21T18:00:00+01:00", """
 M| Thank you for coming, Oliver. The house feels very quiet now.
 O| Thanks for having us Nan! It was the best weekend
-M| Zoe is a lovely girl. She knew more about the abbey than the tour guide.
+M| Zoe is a lovely girl. She knew more about the abbey than the tour guide, and she didn't once complain about the steps, even when that seagull took her ice cream. You hold on to that one, Oliver.
 O| Haha she really did. She's still talking about it
 M| And the Magpie Café! I haven't had fish and chips that good in years. @@m_magpie
 O| Zoe said it's the best she's ever had. Even better than Tynemouth
@@ -349,10 +349,10 @@ QUESTIONS = [
 ("single-hop", "What colour is the jumper Margaret knitted for Oliver?", "Bottle green.", "m_jumper_green"),
 ("single-hop", "What choir did Margaret join?", "The Whitby Community Choir; Doreen talked her into it.", "m_joined_choir"),
 ("single-hop", "What went wrong when Oliver cooked at Christmas?", "He burned the Yorkshire puddings black and set the smoke alarm off twice.", "o_burned_yorkshires"),
-("single-hop", "What was Grandad Frank's job?", "He drove a bus for thirty years, the number 93 to Scarborough.", "m_frank_bus"),
-("single-hop", "What type of seed potatoes did Margaret order?", "Charlotte.", "m_seed_potatoes"),
+("single-hop", "What was Grandad Frank's job?", "He drove a bus for thirty years, the number 93 to Scarborough.", "m_frank_bus m_frank_93"),
+("single-hop", "Which potato variety did Margaret pick for this year's allotment?", "Charlotte.", "m_seed_potatoes"),
 ("single-hop", "What is the secret ingredient in Margaret's beef stew?", "Stout.", "m_stew_recipe"),
-("single-hop", "What car did Oliver buy?", "A blue 2012 Ford Fiesta from Gary's cousin; he calls it Bluey.", "o_car"),
+("single-hop", "What car did Oliver buy?", "A blue 2012 Ford Fiesta from Gary's cousin; he calls it Bluey.", "o_car o_bluey"),
 ("single-hop", "What happened when Margaret tried ordering dinner in Portuguese in Lisbon?", "The waiter answered in English, but he said her accent was very nice.", "m_ordered_portuguese"),
 ("single-hop", "What souvenir did Margaret bring back for Oliver?", "A blue and white painted tile.", "m_bought_tile"),
 ("single-hop", "Who is Oliver sharing a house with?", "Kieran and Josh, in Heaton.", "o_moving_heaton"),
@@ -361,16 +361,16 @@ QUESTIONS = [
 # multi-hop
 ("multi-hop", "Where did Oliver end up putting the souvenir Margaret brought back from Lisbon?", "The painted tile is in the kitchen of his Heaton house, above the kettle.", "m_bought_tile o_tile_kettle"),
 ("multi-hop", "Did the recipe Margaret gave Oliver for Valentine's Day work out?", "Mostly. She gave him her beef stew recipe; Zoe loved it and he burned nothing, but he forgot the dumplings.", "m_stew_recipe o_stew_valentine"),
-("multi-hop", "What story about Oliver's grandfather did Margaret tell to cheer him up after his failed test, and how did it turn out for Oliver?", "That Grandad Frank failed his driving test twice and then drove buses for thirty years. Oliver passed on his second attempt.", "m_frank_bus o_passed_test"),
+("multi-hop", "What story about Oliver's grandfather did Margaret tell to cheer him up after his failed test, and how did it turn out for Oliver?", "That Grandad Frank failed his driving test twice and then drove buses for thirty years. Oliver passed on his second attempt.", "m_frank_failed m_frank_bus o_passed_test"),
 ("multi-hop", "What caused Oliver to fail his first driving test, and did it go better on the retest?", "He pulled out when he shouldn't have at the Metro Centre roundabout (a serious fault). On the retest he took that roundabout perfectly and passed with three minors.", "o_failed_test o_passed_test"),
-("multi-hop", "What jam is Margaret planning for the 2024 show, and how is it different from the one she entered before?", "Strawberry and black pepper jam; in 2023 she entered rhubarb and ginger and came second.", "m_jam_second m_strawberry_plan"),
-("multi-hop", "Which kitchen mishaps has Oliver had since Christmas 2023?", "He burned the Yorkshire puddings at Christmas (smoke alarm twice) and burned rice in his new house when he went to the shop and left it on.", "o_burned_yorkshires o_burned_rice"),
+("multi-hop", "What jam is Margaret planning for the 2024 show, and how is it different from the one she entered before?", "Strawberry and black pepper jam; in 2023 she entered rhubarb and ginger and came second.", "m_jam_second m_strawberry_plan m_black_pepper"),
+("multi-hop", "Which kitchen mishaps has Oliver had since Christmas 2023?", "He burned the Yorkshire puddings at Christmas (smoke alarm twice) and burned rice in his new house when he went to the shop and left it on.", "o_burned_yorkshires o_rice_wed o_burned_rice"),
 ("multi-hop", "Did Margaret's Portuguese study pay off on her trip?", "Partly. She practised on Duolingo every morning (a 40-day streak by March), and in Lisbon she ordered dinner in Portuguese, though the waiter replied in English.", "m_portuguese m_duo_streak m_ordered_portuguese"),
-("multi-hop", "How did Oliver's boss Gary figure in his progress during the year?", "Gary let him wire a consumer unit under supervision in November, his cousin sold Oliver his car, and he took Oliver for a pint after he passed the 18th Edition exam.", "o_consumer_unit o_car o_passed_18th"),
+("multi-hop", "How did Oliver's boss Gary figure in his progress during the year?", "Gary let him wire a consumer unit under supervision in November, his cousin sold Oliver his car, and he took Oliver for a pint after he passed the 18th Edition exam.", "o_consumer_unit o_car o_gary_pint"),
 ("multi-hop", "How is Oliver's sister Ellie getting on with school?", "She started Year 11 in September 2023 and finished her GCSEs in June 2024; she wants to do art and photography A-levels.", "o_ellie_y11 o_ellie_alevels"),
 ("multi-hop", "Who came along on Oliver's July visit to Whitby, and what did they eat while there?", "Zoe came with him, and they had fish and chips with Margaret at the Magpie Café.", "o_visit_plan m_magpie"),
 ("multi-hop", "What things has Margaret made or given Oliver over the year?", "A bottle-green jumper she knitted for Christmas, her beef stew recipe for Valentine's Day, and a painted tile from Lisbon for his new place.", "m_knitting_jumper m_stew_recipe m_bought_tile"),
-("multi-hop", "How did Oliver's 18th Edition wiring exam go?", "He took it at college in June 2024, the one Gary calls the worst, and passed with 82 percent.", "o_18th_edition o_passed_18th"),
+("multi-hop", "How did Oliver's 18th Edition wiring exam go?", "He took it at college in June 2024, the one Gary calls the worst, and passed with 82 percent.", "o_18th_edition o_gary_worst o_passed_18th"),
 # temporal
 ("temporal", "On what date did Oliver start his apprenticeship?", "Monday 4 September 2023.", "o_apprentice_start"),
 ("temporal", "When was Margaret's 2023 show, where she came second?", "Saturday 23 September 2023, the day before she told Oliver.", "m_jam_second"),
@@ -378,15 +378,15 @@ QUESTIONS = [
 ("temporal", "When did Oliver pass his driving test?", "Thursday 7 March 2024.", "o_retest_booked o_passed_test"),
 ("temporal", "How long after his first driving test did Oliver pass?", "About seven weeks: he failed on 18 January 2024 and passed on 7 March 2024.", "o_test_booked o_failed_test o_passed_test"),
 ("temporal", "How many nights was Margaret in Lisbon?", "Five nights, flying out on 15 April 2024 and back on 20 April 2024.", "m_lisbon_dates"),
-("temporal", "When did Oliver burn the rice in his new house?", "Wednesday 5 June 2024.", "o_burned_rice"),
+("temporal", "When did Oliver burn the rice in his new house?", "Wednesday 5 June 2024.", "o_rice_wed"),
 ("temporal", "How long did Margaret stay in Newcastle for Christmas 2023?", "From 22 to 27 December 2023, about five days.", "m_christmas_plan"),
-("temporal", "When is the 2024 show where Margaret will enter her new jam?", "7 August 2024.", "m_strawberry_plan"),
+("temporal", "When is the 2024 show where Margaret will enter her new jam?", "7 August 2024.", "m_strawberry_plan m_show_date"),
 # open-domain
-("open-domain", "What famous landmark did Zoe want to see in Whitby, and why might it interest her?", "Whitby Abbey, up the 199 steps. She studies history and loves castles and old buildings.", "o_met_zoe o_visit_plan"),
-("open-domain", "What kind of dog is Pepper, and what is that breed known for?", "A Border terrier, a small, hardy terrier breed; Margaret says they will eat anything.", "m_pepper_courgette"),
+("open-domain", "What famous landmark did Zoe want to see in Whitby, and why might it interest her?", "Whitby Abbey, up the 199 steps. She studies history and loves castles and old buildings.", "o_zoe_castles o_zoe_abbey"),
+("open-domain", "What kind of dog is Pepper, and what is that breed known for?", "A Border terrier, a small, hardy terrier breed; Margaret says they will eat anything.", "m_pepper_courgette m_border_terrier"),
 ("open-domain", "Which famous Lisbon sweet did Margaret eat every day?", "Pastéis de nata, the Portuguese custard tarts.", "m_pasteis"),
 ("open-domain", "What music did Margaret hear in the evening in Lisbon, and what is it like?", "Fado, a traditional Portuguese style of mournful songs. She found it sad and beautiful and cried a bit.", "m_fado"),
 ("open-domain", "Oliver's 18th Edition exam is about which set of rules?", "The IET Wiring Regulations (BS 7671), the UK rules for electrical installations.", "o_18th_edition"),
-("open-domain", "Would a Duolingo gift subscription be a good present for Margaret?", "Yes. She uses the app every morning with her tea to learn Portuguese and kept a long streak.", "m_portuguese m_duo_streak"),
+("open-domain", "Would a Duolingo gift subscription be a good present for Margaret?", "Yes. She uses the app every morning with her tea to learn Portuguese and kept a long streak.", "m_portuguese m_duo_streak m_duo_morning"),
 ("open-domain", "What voice part does Margaret sing, and is it higher or lower than Doreen's?", "Alto, which is lower than Doreen's soprano.", "m_alto m_doreen_soprano"),
 ]
