@@ -119,3 +119,16 @@ def test_time_expressions_become_windows_around_session_dates() -> None:
         h = parse(q, now)
         assert (_day(h.start), _day(h.end)) == (start, end), q
     assert not parse("a spring day by the lake", now).window
+
+
+def test_a_question_with_an_apostrophe_word_is_searched_not_refused(tmp_path: Path) -> None:
+    # PlainCodec hands FTS5 the words themselves; "o'clock" was an FTS5 syntax error.
+    svc = _service(tmp_path)
+    sid = svc.start_session("conv-1", time="2024-05-11T09:00:00Z")
+    svc.add_turn("conv-1", sid, "user", "See you at five o'clock by the lake.", time="2024-05-11T09:00:00Z", turn_id="t9",
+                 speaker="Caroline")
+    svc.end_session("conv-1", sid)
+    for mode in ("hybrid", "bm25"):
+        hits = svc.search("conv-1", "what happens at five o'clock?", k=3, mode=mode, reinforce=False)
+        assert any("t9" in h.source_ids for h in hits), mode
+    svc.close()

@@ -555,7 +555,7 @@ class Store:
         toks = list(dict.fromkeys(self.blind_terms(query)))
         if not toks:
             return []
-        match = f'pid:p{pid} AND body:({" OR ".join(toks)})'
+        match = f'pid:p{pid} AND body:({" OR ".join(_fts_string(t) for t in toks)})'
         rows = self.conn.execute(
             "SELECT rowid, bm25(fts, 1.0, 0.0) AS s FROM fts WHERE fts MATCH ? ORDER BY s LIMIT ?",
             (match, limit)).fetchall()
@@ -581,7 +581,7 @@ class Store:
             return []
         scores: dict[int, float] = {}
         for tok in toks:
-            match = f'pid:p{pid} AND body:{tok}'
+            match = f'pid:p{pid} AND body:{_fts_string(tok)}'
             n_t = int(self.conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])
             if not n_t:
                 continue
@@ -769,6 +769,12 @@ class Store:
             c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             c.execute("UPDATE meta SET value=? WHERE key='key_id'", (new.key_id.hex(),))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _fts_string(token: str) -> str:
+    """A token as an FTS5 string: the HMAC tokens need no quoting, but PlainCodec's are the words
+    themselves, and a word with an apostrophe ("o'clock") was an FTS5 syntax error."""
+    return '"' + token.replace('"', '""') + '"'
 
 
 def _statements(script: str) -> list[str]:
