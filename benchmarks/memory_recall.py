@@ -13,6 +13,16 @@ It builds the longchat set if missing (benchmarks/data/build_longchat.py, seed 7
   the set's turn ids are passed as the memory's turn ids, so each hit's ``source_ids`` are
   compared with the evidence directly.
 
+Any folder in the same format is accepted (``--set DIR``: ``turns.jsonl`` {user, session, id,
+speaker, role, text, time} and ``questions.jsonl`` {qid, user, type, question, answer, evidence,
+stale, time}); the sets the project keeps are under ``benchmarks/data/memsets/`` (README there).
+
+Splits (``--split dev|test|all``): whole conversations are held out, never single questions, so
+that no turn a dev question was tuned on is evidence for a test question. The set's ``user`` ids
+(one per conversation or patient) go to dev or test by the parity of
+``sha256(SPLIT_SALT + user)``, each on its own, so a split never moves when a set grows; the
+salt was picked from the ids alone so that the sets as planned split in exact halves. Weights are chosen on dev (``benchmarks.memory_tune``), then test is reported once.
+
 Metrics are defined in ``benchmarks.memory_retrievers``. Figures go to stdout (a table) and, with
 ``--json``, to a file.
 """
@@ -64,21 +74,95 @@ def code_version() -> str:
 
 
 def embed_cached(embedder: Any, texts: Sequence[str], tag: str) -> np.ndarray:
-    """Embed once per distinct text list; the cache key is the sha256 of the texts."""
-    h = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-    path = CACHE / f"vec-{tag}-{h}.npy"
+    """Embed each distinct text once across runs: vectors are kept by the sha256 of the text in
+    ``CACHE/textvecs-<tag>.npz`` (a split or a new set re-embeds only the texts it adds)."""
+    import zipfile
+
+    path = CACHE / f"textvecs-{tag}.npz"
+    known: dict[str, np.ndarray] = {}
     if path.exists():
-        return np.load(path)
-    vecs = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, vecs)
-    return vecs
+        try:
+            with np.load(path) as z:
+                known = dict(zip(z["keys"].tolist(), z["vecs"]))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            known = {}
+    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
+    missing = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in known))
+    if missing:
+        first = {}
+        for i in missing:
+            first.setdefault(keys[i], i)
+        idx = list(first.values())
+        vecs = np.asarray(embedder.embed([texts[i] for i in idx]), dtype=np.float32)
+        known.update({keys[i]: v for i, v in zip(idx, vecs)})
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
+        tmp.replace(path)
+    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+
+
+# Chosen once, before any figure was looked at, from the conversation ids alone (p000-p023,
+# tp-a-1..4 + tp-b-1..4, kp-1..14): the first salt of the form that halves each set exactly.
+SPLIT_SALT = "edgemem/memsplit/23/"
+
+
+def split_of(user: str) -> str:
+    """"dev" or "test" for one conversation (one ``user``), from the parity of a salted sha256 of
+    its id alone: a conversation's split never changes when a set gains conversations."""
+    return "dev" if int(hashlib.sha256((SPLIT_SALT + user).encode("utf-8")).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def split_users(users: Sequence[str]) -> dict[str, list[str]]:
+    """{"dev": [...], "test": [...]} of the distinct ``users``."""
+    out: dict[str, list[str]] = {"dev": [], "test": []}
+    for u in sorted(set(users)):
+        out[split_of(u)].append(u)
+    return out
+
+
+def load_set(folder: Path, split: str = "all") -> tuple[list[dict], list[dict]]:
+    """Turns and questions of one set, restricted to a split's conversations.
+
+    Sets other than longchat answer in free prose, so ``answer_literal`` marks the questions whose
+    answer string occurs in an evidence turn (only those count for answer@10). ``folder`` may name
+    several folders joined by commas (``twoperson_a,twoperson_b``: one set from two writers)."""
+    folders = [Path(f) for f in str(folder).split(",")]
+    turns: list[dict] = []
+    questions: list[dict] = []
+    for f in folders:
+        t, q = build_longchat.load(f)
+        turns += t
+        questions += q
+    meta = folders[0] / "meta.json"
+    longchat = len(folders) == 1 and meta.exists() and "seed" in json.loads(meta.read_text(encoding="utf-8"))
+    if not longchat:
+        text = {t["id"]: t["text"].lower() for t in turns}
+        for q in questions:
+            a = str(q.get("answer") or "").lower().strip()
+            q["answer_literal"] = bool(a) and any(a in text.get(e, "") for e in q["evidence"])
+    if split != "all":
+        keep = set(split_users([t["user"] for t in turns])[split])
+        turns = [t for t in turns if t["user"] in keep]
+        questions = [q for q in questions if q["user"] in keep]
+    return turns, questions
+
+
+def retrieval_config(spec: str | None) -> Any:
+    """A ``RetrievalConfig`` from a JSON object (inline or a file), or the frozen default."""
+    from edgemem.memory.retrieval import RetrievalConfig
+
+    if not spec:
+        return RetrievalConfig()
+    p = Path(spec)
+    d = json.loads(p.read_text(encoding="utf-8")) if p.exists() else json.loads(spec)
+    return RetrievalConfig(**d)
 
 
 def run_baselines(turns: list[dict], questions: list[dict], embedder: Any, k: int) -> dict[str, list[dict]]:
     """Per-question metric rows for bm25, dense and rrf."""
-    t_vecs = embed_cached(embedder, [t["text"] for t in turns], "turns")
-    q_vecs = embed_cached(embedder, [q["question"] for q in questions], "questions")
+    t_vecs = embed_cached(embedder, [t["text"] for t in turns], "minilm")
+    q_vecs = embed_cached(embedder, [q["question"] for q in questions], "minilm")
     by_user: dict[str, list[int]] = defaultdict(list)
     for i, t in enumerate(turns):
         by_user[t["user"]].append(i)
@@ -192,7 +276,13 @@ def table(results: dict[str, dict[str, dict[str, float]]], metric: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Evidence recall@k: BM25 / dense / RRF baselines vs edgemem memory.")
-    ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="folder of a built longchat set (built if missing)")
+    ap.add_argument("--set", type=Path, default=DEFAULT_SET,
+                    help="folder with turns.jsonl + questions.jsonl, or several joined by commas "
+                         "(default: the longchat set, built if missing)")
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                    help="which conversations: dev (choose weights on it), test (report once), all")
+    ap.add_argument("--retrieval", default=None,
+                    help="RetrievalConfig overrides as JSON (inline or a file); default: the frozen defaults")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--patients", type=int, default=0, help="use only the first N patients (0 = all)")
     ap.add_argument("--no-edgemem", action="store_true", help="baselines only")
@@ -214,9 +304,12 @@ def main(argv: list[str] | None = None) -> None:
                          "baselines keep MiniLM, and every text is embedded by it (implies --no-memo)")
     a = ap.parse_args(argv)
 
-    if not (a.set / "turns.jsonl").exists():
+    if not (a.set / "turns.jsonl").exists() and a.set == DEFAULT_SET:
         build_longchat.write(a.set, *build_longchat.build())
-    turns, questions = build_longchat.load(a.set)
+    for f in str(a.set).split(","):
+        if not (Path(f) / "turns.jsonl").exists():
+            raise SystemExit(f"error: no turns.jsonl in {f}")
+    turns, questions = load_set(a.set, a.split)
     if a.paraphrase:
         questions = build_longchat.paraphrase(questions)
     if a.patients:
@@ -226,7 +319,9 @@ def main(argv: list[str] | None = None) -> None:
     from .memory_embedder import load_embedder
 
     embedder = load_embedder()
-    out: dict[str, Any] = {"k": a.k, "turns": len(turns), "questions": len(questions),
+    out: dict[str, Any] = {"set": str(a.set), "split": a.split,
+                           "users": sorted({t["user"] for t in turns}), "k": a.k, "turns": len(turns),
+                           "questions": len(questions),
                            "patients": len({t["user"] for t in turns}), "code": code_version(),
                            "embed_roles": a.embed_roles or "service default"}
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -247,11 +342,12 @@ def main(argv: list[str] | None = None) -> None:
             from .memory_embedder import Memoized
 
             texts = [t["text"] for t in turns]
-            mem_embedder = Memoized(embedder, texts, embed_cached(embedder, texts, "turns"))
+            mem_embedder = Memoized(embedder, texts, embed_cached(embedder, texts, "minilm"))
         with tempfile.TemporaryDirectory(prefix="edgemem-recall-") as tmp:
             home = a.home or Path(tmp)
             rows, facts = run_edgemem(turns, questions, mem_embedder, a.k, home, a.profile,
                                       modes=a.modes.split(","), live=not a.batch_import,
+                                      retrieval=retrieval_config(a.retrieval),
                                       **({"embed_roles": a.embed_roles.split(",")} if a.embed_roles else {}))
         if hasattr(mem_embedder, "hits"):
             facts["memoized_embeddings"] = {"hits": mem_embedder.hits, "misses": mem_embedder.misses}

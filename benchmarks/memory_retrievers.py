@@ -106,7 +106,13 @@ class RankedHit:
 
 
 def answer_checkable(q: dict) -> bool:
-    """Whether the answer is a literal of the conversation that a hit can contain."""
+    """Whether the answer is a literal of the conversation that a hit can contain.
+
+    A set may say so per question (``answer_literal``, which ``memory_recall`` sets when the
+    answer occurs in an evidence turn: the two-person and kiosk sets answer in free prose);
+    longchat's own types are literal by construction."""
+    if "answer_literal" in q:
+        return bool(q["answer_literal"])
     return q["type"] in ("single-hop", "update", "recency", "advice")
 
 

@@ -62,8 +62,8 @@ def real_vectors(embedder: Any | None = None) -> tuple[np.ndarray, np.ndarray]:
         from .memory_embedder import load_embedder
 
         embedder = load_embedder()
-    return (embed_cached(embedder, [t["text"] for t in turns], "turns"),
-            embed_cached(embedder, [q["question"] for q in questions], "questions"))
+    return (embed_cached(embedder, [t["text"] for t in turns], "minilm"),
+            embed_cached(embedder, [q["question"] for q in questions], "minilm"))
 
 
 def synthesize(real: np.ndarray, n: int, seed: int, noise: float = 0.6, chunk: int = 200_000) -> np.ndarray:

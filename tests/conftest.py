@@ -16,6 +16,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("EDGEMEM_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    # A fresh home would otherwise get MiniLM converted from the installed package (90 MB, seconds);
+    # tests of that step (test_memory_home_embedder.py) lift this.
+    monkeypatch.setenv("EDGEMEM_NO_PACKAGE_EMBEDDER", "1")
     return home
 
 

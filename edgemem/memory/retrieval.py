@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..lru import LRU
-from . import timeparse
+from . import speakers, timeparse
 from .store import split_key
 from .text import fold, fuzzy_score, unique_terms
 from .types import KIOSK_SPEAKER, Hit
@@ -36,9 +36,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class RetrievalConfig:
+    """Fusion weights and boosts. Frozen 2026-12-07 from ``benchmarks.memory_tune`` on the dev
+    splits of three sets (longchat, two-person chats, kiosk chats; coordinate ascent, objective
+    the mean margin over each set's best raw-turn baseline): w_bm25 0.5 -> 1.0, expand 0.35 ->
+    0.2, w_self 0.5, w_when 1.0, dense_drop_names, neighbour 0.3; the rest kept
+    (benchmarks/results/memory-tune-dev.json, docs/memory-eval.md). Change them only the same way."""
+
     rrf_k: float = 60.0
     w_dense: float = 1.0
-    w_bm25: float = 0.5
+    w_bm25: float = 1.0
     w_fuzzy: float = 0.8
     w_time: float = 0.8
     w_recent: float = 1.0
@@ -47,12 +53,22 @@ class RetrievalConfig:
     w_first: float = 1.0
     tier_prior: dict[str, float] = field(default_factory=lambda: {"long": 1.15, "summary": 1.0, "turn": 1.0,
                                                                    "working": 0.9, "short": 1.05})
-    expand: float = 0.35  # share of a note/summary's score lent to each of its source turns
+    expand: float = 0.2  # share of a note/summary's score lent to each of its source turns
     depth: int = 50  # candidates per retriever (>= 5 k)
     fuzzy_min: float = 0.34
     collapse: bool = True
     smalltalk: float = 0.5  # score factor for greeting/thanks turns with no content
     rerank: int = 50  # with an i8 index: exact re-rank of this many HNSW candidates
+    local_idf: bool = True  # BM25 with the patient's own document frequencies (Store.bm25_local)
+    w_speaker: float = 1.0  # a question naming a speaker: that speaker's own turns, best first
+    w_self: float = 0.5  # a first-person question: the user role's turns, best first
+    addressed: float = 1.0  # factor for another speaker's turn that names the asked-about speaker
+    w_when: float = 1.0  # a "when" question: candidate turns that state a time, best first
+    dense_drop_names: bool = True  # embed the question without the named speakers' names
+    neighbour: float = 0.3  # share of a turn's score lent to the reply after it (half to the turns around)
+    neighbour_top: int = 20  # how many of the best turns lend to their neighbours
+    neighbour_span: int = 2  # lend to the turns up to this many after a match (and one before)
+    neighbour_sum: bool = False  # a turn between two matches gets both loans (else the larger)
 
 
 def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
@@ -65,8 +81,16 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
     lists: dict[str, list[tuple[tuple[str, Any], float]]] = {}
     store = svc.store
 
+    who: list[str] = []
+    role_of: dict[str, str] = {}
+    if mode == "hybrid":
+        role_of = svc.speakers(pid)
+        who = speakers.named(query, role_of)
     if mode in ("hybrid", "dense", "rrf") and svc.embedder is not None:
-        qv = svc.embed([query])
+        dense_query = query
+        if who and cfg.dense_drop_names:
+            dense_query = speakers.without_names(query, who) or query
+        qv = svc.embed([dense_query])
         if qv is not None:
             index = svc.index(pid)
             found = index.search(qv[0], max(depth, cfg.rerank if index.precision == "i8" else 0))
@@ -81,7 +105,10 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                     sims = mat.astype(np.float32) @ qv[0]
                     found = sorted(zip(keys, sims.tolist()), key=lambda x: -x[1])
             lists["dense"] = [(_ref(key), sim) for key, sim in found[:depth]]
-    if mode in ("hybrid", "bm25", "rrf"):
+    if mode == "hybrid" and cfg.local_idf:
+        drop = [w for label in who for w in speakers.name_words(label)]
+        lists["bm25"] = [(_ref(key), s) for key, s in store.bm25_local(pid, query, depth, drop=drop)]
+    elif mode in ("hybrid", "bm25", "rrf"):
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
     ring = svc.ring(pid) if mode == "hybrid" else None
     if ring is not None and len(ring):
@@ -126,12 +153,14 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         lists["kind"] = kind_list[:depth]
     items: dict[tuple[str, Any], Hit] = {}
     open_sessions = svc.open_session_ids()
+    place: dict[tuple[str, Any], tuple[str, int]] = {}  # turn ref -> (session, seq)
     for t in store.turns(pid, ids=turn_ids):
         if t.get("speaker") == KIOSK_SPEAKER:
             continue  # the kiosk's own words are never recalled as memories
+        place[("t", t["id"])] = (t["session_id"], t["seq"])
         tier = "working" if t["session_id"] in open_sessions else "turn"
         items[("t", t["id"])] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
-                                    kind=t["role"])
+                                    kind=t["role"], speaker=t["speaker"])
     for m in store.memories(pid, ids=mem_ids, status="active"):
         items[("m", m["id"])] = Hit(text=m["text"], score=0.0, tier=m["tier"], source_ids=list(m["source_ids"]),
                                     memory_id=m["id"], kind=m["kind"], time=m["event_time"] or m["created"])
@@ -158,6 +187,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
             scores[ref] = scores.get(ref, 0.0) + w / (cfg.rrf_k + rank)
             why.setdefault(ref, {})[name] = rank
     if mode == "hybrid":
+        _person_lists(query, who, role_of, items, scores, why, cfg)
         if hint.window:
             inside = sorted((r for r, h in items.items() if h.time is not None and hint.start <= h.time < hint.end),  # type: ignore[operator]
                             key=lambda r: -scores.get(r, 0.0))
@@ -193,14 +223,18 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                         continue
                     tier = "working" if t["session_id"] in open_sessions else "turn"
                     ref = ("t", t["id"])
+                    place[ref] = (t["session_id"], t["seq"])
                     items[ref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
-                                     kind=t["role"])
+                                     kind=t["role"], speaker=t["speaker"])
                     by_tid[t["tid"]] = ref
             for tid, bonus in lent.items():
                 ref = by_tid.get(tid)
                 if ref is not None:
                     scores[ref] = scores.get(ref, 0.0) + bonus
                     why.setdefault(ref, {})["expanded"] = round(bonus, 5)
+
+        if cfg.neighbour:
+            _lend_to_neighbours(store, pid, items, scores, why, place, open_sessions, cfg)
 
     ranked = sorted(scores.items(), key=lambda x: -x[1])
     out: list[Hit] = []
@@ -218,6 +252,95 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         if len(out) >= k:
             break
     return out
+
+
+def _lend_to_neighbours(store: Any, pid: int, items: dict[tuple[str, Any], Hit], scores: dict[tuple[str, Any], float],
+                        why: dict[tuple[str, Any], dict[str, Any]], place: dict[tuple[str, Any], tuple[str, int]],
+                        open_sessions: set[str], cfg: RetrievalConfig) -> None:
+    """A turn that matches lends to the turns around it, most to the reply after it.
+
+    In a conversation the answer is often the next turn and says none of the question's words:
+    "I've started knitting you a jumper." / "What colour?" / "Bottle green." A question about
+    the jumper's colour matches the first; the fact is two turns on."""
+    offsets = {d: 1.0 / d for d in range(1, max(cfg.neighbour_span, 1) + 1)}
+    offsets[-1] = 0.5
+    best = sorted((r for r in scores if r[0] == "t" and r in place), key=lambda r: -scores[r])[:cfg.neighbour_top]
+    want: dict[str, set[int]] = {}
+    for ref in best:
+        sid, seq = place[ref]
+        want.setdefault(sid, set()).update(seq + d for d in offsets)
+    if not want:
+        return
+    by_place = {v: r for r, v in place.items()}
+    lent: dict[tuple[str, Any], float] = {}
+    rows = {}
+    for sid, seqs in want.items():
+        for t in store.turns_at(pid, sid, sorted(seqs)):
+            rows[(sid, t["seq"])] = t
+    for ref in best:
+        sid, seq = place[ref]
+        for d, share in offsets.items():
+            t = rows.get((sid, seq + d))
+            if t is None:
+                continue
+            nref = by_place.get((sid, seq + d), ("t", t["id"]))
+            if nref not in items:
+                tier = "working" if sid in open_sessions else "turn"
+                items[nref] = Hit(text=t["text"], score=0.0, tier=tier, source_ids=[t["tid"]], time=t["time"],
+                                  kind=t["role"], speaker=t["speaker"])
+                place[nref] = (sid, t["seq"])
+            loan = cfg.neighbour * share * scores[ref]
+            lent[nref] = lent.get(nref, 0.0) + loan if cfg.neighbour_sum else max(lent.get(nref, 0.0), loan)
+    for ref, bonus in lent.items():
+        scores[ref] = scores.get(ref, 0.0) + bonus
+        why.setdefault(ref, {})["neighbour"] = round(bonus, 5)
+
+
+def _person_lists(query: str, who: list[str], role_of: dict[str, str], items: dict[tuple[str, Any], Hit],
+                  scores: dict[tuple[str, Any], float], why: dict[tuple[str, Any], dict[str, Any]],
+                  cfg: RetrievalConfig) -> None:
+    """Votes for who said it and for turns that say when (module docstring of ``speakers``).
+
+    Each is one more ranked list over the candidates already in play, ordered by the score they
+    have so far, so it reorders what matched rather than bringing in what did not."""
+    extra: list[tuple[str, float, list[tuple[str, Any]]]] = []
+    turns = sorted((r for r in scores if r[0] == "t"), key=lambda r: -scores[r])
+    if who and cfg.w_speaker:
+        extra.append(("speaker", cfg.w_speaker, [r for r in turns if items[r].speaker in who]))
+    elif cfg.w_self and speakers.first_person(query):
+        users = {label for label, role in role_of.items() if role == "user"}
+        extra.append(("self", cfg.w_self, [r for r in turns if items[r].kind == "user" or items[r].speaker in users]))
+    if cfg.w_when and _WHEN_Q.search(fold(query)):
+        extra.append(("when", cfg.w_when, [r for r in turns if _says_when(items[r].text)]))
+    for name, w, lst in extra:
+        for rank, ref in enumerate(lst, 1):
+            scores[ref] += w / (cfg.rrf_k + rank)
+            why.setdefault(ref, {})[name] = rank
+    if who and cfg.addressed != 1.0:
+        names = {w for label in who for w in speakers.name_words(label)} - speakers.GENERIC
+        for ref in turns:
+            if items[ref].speaker not in who and names & set(_words(items[ref].text)):
+                scores[ref] *= cfg.addressed  # "Wow, Caroline, that's awesome!" is not Caroline's news
+                why.setdefault(ref, {})["addressed"] = cfg.addressed
+
+
+_WHEN_Q = re.compile(r"^\s*(when|what (day|date|month|year|time))\b|\b(how long ago|what date|which (day|month|year))\b")
+_WHEN_T = re.compile(r"\b(yesterday|today|tonight|tomorrow|last (night|week|weekend|month|year|monday|tuesday|wednesday|"
+                     r"thursday|friday|saturday|sunday|spring|summer|autumn|fall|winter)|this (morning|week|weekend|month)|"
+                     r"ago|on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|since|"
+                     r"january|february|march|april|june|july|august|september|october|november|december|"
+                     r"\d{1,2}(st|nd|rd|th)|\d{4}|next (week|month|weekend)|weekend|birthday|christmas|easter)\b")
+
+
+
+def _says_when(text: str) -> bool:
+    return bool(_WHEN_T.search(fold(text)))
+
+
+def _words(text: str) -> list[str]:
+    from .text import words
+
+    return words(text)
 
 
 _INTENTS: list[tuple[str, "re.Pattern[str]"]] = [

@@ -178,8 +178,10 @@ class MemoryService:
         self._recent_vectors: LRU[int, np.ndarray] = LRU(RECENT_VECTORS)
         self._touch: dict[int, set[int]] = {}
         self._pending: dict[int, int] = {}  # rows stored but not yet embedded, per patient
+        self._speakers: dict[int, dict[str, str]] = {}  # pid -> {speaker label: role}, from the profile
         self._bulk = False  # import_jsonl: embed in full batches across sessions
         self._closed = False
+        self.embedder_source = "caller" if embedder is not None else "none"  # ``open`` says where from
         self.reembedding = self._check_embedder()
 
     def _check_embedder(self) -> int:
@@ -208,15 +210,20 @@ class MemoryService:
              **kwargs: Any) -> "MemoryService":
         """The device's memory with its usual parts: the bundle's (or active bundle's) embedder,
         the home's data key, the profile. No embedder found means BM25 + fuzzy retrieval only."""
-        from .embedder import OnnxEmbedder, find_embedder
+        from .embedder import OnnxEmbedder, locate_embedder
 
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
-        folder = Path(embedder_dir) if embedder_dir else find_embedder(bundle, home)
+        if embedder_dir:
+            folder, source = Path(embedder_dir), "folder"
+        else:
+            folder, source = locate_embedder(bundle, home)
         threads = int(getattr(profile, "threads", 2) or 2)
         batch_tokens = int(getattr(profile, "embed_batch_tokens", 4096) or 4096)
         embedder = OnnxEmbedder(folder, threads=threads, batch_tokens=batch_tokens) if folder is not None else None
-        return cls(home, embedder, codec, profile, **kwargs)
+        svc = cls(home, embedder, codec, profile, **kwargs)
+        svc.embedder_source = source
+        return svc
 
     # --- plumbing -----------------------------------------------------------------------------
     def _pid(self, user: str, create: bool = True) -> int | None:
@@ -388,6 +395,33 @@ class MemoryService:
                 out.append((i, sim))
         return out[:k]
 
+    def speakers(self, pid: int) -> dict[str, str]:
+        """{speaker label: role} of everyone who spoke in this patient's chats (retrieval matches
+        a question that names one to their own turns). Kept in the patient's (sealed) profile, so
+        a search costs no scan; a memory from before this was kept is read once and saved."""
+        got = self._speakers.get(pid)
+        if got is None:
+            prof = self.store.profile(pid)
+            got = prof.get("speakers")
+            if got is None:
+                got = {}
+                for t in self.store.turns(pid):
+                    if t["speaker"]:
+                        got.setdefault(t["speaker"], t["role"])
+                prof["speakers"] = got
+                self.store.set_profile(pid, prof)
+            self._speakers[pid] = got
+        return got
+
+    def _note_speakers(self, pid: int, rows: Sequence[dict[str, Any]]) -> None:
+        known = self.speakers(pid)
+        new = {r["speaker"]: r["role"] for r in rows if r.get("speaker") and r["speaker"] not in known}
+        if new:
+            known.update(new)
+            prof = self.store.profile(pid)
+            prof["speakers"] = dict(known)
+            self.store.set_profile(pid, prof)
+
     def open_session_ids(self) -> set[str]:
         return set(self._open)
 
@@ -462,6 +496,7 @@ class MemoryService:
             ids = self.store.add_turns(pid, rows, 0)
         for r, i in zip(rows, ids):
             r["id"] = i
+        self._note_speakers(pid, rows)
         if self.embedder is not None:
             self._pending[pid] = self._pending.get(pid, 0) + sum(r["emb"] is None for r in rows)
             if self._pending[pid] >= self.embed_batch:
@@ -727,6 +762,7 @@ class MemoryService:
         self._rings.pop(pid, None)
         self._touch.pop(pid, None)
         self._pending.pop(pid, None)
+        self._speakers.pop(pid, None)
         for sid in [s for s, p in self._open.items() if p == pid]:
             self._open.pop(sid)
         for sid in [s for s, st in self._prompt_state.items() if st.pid == pid]:
@@ -740,6 +776,37 @@ class MemoryService:
                 p.unlink()
         del idx
         return True
+
+    def embed_stored(self) -> int:
+        """Embed every row stored without a vector (an import or a kiosk that ran with no embedder),
+        for all patients; returns how many. Searching a patient does the same for that patient;
+        this does it at once (``memory status``, after an embedder became available)."""
+        if self.embedder is None:
+            return 0
+        done = 0
+        for pid, _ in self.store.users():
+            if self.store.any_pending(pid):
+                self._pending[pid] = 1
+                before = self.store.count_pending(pid)
+                self.index(pid)  # loads the index, then embeds what is pending
+                self.embed_pending(pid)
+                done += before - self.store.count_pending(pid)
+        return done
+
+    def status(self) -> dict[str, Any]:
+        """Which embedder is in use and how much is stored without a vector (``memory status``)."""
+        emb = self.embedder
+        pending = sum(self.store.count_pending(pid) for pid, _ in self.store.users())
+        return {
+            "embedder": None if emb is None else {
+                "source": self.embedder_source, "folder": str(getattr(emb, "folder", "")) or None,
+                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(getattr(emb, "dim", self.dim))},
+            "retrieval": "hybrid (dense + BM25 + fuzzy)" if emb is not None else "BM25 + fuzzy (no embedder)",
+            "stored_vectors_fingerprint": self.store.meta("embedder"),
+            "reembedded_at_open": self.reembedding,
+            "patients": len(self.store.users()),
+            "rows_without_vector": pending,
+        }
 
     def iter_users(self) -> Iterator[str]:
         for _, name in self.store.users():

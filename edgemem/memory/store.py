@@ -23,6 +23,7 @@ Rows in the vector index and FTS use one key space: ``turn id * 2`` and ``memory
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time as _time
 from contextlib import contextmanager
@@ -111,6 +112,7 @@ CREATE TABLE IF NOT EXISTS history (
 );
 CREATE INDEX IF NOT EXISTS history_memory ON history(memory_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, pid, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
 
 
@@ -362,6 +364,15 @@ class Store:
                         "text": self.open(pid, "turns", r[6]), "time": r[7]})
         return out
 
+    def turns_at(self, pid: int, session_id: str, seqs: Sequence[int]) -> list[dict[str, Any]]:
+        """The turns of one session at these positions (retrieval's neighbours of a match)."""
+        seqs = [int(x) for x in seqs if x >= 0]
+        if not seqs:
+            return []
+        rows = self.conn.execute(f"SELECT id FROM turns WHERE patient_id=? AND session_id=? AND seq IN "
+                                 f"({','.join('?' * len(seqs))})", (pid, session_id, *seqs)).fetchall()
+        return self.turns(pid, ids=[r[0] for r in rows])
+
     def turns_after(self, pid: int, turn_id: int) -> list[dict[str, Any]]:
         """Turns with an internal id above ``turn_id``, in insertion order (ring replay)."""
         if not self.conn.execute("SELECT 1 FROM turns WHERE patient_id=? AND id>? LIMIT 1", (pid, turn_id)).fetchone():
@@ -544,11 +555,61 @@ class Store:
         toks = list(dict.fromkeys(self.blind_terms(query)))
         if not toks:
             return []
-        match = f'pid:p{pid} AND body:({" OR ".join(toks)})'
+        match = f'pid:p{pid} AND body:({" OR ".join(_fts_string(t) for t in toks)})'
         rows = self.conn.execute(
             "SELECT rowid, bm25(fts, 1.0, 0.0) AS s FROM fts WHERE fts MATCH ? ORDER BY s LIMIT ?",
             (match, limit)).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def bm25_local(self, pid: int, query: str, limit: int, drop: Iterable[str] = (),
+                   per_term: int = 200) -> list[tuple[int, float]]:
+        """BM25 with this patient's own document frequencies: (fts key, score), best first.
+
+        FTS5's ``bm25()`` weighs a term by its frequency across every patient's rows. In one long
+        chat between two people their names are in a tenth of the turns, yet rare in the table,
+        so a name outweighed every other word of "what did Melanie paint?" and turns that merely
+        addressed her won. Here each term is scored alone (``bm25()`` of a one-term query is the
+        global idf times the term-frequency part), the global idf is divided out and the
+        patient's own idf put in. ``drop``: words (plain) left out of the query (a named speaker,
+        whose turns are found by who spoke, not by the word)."""
+        gone = {self.codec.blind(t) for t in (textmod.stem(textmod.fold(w)) for w in drop)}
+        toks = [t for t in dict.fromkeys(self.blind_terms(query)) if t not in gone]
+        if not toks:
+            return []
+        n_all, n_pid = self._fts_rows(None), self._fts_rows(pid)
+        if not n_pid:
+            return []
+        scores: dict[int, float] = {}
+        for tok in toks:
+            match = f'pid:p{pid} AND body:{_fts_string(tok)}'
+            n_t = int(self.conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])
+            if not n_t:
+                continue
+            row = self.conn.execute("SELECT doc FROM fts_vocab WHERE term=?", (tok,)).fetchone()
+            n_g = int(row[0]) if row else n_t
+            idf_g = math.log((n_all - n_g + 0.5) / (n_g + 0.5))
+            idf_g = idf_g if idf_g > 0 else 1e-6  # FTS5's own floor
+            idf_p = math.log(1.0 + (n_pid - n_t + 0.5) / (n_t + 0.5))
+            for key, s in self.conn.execute(
+                    "SELECT rowid, bm25(fts, 1.0, 0.0) AS s FROM fts WHERE fts MATCH ? ORDER BY s LIMIT ?",
+                    (match, per_term)):
+                scores[int(key)] = scores.get(int(key), 0.0) + (-float(s) / idf_g) * idf_p
+        return sorted(scores.items(), key=lambda x: -x[1])[:limit]
+
+    def _fts_rows(self, pid: int | None) -> int:
+        """FTS rows in all (None) or one patient's; cached until the database next changes."""
+        stamp = self.conn.total_changes
+        cache = getattr(self, "_fts_count_cache", None)
+        if cache is None or cache[0] != stamp:
+            cache = (stamp, {})
+            self._fts_count_cache = cache
+        if pid not in cache[1]:
+            if pid is None:
+                q, args = "SELECT count(*) FROM fts", ()
+            else:
+                q, args = "SELECT count(*) FROM fts WHERE fts MATCH ?", (f"pid:p{pid}",)
+            cache[1][pid] = int(self.conn.execute(q, args).fetchone()[0])
+        return cache[1][pid]
 
     # --- meta --------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -602,6 +663,12 @@ class Store:
                 for i, blob in self.conn.execute(q, [pid, *ids]):
                     out[keyf(int(i))] = self.open_bytes(pid, "emb", blob)
         return out
+
+    def count_pending(self, pid: int) -> int:
+        """Rows of this patient stored without a vector (active memories and turns)."""
+        return sum(int(self.conn.execute(q, (pid,)).fetchone()[0]) for q in (
+            "SELECT COUNT(*) FROM turns WHERE patient_id=? AND emb IS NULL",
+            "SELECT COUNT(*) FROM memories WHERE patient_id=? AND emb IS NULL AND status='active'"))
 
     def any_pending(self, pid: int) -> bool:
         return bool(self.conn.execute(
@@ -702,6 +769,12 @@ class Store:
             c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             c.execute("UPDATE meta SET value=? WHERE key='key_id'", (new.key_id.hex(),))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _fts_string(token: str) -> str:
+    """A token as an FTS5 string: the HMAC tokens need no quoting, but PlainCodec's are the words
+    themselves, and a word with an apostrophe ("o'clock") was an FTS5 syntax error."""
+    return '"' + token.replace('"', '""') + '"'
 
 
 def _statements(script: str) -> list[str]:

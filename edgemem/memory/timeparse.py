@@ -20,6 +20,11 @@ _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
         "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3}
 _UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+# Days named by what happens on them, with their (month, day); moveable feasts are left out.
+_HOLIDAYS = {"christmas": (12, 25), "xmas": (12, 25), "boxing day": (12, 26), "new year's": (1, 1),
+             "new year": (1, 1), "valentine's": (2, 14), "valentines": (2, 14), "halloween": (10, 31),
+             "bonfire night": (11, 5), "guy fawkes": (11, 5), "burns night": (1, 25), "st patrick's": (3, 17)}
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,19 @@ def parse(query: str, now: float) -> TimeHint:
         span = _UNIT[m.group(2)] * day
         center = now - n * span
         return TimeHint(center - span, center + span, recent, first)
+    m = re.search(r"\b(last|this|past) weekend\b", q)
+    if m:
+        # The Saturday and Sunday before ``now`` (this weekend: the coming or current one).
+        back = (today.weekday() - 5) % 7 or (7 if m.group(1) != "this" else 0)
+        sat = t0 - back * day
+        if m.group(1) != "this" and sat + 2 * day > now:
+            sat -= 7 * day
+        return TimeHint(sat - day, sat + 3 * day, recent, first)  # Friday evening to Monday
+    m = re.search(r"\blast (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", q)
+    if m:
+        back = (today.weekday() - _WEEKDAYS.index(m.group(1))) % 7 or 7
+        d0 = t0 - back * day
+        return TimeHint(d0, d0 + day, recent, first)
     m = re.search(r"\b(last|past|previous|this) (week|month|year)\b", q)
     if m:
         span = _UNIT[m.group(2)] * day
@@ -72,6 +90,47 @@ def parse(query: str, now: float) -> TimeHint:
         if m.group(1) == "since":
             return TimeHint(start.timestamp(), now + 1, recent, first)
         return TimeHint(start.timestamp(), end.timestamp(), recent, first)
+    m = re.search(r"\b(since |before |after )?(?:on |at |over )?(" + "|".join(_HOLIDAYS) + r")(?: (?:eve|day))?(?: (\d{4}))?\b", q)
+    if m:
+        month, dnum = _HOLIDAYS[m.group(2)]
+        year = int(m.group(3)) if m.group(3) else today.year
+        d = dt.datetime(year, month, dnum, tzinfo=dt.timezone.utc)
+        if not m.group(3) and d.timestamp() > now:
+            d = d.replace(year=year - 1)
+        if m.group(1) == "since " or m.group(1) == "after ":
+            return TimeHint(d.timestamp() - 2 * day, now + 1, recent, first)
+        if m.group(1) == "before ":
+            return TimeHint(d.timestamp() - 30 * day, d.timestamp() + day, recent, first)
+        return TimeHint(d.timestamp() - 7 * day, d.timestamp() + 7 * day, recent, first)
+    month_re = "|".join(sorted(_MONTHS, key=len, reverse=True))
+    m = (re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?(?: of)? (" + month_re + r")\b,?(?: (\d{4}))?", q)
+         or re.search(r"\b(" + month_re + r") (\d{1,2})(?:st|nd|rd|th)?\b,?(?: (\d{4}))?", q))
+    if m:
+        a, b, y = m.group(1), m.group(2), m.group(3)
+        dnum, mname = (int(a), b) if a.isdigit() else (int(b), a)
+        year = int(y) if y else today.year
+        try:
+            d = dt.datetime(year, _MONTHS[mname], dnum, tzinfo=dt.timezone.utc)
+            if not y and d.timestamp() > now:
+                d = d.replace(year=year - 1)
+            return TimeHint(d.timestamp() - 2 * day, d.timestamp() + 3 * day, recent, first)
+        except ValueError:
+            pass
+    m = re.search(r"\b(spring|summer|autumn|fall|winter)(?: (?:of )?(\d{4}))?\b", q)
+    if m and (m.group(2) or re.search(r"\b(in|during|last|this|over) (the )?" + m.group(1), q)):
+        first_month = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}[m.group(1)]
+        year = int(m.group(2)) if m.group(2) else today.year
+        start = dt.datetime(year, first_month, 1, tzinfo=dt.timezone.utc)
+        if not m.group(2) and start.timestamp() > now:
+            start = start.replace(year=year - 1)
+        end_m = first_month + 3
+        end = dt.datetime(start.year + (end_m > 12), (end_m - 1) % 12 + 1, 1, tzinfo=dt.timezone.utc)
+        return TimeHint(start.timestamp(), end.timestamp(), recent, first)
+    m = re.search(r"\b(?:in|during|since|back in) (\d{4})\b", q)
+    if m and 1990 <= int(m.group(1)) <= today.year + 1:
+        start = dt.datetime(int(m.group(1)), 1, 1, tzinfo=dt.timezone.utc)
+        end = now + 1 if q[m.start():].startswith("since") else dt.datetime(int(m.group(1)) + 1, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+        return TimeHint(start.timestamp(), end, recent, first)
     m = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", q)
     if m:
         try:

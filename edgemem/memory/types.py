@@ -35,6 +35,7 @@ class Hit:
     kind: str | None = None
     time: float | None = None
     why: dict[str, Any] = field(default_factory=dict)
+    speaker: str | None = None  # who said it (turns only)
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         d = asdict(self)
