@@ -30,3 +30,7 @@ class ServeConfig:
     prompt_budget: int = 1024
     # Name reported by /v1/models and echoed in completions.
     model_id: str = "edgemem"
+    # Benchmarks only: send ``cached_tokens`` and ``edgemem.timing`` to every caller, not just the
+    # admin token. Both tell how much of a prompt the engine had cached, i.e. what the last
+    # caller's prompt began with (a patient's facts), so a kiosk keeps this off.
+    report_timing: bool = False

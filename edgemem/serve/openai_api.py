@@ -32,7 +32,7 @@ from ..errors import EdgememError
 from ..interfaces import ChatMessage, GenerationConfig
 from .http import HTTPError, bearer, patient_id, read_json
 from .queue import Job, QueueFull
-from .runtime import Runtime
+from .runtime import Runtime, session_owner
 from .tokens import SESSION_PREFIX, Session, same_token
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -122,6 +122,10 @@ class Caller:
     session: Session | None
     history: list[ChatMessage] | None
     system_prompt: str | None
+    # Whose KV-cache prefix this request may reuse (``Runtime.claim_cache``), and whether it may
+    # see how much it reused (cached_tokens, timings: the admin token only).
+    owner: str = ""
+    admin: bool = False
 
 
 async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Caller:
@@ -129,20 +133,23 @@ async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Cal
     session = rt.sessions.get(token)
     client_system = next((m.content for m in req.messages if m.role == "system"), None)
     earlier = [m for m in req.messages[:-1] if m.role != "system"]
+    admin = same_token(token, rt.admin_token)
     if session is not None:
         if req.user is not None and req.user != session.user:
             raise HTTPError(403, "this session belongs to another patient", "wrong_patient")
-        return Caller(session, None, None)
+        return Caller(session, None, None, session_owner(session.session_id), False)
     if req.user is not None:
-        if not same_token(token, rt.admin_token):
+        if not admin:
             raise HTTPError(401, "'user' selects a patient's memory: send the admin token or a session token",
                             "unauthorized")
-        return Caller(await rt.api_session(req.user), earlier, client_system)
+        api = await rt.api_session(req.user)
+        return Caller(api, earlier, client_system, session_owner(api.session_id), True)
     if token is not None and token.startswith(SESSION_PREFIX):
         raise HTTPError(401, "this session ended or timed out; start a new one", "no_session")
-    if token is not None and not same_token(token, rt.admin_token) and rt.config.kiosk is False:
+    if token is not None and not admin and rt.config.kiosk is False:
         raise HTTPError(401, "unknown token", "unauthorized")
-    return Caller(None, earlier, client_system)
+    # Token-less callers cannot be told apart: each one is a stranger to the cache.
+    return Caller(None, earlier, client_system, "admin" if admin else "anon:" + uuid.uuid4().hex, admin)
 
 
 class _CancelOnExit(StreamingResponse):
@@ -167,7 +174,7 @@ def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: st
     return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
 
-def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
+def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, owner: str):
     """The generation thread's part of one request: prompt, stream, store."""
 
     def work(job: Job) -> None:
@@ -176,6 +183,7 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
         engine = rt.engine
         if engine is None:
             raise EdgememError(rt.problem or "engine not loaded")
+        rt.claim_cache(owner)
         turn = rt.on_memory(rt.assistant.prepare, generator=engine,
                             max_new_tokens=config.max_new_tokens, **turn_args).result()
         t_prepared = time.perf_counter()
@@ -235,7 +243,8 @@ async def chat_completions(request: Request) -> Response:
     flag_turn = Turn(user=user, session_id=sid, text=text, red_flag=flag) if flag is not None and flag.emergency else None
     turn_args = {"user": user, "session_id": sid, "text": text, "history": caller.history,
                  "system_prompt": caller.system_prompt, "urgent": flag if flag is not None and not flag.emergency else None}
-    work = _work(rt, turn_args, req.config)
+    work = _work(rt, turn_args, req.config, caller.owner)
+    report = caller.admin or rt.config.report_timing
     t0 = time.perf_counter()
     if flag is not None:
         from ..privacy.audit import record
@@ -267,7 +276,7 @@ async def chat_completions(request: Request) -> Response:
     extra = {"session_id": sid, "red_flag": flag.to_dict() if flag else None}
     model = rt.config.model_id
     if req.stream:
-        return _CancelOnExit(job, _sse(pieces_source, cid, created, model, extra, req.include_usage, t0),
+        return _CancelOnExit(job, _sse(pieces_source, cid, created, model, extra, req.include_usage, t0, report),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     try:
@@ -287,17 +296,17 @@ async def chat_completions(request: Request) -> Response:
         "id": cid, "object": "chat.completion", "created": created, "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(content)},
                      "finish_reason": done.get("finish_reason", "stop")}],
-        "usage": _usage(done),
-        "edgemem": {**extra, "timing": _timing(done, t0), "cards": done.get("cards", []),
-                    "based_on": done.get("based_on", []),
+        "usage": _usage(done, report),
+        "edgemem": {**extra, **({"timing": _timing(done, t0)} if report else {}),
+                    "cards": done.get("cards", []), "based_on": done.get("based_on", []),
                     "check_failed": done.get("check_failed")},
     })
 
 
-def _usage(done: dict[str, Any]) -> dict[str, Any]:
+def _usage(done: dict[str, Any], report: bool) -> dict[str, Any]:
     p, c = int(done.get("prompt_tokens", 0)), int(done.get("completion_tokens", 0))
     usage: dict[str, Any] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-    if "cached_tokens" in done:  # OpenAI's field: prompt tokens the engine took from its KV cache
+    if report and "cached_tokens" in done:  # OpenAI's field: prompt tokens taken from the KV cache
         usage["prompt_tokens_details"] = {"cached_tokens": int(done["cached_tokens"])}
     return usage
 
@@ -352,7 +361,7 @@ async def _wait_started(job: Job, request: Request, timeout: float) -> bool:
 
 
 async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, model: str,
-               extra: dict[str, Any], include_usage: bool, t0: float) -> AsyncIterator[bytes]:
+               extra: dict[str, Any], include_usage: bool, t0: float, report: bool) -> AsyncIterator[bytes]:
     yield _chunk(cid, created, model, {"role": "assistant", "content": ""}, edgemem=extra)
     done: dict[str, Any] = {}
     try:
@@ -366,14 +375,14 @@ async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, m
         yield b"data: " + json.dumps(payload).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
         return
-    timing = _timing(done, t0)
-    final: dict[str, Any] = {"edgemem": {"timing": timing, "timed_out": bool(done.get("timed_out")),
+    final: dict[str, Any] = {"edgemem": {**({"timing": _timing(done, t0)} if report else {}),
+                                         "timed_out": bool(done.get("timed_out")),
                                          "cards": done.get("cards", []), "based_on": done.get("based_on", []),
                                          "check_failed": done.get("check_failed")}}
     yield _chunk(cid, created, model, {}, done.get("finish_reason", "stop"), **final)
     if include_usage:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [], "usage": _usage(done)}
+                "choices": [], "usage": _usage(done, report)}
         yield b"data: " + json.dumps(body).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 

@@ -13,6 +13,7 @@ function checks it between tokens, which is how a closed browser tab stops the e
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any, AsyncIterator, Callable
 from ..errors import EdgememError
 
 _DONE = object()
+log = logging.getLogger("edgemem.serve")
 
 
 class QueueFull(EdgememError):
@@ -159,6 +161,20 @@ class GenerationQueue:
                 pass
 
         self._executor.submit(run)
+
+    def later(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` on the generation thread after what it holds now (never in line, never
+        refused): engine housekeeping such as dropping a closed session's cached prefix."""
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - housekeeping may never fail a request
+                log.exception("generation-thread housekeeping failed")
+
+        try:
+            self._executor.submit(run)
+        except RuntimeError:  # shut down: the engine and its cache are going away anyway
+            pass
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block (not on the event loop) until what the generation thread holds now, idle work

@@ -144,6 +144,11 @@ def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     return (str(bundle.resolve()), st.st_mtime_ns, st.st_size)
 
 
+def session_owner(session_id: str | None) -> str:
+    """The engine-cache owner of a patient session (``Runtime.claim_cache``)."""
+    return f"session:{session_id}"
+
+
 class Runtime:
     """Engine, memory, assistant, queue and sessions of one server process."""
 
@@ -176,6 +181,10 @@ class Runtime:
         # Counters for /readyz and the tests: how requests ended.
         self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
+        # Whose prompt the engine's KV cache holds (generation thread only). A cached prefix is
+        # what makes a follow-up fast, and what a stranger could probe (cached_tokens, time to
+        # first token) to learn a patient's facts: it never serves another owner.
+        self._cache_owner: str | None = None
 
     # Threads.
     def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
@@ -240,6 +249,7 @@ class Runtime:
                 slots.mark_started(self.home)
             old = self.engine
             self.engine, self.bundle, self._fingerprint = engine, bundle, fp
+            self._cache_owner = None
             manifest = getattr(engine, "manifest", None)
             self.bundle_info = {
                 "path": str(bundle),
@@ -288,6 +298,34 @@ class Runtime:
         self._rehearsal_thread.shutdown(wait=True)
         self._memory_thread.shutdown(wait=True)
 
+    # The engine's cache (generation thread).
+    def claim_cache(self, owner: str) -> None:
+        """Before the engine runs for ``owner``: a prefix cached for anyone else is dropped first.
+
+        Owners are ``session:<id>`` (a patient session: its follow-ups reuse the prefix),
+        ``admin`` and ``anon:<random>`` (every token-less request is a stranger of its own).
+        """
+        if owner != self._cache_owner:
+            self._reset_engine_cache()
+            self._cache_owner = owner
+
+    def _reset_engine_cache(self) -> None:
+        reset = getattr(self.engine, "reset", None)
+        if reset is not None:
+            reset()
+        self._cache_owner = None
+
+    def release_cache(self, owners: "set[str] | str") -> None:
+        """A session ended or its patient was forgotten: drop its prefix (the patient's words
+        in memory) once the generation thread is free, before any later request."""
+        wanted = {owners} if isinstance(owners, str) else set(owners)
+
+        def drop() -> None:
+            if self._cache_owner in wanted:
+                self._reset_engine_cache()
+
+        self.queue.later(drop)
+
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
         sid = await self.memory_call(self.assistant.start_session, user)
@@ -312,6 +350,7 @@ class Runtime:
             messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
                                       max_new_tokens).result()
             if messages and not busy():
+                self.claim_cache(session_owner(session_id))
                 engine.prefill(messages, busy)
 
         self.queue.idle(work)
@@ -320,6 +359,7 @@ class Runtime:
         """Close a session: the rules' rehearsal and consolidation now; the model's, if the profile
         asks for it, in the background (the kiosk page and the next patient do not wait)."""
         self.sessions.remove(session.token)
+        self.release_cache(session_owner(session.session_id))
         await self.memory_call(self.assistant.end_session, session.user, session.session_id)
         self.rehearse_later(session.user, session.session_id)
 
@@ -367,6 +407,7 @@ class Runtime:
         """End sessions nobody used for ``session_idle_s`` (a patient walked away)."""
         gone = self.sessions.idle(self.config.session_idle_s)
         for s in gone:
+            self.release_cache(session_owner(s.session_id))
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
                 self.rehearse_later(s.user, s.session_id)

@@ -1,0 +1,142 @@
+"""Kiosk hardening (issue 18), against a real server: the tiny bundle, real memory, real uvicorn.
+
+Each test here reproduces one finding of the security review and fails on the code before its fix:
+the engine's KV cache leaking a patient's facts to a stranger, *Forget me* during a reply, 500s for
+bad input, and cross-site requests.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from serve_helpers import Kiosk, running_kiosk
+
+
+@pytest.fixture(scope="module")
+def kiosk(_tiny_bundle_built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
+    with running_kiosk(_tiny_bundle_built, tmp_path_factory.mktemp("harden-home"), queue_size=2,
+                       request_timeout_s=60) as k:
+        yield k
+
+
+def start(k: Kiosk, patient: str) -> dict[str, str]:
+    r = httpx.post(k.url + "/api/session", json={"patient": patient})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}", "sid": r.json()["session_id"]}
+
+
+def auth(s: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": s["Authorization"]}
+
+
+def chat(k: Kiosk, text: str, headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
+    body = {"model": "edgemem", "max_tokens": 4, "messages": [{"role": "user", "content": text}], **extra}
+    return httpx.post(k.url + "/v1/chat/completions", json=body, headers=headers or {}, timeout=60)
+
+
+# Not a red flag (an emergency skips the engine, and the probe would measure nothing).
+QUESTION = "Hello, I have a question about my diet."
+
+
+def _first_chunk_ms(k: Kiosk, system: str) -> tuple[float, dict[str, Any]]:
+    """Time to the first streamed content chunk of a token-less chat with ``system``."""
+    body = {"model": "edgemem", "max_tokens": 1, "stream": True,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]}
+    t0 = time.perf_counter()
+    first = None
+    raw = []
+    with httpx.stream("POST", k.url + "/v1/chat/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            raw.append(line)
+            if first is None and '"content"' in line and '"content": ""' not in line:
+                first = time.perf_counter()
+    return ((first or time.perf_counter()) - t0) * 1000, {"lines": raw}
+
+
+def test_a_patients_cached_prompt_never_answers_a_stranger(kiosk: Kiosk) -> None:
+    """The review's probe: after patient B's session, a caller with no token sends the kiosk
+    system prompt plus a guessed "Patient facts" block; the right guess must not reuse more of
+    the engine's cache, or come back faster, than a wrong one."""
+    rt = kiosk.runtime
+    care, rt.assistant.care = rt.assistant.care, None  # the cache mechanics, without card guidance
+    try:
+        b = start(kiosk, "B-2002")
+        assert chat(kiosk, "I am allergic to penicillin.", auth(b)).status_code == 200
+        assert httpx.post(kiosk.url + "/api/session/end", headers=auth(b)).status_code == 200
+        b = start(kiosk, "B-2002")  # the server now prefills B's prompt, facts included
+        rt.queue.wait_idle(30)
+        prefix = rt.on_memory(rt.assistant.next_prefix, "B-2002", b["sid"], rt.engine).result()
+        right = prefix[0].content
+        assert "Patient facts" in right and "penicillin" in right
+        wrong = right.replace("penicillin", "ibuprofen")
+        assert len(rt.engine.model.cached_ids) > 20  # B's prefix is in the cache while B is here
+        assert httpx.post(kiosk.url + "/api/session/end", headers=auth(b)).status_code == 200
+
+        reused: dict[str, list[int]] = {"right": [], "wrong": []}
+        ttft: dict[str, list[float]] = {"right": [], "wrong": []}
+        for _ in range(4):
+            for name, system in (("right", right), ("wrong", wrong)):
+                body = {"model": "edgemem", "max_tokens": 1,
+                        "messages": [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]}
+                r = httpx.post(kiosk.url + "/v1/chat/completions", json=body, timeout=60)
+                assert r.status_code == 200 and r.json()["edgemem"]["red_flag"] is None
+                assert "prompt_tokens_details" not in r.json()["usage"]  # no cache figures for strangers
+                assert "timing" not in r.json()["edgemem"]
+                reused[name].append(rt.engine.last_stats.reused_tokens)
+                ms, stream = _first_chunk_ms(kiosk, system)
+                ttft[name].append(ms)
+                assert not any('"timing"' in line or "cached_tokens" in line for line in stream["lines"])
+        print(f"\nprobe: reused right {reused['right']} wrong {reused['wrong']}; time to first chunk "
+              f"median right {statistics.median(ttft['right']):.1f} ms, wrong {statistics.median(ttft['wrong']):.1f} ms")
+        assert reused["right"] == reused["wrong"] == [0] * 4  # each stranger starts from an empty cache
+        # With the same (empty) cache both prefill the same prompt length: no systematic gap.
+        assert abs(statistics.median(ttft["right"]) - statistics.median(ttft["wrong"])) < 50
+    finally:
+        rt.assistant.care = care
+
+
+def test_forget_drops_the_cached_prefix_and_sessions_still_reuse_their_own(kiosk: Kiosk) -> None:
+    rt = kiosk.runtime
+    care, rt.assistant.care = rt.assistant.care, None
+    try:
+        s = start(kiosk, "C-3003")
+        rt.queue.wait_idle(30)
+        warmed = len(rt.engine.model.cached_ids)
+        assert warmed > 20
+        assert chat(kiosk, "I take metformin for diabetes.", auth(s)).status_code == 200
+        assert rt.engine.last_stats.reused_tokens == warmed  # in-session reuse is kept
+        r = chat(kiosk, "Should I drink more water?", auth(s))
+        assert "prompt_tokens_details" not in r.json()["usage"]  # not even to the patient's own page
+        assert rt.engine.last_stats.reused_tokens > warmed
+        f = httpx.post(kiosk.url + "/api/session/forget", headers=auth(s), json={"confirm": True})
+        assert f.status_code == 200
+        rt.queue.wait_idle(30)
+        assert len(rt.engine.model.cached_ids) == 0
+    finally:
+        rt.assistant.care = care
+
+
+def test_the_end_of_a_session_drops_its_prefix_from_the_engine(kiosk: Kiosk) -> None:
+    rt = kiosk.runtime
+    a = start(kiosk, "D-4004")
+    assert chat(kiosk, "I take lisinopril for my blood pressure.", auth(a)).status_code == 200
+    rt.queue.wait_idle(30)
+    assert "pressure" in rt.engine.tokenizer.decode(list(rt.engine.model.cached_ids))
+    assert httpx.post(kiosk.url + "/api/session/end", headers=auth(a)).status_code == 200
+    rt.queue.wait_idle(30)
+    assert len(rt.engine.model.cached_ids) == 0
+
+
+def test_the_admin_token_sees_cache_figures(kiosk: Kiosk) -> None:
+    h = kiosk.admin_headers()
+    first = chat(kiosk, "What helps a sore throat?", h).json()
+    second = chat(kiosk, "What helps a sore throat?", h).json()
+    assert "timing" in first["edgemem"]
+    assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
