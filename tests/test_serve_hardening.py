@@ -140,3 +140,76 @@ def test_the_admin_token_sees_cache_figures(kiosk: Kiosk) -> None:
     second = chat(kiosk, "What helps a sore throat?", h).json()
     assert "timing" in first["edgemem"]
     assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
+
+
+def _stream_then(k: Kiosk, s: dict[str, str], action: Any) -> tuple[list[str], float]:
+    """Stream a long reply in session ``s``; after three pieces run ``action()``; return the
+    lines that came after it and how long the stream took to end once it returned."""
+    body = {"model": "edgemem", "stream": True, "max_tokens": 400,
+            "messages": [{"role": "user", "content": "Please tell me everything about headaches."}]}
+    after: list[str] = []
+    seen = 0
+    done_at = None
+    with httpx.stream("POST", k.url + "/v1/chat/completions", json=body, headers=auth(s), timeout=60) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if done_at is not None:
+                after.append(line)
+            elif '"content"' in line:
+                seen += 1
+                if seen == 3:
+                    action()
+                    done_at = time.perf_counter()
+    assert done_at is not None, "the reply ended before the action"
+    return after, time.perf_counter() - done_at
+
+
+def _patients(rt: Any) -> set[str]:
+    return set(rt.on_memory(lambda: list(rt.memory.iter_users())).result())
+
+
+def test_forget_during_a_reply_stops_it_and_the_patient_stays_forgotten(kiosk: Kiosk) -> None:
+    rt = kiosk.runtime
+    care, rt.assistant.care = rt.assistant.care, None  # a plain stream, piece by piece
+    try:
+        s = start(kiosk, "F-6006")
+        assert chat(kiosk, "I take lisinopril for my blood pressure.", auth(s)).status_code == 200
+
+        def forget() -> None:
+            r = httpx.post(kiosk.url + "/api/session/forget", headers=auth(s), json={"confirm": True})
+            assert r.status_code == 200
+
+        after, took = _stream_then(kiosk, s, forget)
+        rt.queue.wait_idle(30)
+        assert rt.engine.last_stats.new_tokens < 400  # the engine stopped, not the reply's end
+        assert any("session_ended" in x for x in after)
+        assert took < 5
+        assert "F-6006" not in _patients(rt)  # not re-created by the reply's storage
+        mems = httpx.get(kiosk.url + "/api/admin/patients/F-6006/memories", headers=kiosk.admin_headers())
+        assert mems.json()["memories"] == []
+    finally:
+        rt.assistant.care = care
+
+
+def test_ending_a_session_during_a_reply_stores_nothing_of_it(kiosk: Kiosk) -> None:
+    rt = kiosk.runtime
+    care, rt.assistant.care = rt.assistant.care, None
+    try:
+        s = start(kiosk, "G-7007")
+
+        def end() -> None:
+            assert httpx.post(kiosk.url + "/api/session/end", headers=auth(s)).status_code == 200
+
+        after, _ = _stream_then(kiosk, s, end)
+        rt.queue.wait_idle(30)
+        assert any("session_ended" in x for x in after)
+        turns = rt.on_memory(rt.memory.export, "G-7007").result()["turns"]
+        assert [t["role"] for t in turns] == ["user"]  # the question, not the cut-off reply
+        # A write to the ended session is refused, and no session is opened by it.
+        with pytest.raises(Exception, match="ended"):
+            rt.on_memory(rt.memory.add_turn, "G-7007", s["sid"], "user", "late text").result()
+        with pytest.raises(Exception, match="no patient"):
+            rt.on_memory(rt.memory.add_turn, "nobody-1", s["sid"], "user", "late text").result()
+        assert "nobody-1" not in _patients(rt)
+    finally:
+        rt.assistant.care = care

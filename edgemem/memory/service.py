@@ -400,15 +400,20 @@ class MemoryService:
         self._open[sid] = pid
         return sid
 
-    def _session_pid(self, user: str, session_id: str) -> int:
-        pid = self._pid(user)
-        assert pid is not None
+    def _session_pid(self, user: str, session_id: str, *, ending: bool = False) -> int:
+        """The patient of a session a write goes to. A write never creates a patient or a session
+        (a reply finished after *Forget me* must not bring the patient back), and a session that
+        ended takes no more turns unless ``start_session`` reopened it (an import replaying it)."""
+        pid = self._need_pid(user)
         row = self.store.conn.execute("SELECT patient_id, ended FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is None:
             raise InputError(f"no session {session_id!r}: call start_session first")
         if int(row[0]) != pid:
             raise InputError(f"session {session_id!r} belongs to another patient")
-        self._open.setdefault(session_id, pid)
+        if row[1] is not None and session_id not in self._open and not ending:
+            raise InputError(f"session {session_id!r} has ended")
+        if row[1] is None:
+            self._open.setdefault(session_id, pid)
         return pid
 
     def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None, *,
@@ -465,8 +470,12 @@ class MemoryService:
         return [r["tid"] for r in rows]
 
     def end_session(self, user: str, session_id: str, time: Any = None) -> dict[str, Any]:
-        """Close a session: LLM rehearsal (if any), summary, preference, consolidation, forgetting."""
-        pid = self._session_pid(user, session_id)
+        """Close a session: LLM rehearsal (if any), summary, preference, consolidation, forgetting.
+
+        Idempotent: a session that already ended (and was not reopened) is left as it is."""
+        pid = self._session_pid(user, session_id, ending=True)
+        if session_id not in self._open and self.store.session(pid, session_id)["ended"] is not None:
+            return {"session_id": session_id, "turns": 0, "already_ended": True}
         turns = self.store.turns(pid, session_id=session_id)
         now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
         report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
@@ -599,8 +608,7 @@ class MemoryService:
                      count_tokens: Callable[[str], int], system_prompt: str = "",
                      query: str | None = None, k: int = 8) -> PromptPlan:
         """Messages for the engine within ``budget_tokens``; ``explain`` says what went in and why."""
-        pid = self._pid(user)
-        assert pid is not None
+        pid = self._need_pid(user)
         working = self.store.turns(pid, session_id=session_id) if session_id else []
         if query is None:
             query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
@@ -622,8 +630,7 @@ class MemoryService:
         """
         if session_id not in self._open:  # ended meanwhile: no next prompt, no state to keep
             return PromptPlan(messages=[], explain=[], budget=budget_tokens)
-        pid = self._pid(user)
-        assert pid is not None
+        pid = self._need_pid(user)
         working = self.store.turns(pid, session_id=session_id)
         return self._assemble(user, pid, session_id, working, budget_tokens, count_tokens, system_prompt,
                               prefix_only=True,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .http import HTTPError, bearer, patient_id, read_json
-from .runtime import Runtime, session_owner
+from .runtime import Runtime
 from .tokens import Session, same_token
 
 
@@ -100,8 +100,8 @@ async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
 
 async def _forget(rt: Runtime, user: str) -> Response:
     _require_memory(rt)
-    gone = rt.sessions.remove_user(user)
-    rt.release_cache({session_owner(s.session_id) for s in gone})
+    for s in rt.sessions.remove_user(user):
+        rt.close_session(s)
     await rt.memory_call(rt.memory.forget, user)  # type: ignore[union-attr]
     return JSONResponse({"forgotten": True})
 

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..assistant import Turn, check_text
-from ..errors import EdgememError
+from ..errors import EdgememError, InputError
 from ..interfaces import ChatMessage, GenerationConfig
 from .http import HTTPError, bearer, patient_id, read_json
 from .queue import Job, QueueFull
@@ -199,7 +199,9 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, owne
         finally:
             reply = "".join(pieces)
             rt.stats["cancelled" if job.cancelled.is_set() else "completed"] += 1
-            rt.on_memory(rt.assistant.record, turn, reply).result()
+            rt.on_memory(rt.record_reply, turn, reply, job).result()
+        if job.revoked:
+            raise HTTPError(409, "the session ended during this reply; nothing of it was kept", "session_ended")
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
         stats = getattr(engine, "last_stats", None)
@@ -264,6 +266,7 @@ async def chat_completions(request: Request) -> Response:
             job = rt.queue.submit(work)
         except QueueFull as e:
             raise HTTPError(429, str(e), "queue_full", retry_after=e.retry_after) from None
+        rt.track_reply(sid, job)
         timeout = rt.config.request_timeout_s
         if not await _wait_started(job, request, timeout):
             job.cancel()
@@ -339,8 +342,15 @@ async def _job_events(job: Job, deadline: float, stats: dict[str, int]) -> Async
             stats["timeouts"] += 1
             yield "done", {"finish_reason": "length", "timed_out": True}
             return
+        if job.revoked:  # the session ended or was forgotten: drop what is still in line
+            job.cancel()
+            raise HTTPError(409, "the session ended during this reply; nothing of it was kept", "session_ended")
         if event.kind == "error":
             err = event.data
+            if isinstance(err, HTTPError):
+                raise err
+            if isinstance(err, InputError):  # e.g. the session ended before the reply began
+                raise HTTPError(409, str(err), "session_ended")
             msg = str(err) if isinstance(err, EdgememError) else f"generation failed: {type(err).__name__}"
             raise HTTPError(500, msg, "generation_failed")
         yield event.kind, event.data

@@ -54,6 +54,9 @@ class Job:
         self._loop = loop
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self.cancelled = threading.Event()
+        # Set with ``cancelled`` when the session ended or was forgotten under the reply: what was
+        # generated is then not stored.
+        self.revoked = False
         self.started = asyncio.Event()
         self.finished = asyncio.Event()
         self.submitted_at = time.perf_counter()
@@ -73,6 +76,11 @@ class Job:
 
     # Called from the event loop.
     def cancel(self) -> None:
+        self.cancelled.set()
+
+    def revoke(self) -> None:
+        """Stop at the next token and store nothing (the session is gone)."""
+        self.revoked = True
         self.cancelled.set()
 
     async def wait_started(self, timeout: float) -> bool:

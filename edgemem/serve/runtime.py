@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -28,7 +29,7 @@ from ..home import Home
 from ..interfaces import ChatMessage, GenerationConfig, Generator
 from ..profiles import Profile
 from .config import ServeConfig
-from .queue import GenerationQueue
+from .queue import GenerationQueue, Job
 from .tokens import Session, SessionRegistry, load_or_create_admin_token
 
 log = logging.getLogger("edgemem.serve")
@@ -185,6 +186,8 @@ class Runtime:
         # what makes a follow-up fast, and what a stranger could probe (cached_tokens, time to
         # first token) to learn a patient's facts: it never serves another owner.
         self._cache_owner: str | None = None
+        # Replies being generated, per session id: ending or forgetting the session stops them.
+        self._replies: dict[str, "weakref.WeakSet[Job]"] = {}
 
     # Threads.
     def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
@@ -284,7 +287,7 @@ class Runtime:
         (so they consolidate), then close the memory."""
         await asyncio.to_thread(self.queue.shutdown)
         for s in self.sessions.all():
-            self.sessions.remove(s.token)
+            self.close_session(s)
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
                 from ..privacy.audit import record
@@ -326,6 +329,32 @@ class Runtime:
 
         self.queue.later(drop)
 
+    # Replies in flight.
+    def track_reply(self, session_id: str | None, job: Job) -> None:
+        if session_id is not None:
+            self._replies.setdefault(session_id, weakref.WeakSet()).add(job)
+
+    def revoke_replies(self, session_id: str | None) -> None:
+        """The session ended or its patient was forgotten: its replies stop at the next token and
+        are not stored. Called before the memory is told, so nothing arrives after it."""
+        for job in list(self._replies.pop(session_id, ()) if session_id is not None else ()):
+            job.revoke()
+
+    def record_reply(self, turn: Any, reply: str, job: Job) -> None:
+        """Store a finished reply (memory thread) unless its session is gone: a reply cut short by
+        *End session* or *Forget me* is neither stored nor allowed to recreate the patient."""
+        if job.revoked:
+            return
+        if turn.session_id is not None and self.sessions.find(session_id=turn.session_id) is None:
+            return
+        self.assistant.record(turn, reply)
+
+    def close_session(self, session: Session) -> None:
+        """Revoke a session now (event loop): its token, its replies in flight, its cached prefix."""
+        self.sessions.remove(session.token)
+        self.revoke_replies(session.session_id)
+        self.release_cache(session_owner(session.session_id))
+
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
         sid = await self.memory_call(self.assistant.start_session, user)
@@ -358,8 +387,7 @@ class Runtime:
     async def end_session(self, session: Session) -> None:
         """Close a session: the rules' rehearsal and consolidation now; the model's, if the profile
         asks for it, in the background (the kiosk page and the next patient do not wait)."""
-        self.sessions.remove(session.token)
-        self.release_cache(session_owner(session.session_id))
+        self.close_session(session)
         await self.memory_call(self.assistant.end_session, session.user, session.session_id)
         self.rehearse_later(session.user, session.session_id)
 
@@ -407,7 +435,7 @@ class Runtime:
         """End sessions nobody used for ``session_idle_s`` (a patient walked away)."""
         gone = self.sessions.idle(self.config.session_idle_s)
         for s in gone:
-            self.release_cache(session_owner(s.session_id))
+            self.close_session(s)
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
                 self.rehearse_later(s.user, s.session_id)
