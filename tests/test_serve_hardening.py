@@ -213,3 +213,48 @@ def test_ending_a_session_during_a_reply_stores_nothing_of_it(kiosk: Kiosk) -> N
         assert "nobody-1" not in _patients(rt)
     finally:
         rt.assistant.care = care
+
+
+def test_log_lines_name_patients_by_pseudonym(kiosk: Kiosk, caplog: pytest.LogCaptureFixture) -> None:
+    from edgemem.privacy.audit import AuditLog
+
+    rt = kiosk.runtime
+    real = rt.memory.list_memories
+
+    def broken(user: str, *a: Any, **kw: Any) -> Any:
+        raise RuntimeError(f"disk trouble while reading {user}")
+
+    rt.memory.list_memories = broken  # type: ignore[method-assign]
+    try:
+        with caplog.at_level("WARNING"):  # every logger: uvicorn's "Exception in ASGI application" too
+            r = httpx.get(kiosk.url + "/api/admin/patients/B-2002/memories", headers=kiosk.admin_headers())
+            time.sleep(0.3)
+    finally:
+        rt.memory.list_memories = real  # type: ignore[method-assign]
+    assert r.status_code == 500 and "B-2002" not in r.text
+    logged = "\n".join(rec.getMessage() + (str(rec.exc_info) if rec.exc_info else "") for rec in caplog.records)
+    assert "unexpected error" in logged and "RuntimeError" in logged
+    assert "B-2002" not in logged
+    assert AuditLog(rt.home).pseudonym("B-2002") in logged
+
+
+def test_a_client_that_leaves_mid_body_is_not_a_traceback(kiosk: Kiosk, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(kiosk.url)
+    with caplog.at_level("WARNING"):
+        with socket.create_connection((u.hostname, u.port)) as sock:
+            sock.sendall(b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{\"patient\": ")
+            time.sleep(0.2)
+        time.sleep(0.5)
+        assert httpx.get(kiosk.url + "/healthz").status_code == 200
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()
+                or "unexpected error" in r.getMessage()], [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("extra", [{"top_p": 0}, {"seed": -1, "temperature": 0.7}, {"seed": 2**64}])
+def test_sampling_parameters_out_of_range_are_400(kiosk: Kiosk, extra: dict[str, Any]) -> None:
+    r = chat(kiosk, "What helps a sore throat?", **extra)
+    assert r.status_code == 400, r.text

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import EdgememError, InputError
 from . import memory_api as mem
-from .http import HTTPError, error_response
+from .http import HTTPError, bearer, error_response
 from .openai_api import chat_completions, models
 from .runtime import Runtime
 
@@ -75,9 +75,44 @@ async def _edgemem_error(request: Request, exc: Exception) -> Response:
     return error_response(status, str(exc), type(exc).__name__)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s", request.url.path)
-    return error_response(500, f"internal error ({type(exc).__name__}); see the server log", "internal")
+class QuietErrors:
+    """Turns an unexpected exception into a one-line 500 and one pseudonymised log entry.
+
+    Starlette's own handler for ``Exception`` re-raises after answering, and uvicorn then logs the
+    traceback with the request path in it (``/api/admin/patients/B-2002/...``): a patient number
+    in the log. Here the route's template is logged instead, and the request's patient ids are
+    replaced by their audit pseudonyms in the traceback too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            request = Request(scope)
+            rt: Runtime = scope["app"].state.runtime
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            session = rt.sessions.find(token=bearer(request)) if bearer(request) else None
+            users = [str(v) for v in (scope.get("path_params") or {}).values()]
+            rt.log_failure(f"unexpected error on {request.method} {route}", exc,
+                           *users, session.user if session else None, trace=True)
+            if not started:
+                response = error_response(500, f"internal error ({type(exc).__name__}); see the server log",
+                                          "internal")
+                await response(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -158,8 +193,9 @@ def create_app(runtime: Runtime) -> Starlette:
         hosts = ["*"]  # listening everywhere is an explicit choice; the Host check cannot help then
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
-        exception_handlers={HTTPError: _http_error, EdgememError: _edgemem_error, Exception: _unexpected},
+        middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                    Middleware(QuietErrors)],
+        exception_handlers={HTTPError: _http_error, EdgememError: _edgemem_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -14,7 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .http import HTTPError, bearer, patient_id, read_json
+from ..errors import InputError
+from .http import HTTPError, bearer, memory_id, patient_id, read_json
 from .runtime import Runtime
 from .tokens import Session, same_token
 
@@ -80,10 +81,6 @@ def _audit(rt: Runtime, action: str, user: str, actor: str, **fields: Any) -> No
     record(rt.home, action, user=user, actor=actor, **fields)
 
 
-def _memory_id(raw: str) -> int | str:
-    return int(raw) if raw.lstrip("-").isdigit() else raw
-
-
 async def _list(rt: Runtime, user: str) -> list[Any]:
     _require_memory(rt)
     found = await rt.memory_call(rt.memory.list_memories, user)  # type: ignore[union-attr]
@@ -92,7 +89,11 @@ async def _list(rt: Runtime, user: str) -> list[Any]:
 
 async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
     _require_memory(rt)
-    result = await rt.memory_call(rt.memory.delete_memory, user, _memory_id(raw_id))  # type: ignore[union-attr]
+    mid = memory_id(raw_id)
+    try:
+        result = await rt.memory_call(rt.memory.delete_memory, user, mid)  # type: ignore[union-attr]
+    except InputError:  # no such patient: as little said as for a memory that is not theirs
+        result = False
     if result is False:
         raise HTTPError(404, "no such memory for this patient", "not_found")
     return JSONResponse({"deleted": raw_id})

@@ -62,12 +62,14 @@ def _content(value: Any) -> str:
     raise HTTPError(400, "message content must be a string or a list of text parts")
 
 
-def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float,
+            low_open: bool = False) -> float:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise HTTPError(400, f"'{key}' must be a number in [{lo}, {hi}]")
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi
+            or (low_open and value == lo)):
+        raise HTTPError(400, f"'{key}' must be a number in {'(' if low_open else '['}{lo}, {hi}]")
     return float(value)
 
 
@@ -99,15 +101,15 @@ def parse_chat_request(body: dict[str, Any], max_new_tokens: int) -> ChatRequest
     if not isinstance(stop, (list, tuple)) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
         raise HTTPError(400, "'stop' must be a string or up to 4 strings")
     seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise HTTPError(400, "'seed' must be an integer")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise HTTPError(400, "'seed' must be an integer in [0, 2**63)")
     user = body.get("user")
     user = patient_id(user) if user not in (None, "") else None
     stream_options = body.get("stream_options") or {}
     config = GenerationConfig(
         max_new_tokens=min(limit, max_new_tokens),
         temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
-        top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0, low_open=True),
         stop=tuple(stop),
         seed=seed,
     )

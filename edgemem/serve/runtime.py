@@ -294,7 +294,7 @@ class Runtime:
 
                 record(self.home, "session_end", user=s.user, actor="shutdown", session=s.session_id)
             except Exception as e:
-                log.warning("could not end session on shutdown: %s", e)
+                self.log_failure("could not end session on shutdown", e, s.user)
         await self.rehearsals_done()
         if self.memory is not None and hasattr(self.memory, "close"):
             await self.memory_call(self.memory.close)
@@ -328,6 +328,23 @@ class Runtime:
                 self._reset_engine_cache()
 
         self.queue.later(drop)
+
+    # Logs name patients by their audit pseudonym, never by number (issue 18).
+    def scrub(self, text: str, *users: str | None) -> str:
+        """``text`` with each patient id in ``users`` replaced by its audit pseudonym."""
+        from ..privacy.audit import AuditLog
+
+        log_ = AuditLog(self.home)
+        for user in sorted({u for u in users if u}, key=len, reverse=True):
+            text = text.replace(user, log_.pseudonym(user))
+        return text
+
+    def log_failure(self, what: str, e: BaseException, *users: str | None, trace: bool = False) -> None:
+        """One warning line (or a traceback) about a failure, patient ids pseudonymised."""
+        import traceback
+
+        body = "".join(traceback.format_exception(e)) if trace else f"{type(e).__name__}: {e}"
+        log.warning("%s", self.scrub(f"{what}: {body}".rstrip(), *users))
 
     # Replies in flight.
     def track_reply(self, session_id: str | None, job: Job) -> None:
@@ -408,9 +425,9 @@ class Runtime:
             if notes:
                 await self.memory_call(memory.add_session_notes, user, session_id, notes)  # type: ignore[union-attr]
         except EdgememError as e:  # e.g. the patient was forgotten meanwhile: nothing to add
-            log.info("model rehearsal of a closed session dropped: %s", e)
-        except Exception:
-            log.exception("model rehearsal of a closed session failed")
+            log.info("%s", self.scrub(f"model rehearsal of a closed session dropped: {e}", user))
+        except Exception as e:
+            self.log_failure("model rehearsal of a closed session failed", e, user, trace=True)
 
     @property
     def rehearsals_pending(self) -> int:
@@ -443,5 +460,5 @@ class Runtime:
 
                 record(self.home, "session_end", user=s.user, actor="idle", session=s.session_id)
             except Exception as e:
-                log.warning("idle session end failed: %s", e)
+                self.log_failure("idle session end failed", e, s.user)
         return len(gone)

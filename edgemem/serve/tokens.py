@@ -88,8 +88,14 @@ class SessionRegistry:
             return s
 
     def find(self, *, user: str | None = None, session_id: str | None = None,
-             kind: str | None = None) -> Session | None:
+             kind: str | None = None, token: str | None = None) -> Session | None:
+        """The first open session matching every given field (``last_used`` untouched)."""
         with self._lock:
+            if token is not None:
+                s = self._by_token.get(token)
+                if s is None or (user is not None and s.user != user) or (kind is not None and s.kind != kind):
+                    return None
+                return s
             for s in self._by_token.values():
                 if ((user is None or s.user == user) and (kind is None or s.kind == kind)
                         and (session_id is None or s.session_id == session_id)):
