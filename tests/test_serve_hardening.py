@@ -258,3 +258,30 @@ def test_a_client_that_leaves_mid_body_is_not_a_traceback(kiosk: Kiosk, caplog: 
 def test_sampling_parameters_out_of_range_are_400(kiosk: Kiosk, extra: dict[str, Any]) -> None:
     r = chat(kiosk, "What helps a sore throat?", **extra)
     assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({"Content-Type": "text/plain"}, 415),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403),
+    ({"Content-Type": "application/json", "Origin": "null"}, 403),
+    ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}, 403),
+])
+def test_cross_site_or_non_json_writes_are_refused(kiosk: Kiosk, headers: dict[str, str], status: int) -> None:
+    """The review's blind CSRF: a page elsewhere posts a patient number as text/plain."""
+    patient = f"CSRF-{status}-{len(headers)}-{sorted(headers.values())[0][:6]}"
+    r = httpx.post(kiosk.url + "/api/session", content=f'{{"patient": "{patient}"}}'.encode(), headers=headers)
+    assert r.status_code == status, r.text
+    assert patient not in _patients(kiosk.runtime)
+    chat_r = httpx.post(kiosk.url + "/v1/chat/completions", headers=headers, content=b'{"messages": []}')
+    assert chat_r.status_code == status
+
+
+def test_same_origin_json_writes_pass(kiosk: Kiosk) -> None:
+    origin = kiosk.url
+    r = httpx.post(kiosk.url + "/api/session", json={"patient": "H-8008"},
+                   headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 200, r.text
+    end = httpx.post(kiosk.url + "/api/session/end", headers={"Authorization": f"Bearer {r.json()['token']}"})
+    assert end.status_code == 200  # no body, no Origin: an integration's call

@@ -75,6 +75,52 @@ async def _edgemem_error(request: Request, exc: Exception) -> Response:
     return error_response(status, str(exc), type(exc).__name__)
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SameOriginWrites:
+    """CSRF guard: a state-changing request must come from this origin and carry JSON.
+
+    Without it any web page open in the kiosk's browser (or any browser on the device) could send
+    ``POST /api/session {"patient": ...}`` blind as ``text/plain``, a "simple" request that needs
+    no CORS preflight. A cross-site request says so in ``Origin`` or ``Sec-Fetch-Site``; a body
+    that is not ``application/json`` is refused (415) before any route reads it. A request with no
+    body and no Origin (curl, an integration) passes: it cannot carry a patient number, and a
+    cross-site one with a token needs a preflight this server never grants.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        problem = self._problem(scope, headers)
+        if problem is not None:
+            status, message, code = problem
+            await error_response(status, message, code)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _problem(scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        site = headers.get("sec-fetch-site", "").strip().lower()
+        if site in ("cross-site", "same-site"):
+            return 403, "cross-site requests may not change anything here", "cross_site"
+        origin = headers.get("origin")
+        if origin is not None:
+            expected = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+            if origin.strip().lower() != expected.lower():
+                return 403, "requests from another origin may not change anything here", "cross_site"
+        has_body = headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if has_body and media != "application/json":
+            return 415, "request bodies must be application/json", "unsupported_media_type"
+        return None
+
+
 class QuietErrors:
     """Turns an unexpected exception into a one-line 500 and one pseudonymised log entry.
 
@@ -194,7 +240,7 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-                    Middleware(QuietErrors)],
+                    Middleware(SameOriginWrites), Middleware(QuietErrors)],
         exception_handlers={HTTPError: _http_error, EdgememError: _edgemem_error},
         lifespan=lifespan,
     )
