@@ -476,6 +476,7 @@ class MemoryService:
         pid = self._session_pid(user, session_id, ending=True)
         if session_id not in self._open and self.store.session(pid, session_id)["ended"] is not None:
             return {"session_id": session_id, "turns": 0, "already_ended": True}
+        self.store.mark_ending(pid, session_id, _time.time())
         turns = self.store.turns(pid, session_id=session_id)
         now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
         report: dict[str, Any] = {"session_id": session_id, "turns": len(turns)}
@@ -512,6 +513,29 @@ class MemoryService:
             self.embed_pending(pid)  # in a bulk import, only once a full batch is waiting
         self._save_index(pid)
         return report
+
+    def finish_sessions(self) -> list[tuple[str, str, bool]]:
+        """End every session that never ended and is not open in this process: those cut off by
+        a crash, a SIGKILL or a power cut, mid-session or mid-end (``mark_ending``). Returns
+        (user, session id, its end had begun). Without it such a patient's facts were never
+        consolidated and their prompt lacked the "Patient facts" an allergy must be in."""
+        names = dict(self.store.users())
+        done = []
+        for pid, sid, began in self.store.unended_sessions():
+            if sid in self._open or pid not in names:
+                continue
+            self._open[sid] = pid  # this process finishes it: as if it had been started here
+            self.end_session(names[pid], sid)
+            done.append((names[pid], sid, began))
+        return done
+
+    def session_state(self, session_id: str) -> tuple[str, bool] | None:
+        """(user, ended) of a stored session, or None (never started, or its patient forgotten)."""
+        row = self.store.conn.execute("SELECT patient_id, ended FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None:
+            return None
+        name = dict(self.store.users()).get(int(row[0]))
+        return (name, row[1] is not None) if name is not None else None
 
     def _consolidate(self, pid: int, ring: ShortTermBuffer, now: float) -> list[Any]:
         """The executive's consolidation; what it wrote to long-term memory waits to be embedded."""

@@ -179,6 +179,7 @@ class Runtime:
         self._fingerprint: tuple[str, int, int] | None = None
         self.problem: str | None = "starting"
         self.reloads = 0
+        self.recovered: dict[str, int] = {}  # what recovery.finish_sessions did at start
         # Counters for /readyz and the tests: how requests ended.
         self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
@@ -219,6 +220,10 @@ class Runtime:
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget,
                                            triage_classifier=load_triage_classifier(self.bundle),
                                            care=load_care(self.bundle))
+            if self.memory is not None:  # a crash's open sessions end before we say "ready"
+                from .recovery import finish_sessions
+
+                self.recovered = await self.memory_call(finish_sessions, self.memory, self.home)
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
             if self.engine is not None:
