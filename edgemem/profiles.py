@@ -48,6 +48,9 @@ DEFAULT_GATE = {
 }
 
 
+IDENTIFY_MODES = ("number", "number+pin", "number+dob", "badge")
+
+
 @dataclass(frozen=True)
 class Profile:
     """A validated firmware profile."""
@@ -73,6 +76,12 @@ class Profile:
     # "rules" (the deterministic extractor alone: boards where that would hold up the next patient).
     rehearsal: str = "rules"
     embedder: str = "minilm-l6"
+    # How the kiosk knows who is at the screen ([serve] identify): "number" (the number alone:
+    # anyone who knows it gets in; unsafe outside a staffed desk), "number+pin", "number+dob" or
+    # "badge" (serve.identify). ``production``: refuse bundles signed by a key whose private half
+    # is on this device.
+    identify: str = "number"
+    production: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -142,6 +151,10 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     embedder = mem.get("embedder", "minilm-l6")
     if embedder not in EMBEDDERS:
         raise ProfileError(f"{where}: embedder must be one of {', '.join(EMBEDDERS)}, got {embedder!r}")
+    serve = data.get("serve", {})
+    identify = serve.get("identify", "number")
+    if identify not in IDENTIFY_MODES:
+        raise ProfileError(f"{where}: identify must be one of {', '.join(IDENTIFY_MODES)}, got {identify!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
@@ -167,6 +180,8 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         detect=detect,
         rehearsal=rehearsal,
         embedder=embedder,
+        identify=identify,
+        production=bool(serve.get("production", False)),
     )
 
 

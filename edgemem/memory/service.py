@@ -755,6 +755,10 @@ class MemoryService:
         del idx
         return True
 
+    def knows(self, user: str) -> bool:
+        """Whether this patient has a record (never creates one)."""
+        return self._pid(user, create=False) is not None
+
     def iter_users(self) -> Iterator[str]:
         for _, name in self.store.users():
             yield name

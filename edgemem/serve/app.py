@@ -190,7 +190,7 @@ async def kiosk_config(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     return JSONResponse({"emergency_number": rt.profile.emergency_number, "ready": rt.ready,
                          "reason": rt.problem, "idle_timeout_s": rt.config.session_idle_s,
-                         "profile": rt.profile.name})
+                         "profile": rt.profile.name, "identify": rt.identifier.mode})
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -229,6 +229,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/api/admin/patients/{user}/memories/{memory_id}", mem.admin_delete_memory,
               methods=["DELETE"]),
         Route("/api/admin/patients/{user}", mem.admin_forget, methods=["DELETE"]),
+        Route("/api/admin/patients/{user}/credential", mem.admin_credential, methods=["POST"]),
         Route("/api/admin/reload", mem.admin_reload, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

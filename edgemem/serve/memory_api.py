@@ -8,6 +8,7 @@ consolidates back in after the erasure.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -116,7 +117,10 @@ async def session_start(request: Request) -> Response:
     user = patient_id(body.get("patient"))
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
+    enrolled = await rt.identify(user, body.get("secret"))  # nothing is stored before this passes
     s = await rt.start_session(user, "kiosk")
+    if enrolled:
+        _audit(rt, "credential_set", user, "kiosk", mode=rt.identifier.mode)
     _audit(rt, "session_start", user, "kiosk", session=s.session_id)
     return JSONResponse({**s.public(), "token": s.token, "idle_timeout_s": rt.config.session_idle_s,
                          "emergency_number": rt.profile.emergency_number})
@@ -232,6 +236,19 @@ async def admin_forget(request: Request) -> Response:
     response = await _forget(_runtime(request), user)
     _audit(_runtime(request), "forget", user, "admin")
     return response
+
+
+async def admin_credential(request: Request) -> Response:
+    """Set or reset a patient's PIN, date of birth or badge secret (staff, with the admin token)."""
+    _admin(request)
+    rt = _runtime(request)
+    user = patient_id(request.path_params["user"])
+    body = await read_json(request, rt.config.max_body_bytes)
+    if rt.identifier.mode == "number":
+        raise HTTPError(400, "this kiosk identifies patients by number alone (identify = \"number\")")
+    await asyncio.to_thread(rt.identifier.enrol, user, body.get("secret"))
+    _audit(rt, "credential_set", user, "admin", mode=rt.identifier.mode)
+    return JSONResponse({"patient": user, "identify": rt.identifier.mode})
 
 
 async def admin_reload(request: Request) -> Response:

@@ -171,6 +171,13 @@ class Runtime:
         self._rehearsals: set[asyncio.Task[Any]] = set()
         self.sessions = SessionRegistry()
         self.admin_token = load_or_create_admin_token(home)
+        from .identify import Identifier
+
+        self.identifier = Identifier(home.root, config.identify or getattr(profile, "identify", "number"),
+                                     max_failures=config.identify_max_failures,
+                                     lockout_s=config.identify_lockout_s, backoff_s=config.identify_backoff_s,
+                                     kiosk_max_failures=config.identify_kiosk_max_failures,
+                                     kiosk_window_s=config.identify_kiosk_window_s)
         self.engine: Generator | None = None
         self.memory: MemoryLike | None = None
         self.assistant = Assistant(None, profile, prompt_budget=config.prompt_budget)
@@ -376,6 +383,14 @@ class Runtime:
         self.sessions.remove(session.token)
         self.revoke_replies(session.session_id)
         self.release_cache(session_owner(session.session_id))
+
+    async def identify(self, user: str, secret: Any) -> bool:
+        """Check the patient's credential before anything is stored for them (serve.identify)."""
+        if self.identifier.mode == "number":
+            return False
+        memory = self.memory
+        known = bool(await self.memory_call(memory.knows, user)) if memory is not None and hasattr(memory, "knows") else False
+        return await asyncio.to_thread(self.identifier.check, user, secret, known)
 
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
