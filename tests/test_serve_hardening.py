@@ -285,3 +285,34 @@ def test_same_origin_json_writes_pass(kiosk: Kiosk) -> None:
     assert r.status_code == 200, r.text
     end = httpx.post(kiosk.url + "/api/session/end", headers={"Authorization": f"Bearer {r.json()['token']}"})
     assert end.status_code == 200  # no body, no Origin: an integration's call
+
+
+def test_the_idle_timer_runs_from_the_end_of_the_last_reply(_tiny_bundle_built: tuple[Path, Path],
+                                                            tmp_path: Path) -> None:
+    """A reply longer than the idle timeout used to outlive its session (the timer counted from
+    the request's start). The engine is the real one, slowed per piece to a Pi's pace."""
+    with running_kiosk(_tiny_bundle_built, tmp_path / "home", session_idle_s=1.0) as k:
+        rt = k.runtime
+        real = rt.assistant.generate
+
+        def slow(*a: Any, **kw: Any) -> Any:
+            for piece in real(*a, **kw):
+                time.sleep(0.02)
+                yield piece
+
+        rt.assistant.generate = slow  # type: ignore[method-assign]
+        rt.assistant.care = None
+        s = start(k, "I-9009")
+        body = {"model": "edgemem", "stream": True, "max_tokens": 120,
+                "messages": [{"role": "user", "content": "Please tell me everything about headaches."}]}
+        t0 = time.monotonic()
+        with httpx.stream("POST", k.url + "/v1/chat/completions", json=body, headers=auth(s), timeout=60) as r:
+            lines = list(r.iter_lines())
+        took = time.monotonic() - t0
+        assert took > 1.5, "the reply must outlast the idle timeout for this test to mean anything"
+        assert not any("session_ended" in x for x in lines)
+        assert rt.sessions.find(session_id=s["sid"]) is not None  # alive right after the reply
+        deadline = time.monotonic() + 10
+        while rt.sessions.find(session_id=s["sid"]) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rt.sessions.find(session_id=s["sid"]) is None  # and ends once quiet for 1 s

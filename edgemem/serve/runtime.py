@@ -371,7 +371,10 @@ class Runtime:
 
     def record_reply(self, turn: Any, reply: str, job: Job) -> None:
         """Store a finished reply (memory thread) unless its session is gone: a reply cut short by
-        *End session* or *Forget me* is neither stored nor allowed to recreate the patient."""
+        *End session* or *Forget me* is neither stored nor allowed to recreate the patient.
+        The session's idle timer restarts here, at the end of the reply, not at its request."""
+        if turn.session_id is not None:
+            self.sessions.touch(session_id=turn.session_id)
         if job.revoked:
             return
         if turn.session_id is not None and self.sessions.find(session_id=turn.session_id) is None:
@@ -470,7 +473,9 @@ class Runtime:
 
     async def sweep_idle(self) -> int:
         """End sessions nobody used for ``session_idle_s`` (a patient walked away)."""
-        gone = self.sessions.idle(self.config.session_idle_s)
+        # A session with a reply still streaming is not idle: the timer runs from its end.
+        busy = {sid for sid, jobs in self._replies.items() if any(not j.finished.is_set() for j in jobs)}
+        gone = self.sessions.idle(self.config.session_idle_s, busy)
         for s in gone:
             self.close_session(s)
             try:
