@@ -316,3 +316,16 @@ def test_the_idle_timer_runs_from_the_end_of_the_last_reply(_tiny_bundle_built: 
         while rt.sessions.find(session_id=s["sid"]) is not None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert rt.sessions.find(session_id=s["sid"]) is None  # and ends once quiet for 1 s
+
+
+def test_a_strangers_long_system_prompt_is_refused_before_the_engine(kiosk: Kiosk) -> None:
+    rt = kiosk.runtime
+    before = rt.stats["completed"] + rt.stats["cancelled"]
+    system = "Please remember this long story about nothing in particular. " * 900  # ~55 KB
+    body = {"max_tokens": 4, "messages": [{"role": "system", "content": system},
+                                          {"role": "user", "content": QUESTION}]}
+    t0 = time.perf_counter()
+    r = httpx.post(kiosk.url + "/v1/chat/completions", json=body, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "too_long", r.text
+    assert time.perf_counter() - t0 < 5
+    assert rt.stats["completed"] + rt.stats["cancelled"] == before  # the engine never ran it

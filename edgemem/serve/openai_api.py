@@ -154,6 +154,21 @@ async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Cal
     return Caller(None, earlier, client_system, "admin" if admin else "anon:" + uuid.uuid4().hex, admin)
 
 
+def _check_client_budget(rt: Runtime, req: ChatRequest) -> None:
+    """A conversation the client sends must fit the prompt budget: a token-less caller's 64 KB
+    system prompt held the engine for 20-24 s before (the kiosk's own prompts are capped by the
+    memory's assembly, ``prompt_budget``)."""
+    engine = rt.engine
+    if engine is None:
+        return
+    total = 0
+    for m in req.messages:
+        total += engine.count_tokens(m.content) + 4
+        if total > rt.config.prompt_budget:
+            raise HTTPError(400, f"the conversation sent is longer than this kiosk's prompt budget of "
+                            f"{rt.config.prompt_budget} tokens; send less history", "too_long")
+
+
 class _CancelOnExit(StreamingResponse):
     """A streaming response that cancels its job however the response ends (a closed tab too)."""
 
@@ -240,6 +255,8 @@ async def chat_completions(request: Request) -> Response:
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
     caller = await resolve_caller(request, rt, req)
+    if caller.history is not None:
+        _check_client_budget(rt, req)
     session = caller.session
     user = session.user if session else None
     sid = session.session_id if session else None
