@@ -329,3 +329,30 @@ def test_a_strangers_long_system_prompt_is_refused_before_the_engine(kiosk: Kios
     assert r.status_code == 400 and r.json()["error"]["code"] == "too_long", r.text
     assert time.perf_counter() - t0 < 5
     assert rt.stats["completed"] + rt.stats["cancelled"] == before  # the engine never ran it
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_production_refuses_a_bundle_whose_signing_key_is_on_the_device(
+        _tiny_bundle_built: tuple[Path, Path], tmp_path: Path, allow: bool) -> None:
+    import dataclasses
+    import shutil
+
+    from edgemem import keys
+    from edgemem.home import Home
+    from edgemem.profiles import load
+    from edgemem.serve.config import ServeConfig
+    from edgemem.serve.runtime import Runtime
+    from edgemem.serve.server import BackgroundServer, free_port
+
+    bundle, pub = _tiny_bundle_built
+    home = Home(tmp_path / "home").ensure()
+    keys.trust(keys.load_public_key(pub), home)
+    shutil.copy(pub.parent / "test-signing.key", home.keys / "vendor-signing.key")  # the private half too
+    profile = dataclasses.replace(load("x86-kiosk"), production=True)
+    rt = Runtime(home, ServeConfig(port=free_port(), allow_device_signed=allow), profile, bundle=bundle)
+    with BackgroundServer(rt) as url:
+        ready = httpx.get(url + "/readyz")
+        if allow:
+            assert ready.status_code == 200
+        else:
+            assert ready.status_code == 503 and "private half is on this device" in ready.json()["reason"]

@@ -34,6 +34,9 @@ class ServeConfig:
     # admin token. Both tell how much of a prompt the engine had cached, i.e. what the last
     # caller's prompt began with (a patient's facts), so a kiosk keeps this off.
     report_timing: bool = False
+    # Under a ``production = true`` profile, serve a bundle signed by a key whose private half is
+    # on this device anyway (``--allow-device-signed``): a development or test set-up.
+    allow_device_signed: bool = False
     # Patient identification (serve.identify); None: the profile's ``[serve] identify``.
     identify: str | None = None
     # Failed identifications: backoff base (s), lockout per patient, and a kiosk-wide limit.

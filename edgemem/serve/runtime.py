@@ -252,6 +252,7 @@ class Runtime:
                 return
             if fp == self._fingerprint and self.engine is not None:
                 return
+            self._refuse_device_signed(bundle)
             t0 = time.perf_counter()
             engine = self._engine_loader(bundle, self.profile, self.home)
             # One token now: proves the bundle generates (the A/B trial counts this as a good
@@ -277,6 +278,24 @@ class Runtime:
                 close = getattr(old, "close", None)
                 if close is not None:
                     close()
+
+    def _refuse_device_signed(self, bundle: Path) -> None:
+        """A production profile serves only bundles whose signing key is not on the device."""
+        if not getattr(self.profile, "production", False) or self.config.allow_device_signed:
+            return
+        import json
+
+        from ..keys import device_signing_keys
+
+        try:
+            kid = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["signature"]["key_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # unsigned or unreadable: bundle.verify refuses it with its own reason
+        local = device_signing_keys(self.home)
+        if kid in local:
+            raise EdgememError(f"bundle {bundle.name} is signed by key {kid}, whose private half is on this "
+                               f"device ({local[kid].name}): refused under the production profile "
+                               f"{self.profile.name!r}; sign it off-device, or pass --allow-device-signed")
 
     def maybe_reload(self) -> None:
         """Between requests, on the generation thread: pick up a bundle applied since."""
