@@ -356,3 +356,20 @@ def test_production_refuses_a_bundle_whose_signing_key_is_on_the_device(
             assert ready.status_code == 200
         else:
             assert ready.status_code == 503 and "private half is on this device" in ready.json()["reason"]
+
+
+def test_a_body_that_never_arrives_times_out(kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    from urllib.parse import urlparse
+
+    from edgemem.serve import http as serve_http
+
+    monkeypatch.setattr(serve_http, "BODY_TIMEOUT_S", 0.5)
+    u = urlparse(kiosk.url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"pat")
+        t0 = time.monotonic()
+        answer = sock.recv(4096)
+        assert b" 408 " in answer.split(b"\r\n", 1)[0], answer[:200]
+        assert time.monotonic() - t0 < 5

@@ -6,7 +6,9 @@ raises its usual exceptions with our one-line message; no route ever answers wit
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -18,6 +20,8 @@ from ..errors import EdgememError
 # A chat request is a list of messages of text parts: four levels. Anything far deeper is an attack.
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 20
+# Seconds a request body may take to arrive in full (a chat request is a few KB).
+BODY_TIMEOUT_S = 10.0
 
 
 class HTTPError(EdgememError):
@@ -50,8 +54,19 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
             raise HTTPError(400, "bad Content-Length") from None
     chunks: list[bytes] = []
     size = 0
+    stream = request.stream().__aiter__()
+    deadline = time.monotonic() + BODY_TIMEOUT_S
     try:
-        async for chunk in request.stream():
+        while True:
+            # A client that sends its body slowly or never holds a connection and a handler:
+            # the whole body must arrive within BODY_TIMEOUT_S (the review held 200 open).
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise HTTPError(408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s",
+                                "body_timeout") from None
             size += len(chunk)
             if size > limit:
                 raise HTTPError(413, f"request body larger than {limit} bytes", "too_large")
