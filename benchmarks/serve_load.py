@@ -97,7 +97,7 @@ def start_server(args: argparse.Namespace, prefix: str, *extra: str) -> tuple[Pa
     if args.max_new_tokens:
         args.profile = capped_profile(home, args.profile, args.max_new_tokens)
     proc = subprocess.Popen([*EDGEMEM, "serve", "--port", url.rsplit(":", 1)[1], "--bundle", str(args.bundle),
-                             "--profile", args.profile, *extra],
+                             "--profile", args.profile, "--report-timing", *extra],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_ready(url, proc)

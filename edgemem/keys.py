@@ -160,3 +160,21 @@ def dev_key(home: Home | None = None) -> tuple["Ed25519PrivateKey", bool]:
         created = True
     trust(key.public_key(), home)
     return key, created
+
+
+def device_signing_keys(home: Home | None = None) -> dict[str, Path]:
+    """key_id -> file of every ed25519 *private* key found under the home's ``keys/``.
+
+    A bundle signed by one of these proves nothing: whoever can read the device can sign with it
+    (the development key ``edgemem-export`` makes on first use sits there, trusted, beside its
+    public half). Files that are not signing keys (the data key, tokens) are skipped.
+    """
+    home = home or Home.resolve()
+    found: dict[str, Path] = {}
+    for p in sorted(home.keys.glob("*.key")) if home.keys.is_dir() else []:
+        try:
+            found[key_id(load_private_key(p).public_key())] = p
+        except (BundleError, OSError, ValueError):
+            continue
+    return found
+

@@ -51,6 +51,9 @@ DEFAULT_GATE = {
 }
 
 
+IDENTIFY_MODES = ("number", "number+pin", "number+dob", "badge")
+
+
 @dataclass(frozen=True)
 class Profile:
     """A validated firmware profile."""
@@ -85,6 +88,12 @@ class Profile:
     # Measured speed per CPU class (``[device.measured.<class>]``: decode_vs_llama_cpp,
     # gate_passed, source): what detection ranks generic profiles by (``detect``).
     measured: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How the kiosk knows who is at the screen ([serve] identify): "number" (the number alone:
+    # anyone who knows it gets in; unsafe outside a staffed desk), "number+pin", "number+dob" or
+    # "badge" (serve.identify). ``production``: refuse bundles signed by a key whose private half
+    # is on this device.
+    identify: str = "number"
+    production: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -160,6 +169,10 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     batch_tokens = mem.get("embed_batch_tokens", 4096)
     if not isinstance(batch_tokens, int) or isinstance(batch_tokens, bool) or batch_tokens < 256:
         raise ProfileError(f"{where}: embed_batch_tokens must be an integer >= 256, got {batch_tokens!r}")
+    serve = data.get("serve", {})
+    identify = serve.get("identify", "number")
+    if identify not in IDENTIFY_MODES:
+        raise ProfileError(f"{where}: identify must be one of {', '.join(IDENTIFY_MODES)}, got {identify!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
@@ -197,6 +210,8 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         kv_dtype=kv_dtype,
         embed_batch_tokens=batch_tokens,
         measured=measured,
+        identify=identify,
+        production=bool(serve.get("production", False)),
     )
 
 

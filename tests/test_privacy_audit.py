@@ -110,3 +110,27 @@ def test_bad_action_name_is_a_programming_error(tmp_path):
     with pytest.raises(ValueError):
         AuditLog(tmp_path).record("Read Memories")
     assert json.loads  # keep import used
+
+
+def test_verify_detects_a_cut_tail_an_emptied_or_deleted_log(tmp_path):
+    """Issue 18: the chain alone said "ok" for a log cut after any entry or emptied."""
+    from edgemem.privacy.audit import AuditLog
+
+    log = AuditLog(tmp_path)
+    for i in range(5):
+        log.record("read", user=f"p-{i}", memories=i)
+    assert log.verify().ok
+    raw = log.path.read_bytes()
+    lines = raw.split(b"\n")
+    log.path.write_bytes(b"\n".join(lines[:3]) + b"\n")  # the last two entries cut
+    r = log.verify()
+    assert not r.ok and "truncated" in r.problem
+    log.path.write_bytes(b"")
+    assert not log.verify().ok
+    log.path.unlink()
+    assert not log.verify().ok
+    log.path.write_bytes(raw)
+    assert log.verify().ok
+    head = log.head_path.read_text()
+    log.head_path.write_text(head.replace('"seq": 5', '"seq": 3'))  # the head forged down
+    assert not log.verify().ok and "seal" in log.verify().problem

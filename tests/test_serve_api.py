@@ -285,7 +285,7 @@ def _cached_after_idle(k: Kiosk) -> int:
 def test_the_server_prefills_each_next_prompt_while_the_patient_types(
         _tiny_bundle_built: tuple[Path, Path], tmp_path: Path) -> None:
     """Starting a session and finishing a reply leave the known start of the next prompt in the
-    engine's KV cache; the next question reports it as OpenAI's ``cached_tokens``."""
+    engine's KV cache; the next question reuses it (the engine's ``reused_tokens``)."""
     with running_kiosk(_tiny_bundle_built, tmp_path / "home") as k:
         # The cache mechanics, without cards: a grounded reply whose check fails is replaced by
         # the card's text, and then the next prompt re-reads that assistant turn (docs/care.md).
@@ -299,12 +299,15 @@ def test_the_server_prefills_each_next_prompt_while_the_patient_types(
             r = httpx.post(k.url + "/v1/chat/completions", headers=auth, timeout=60, json={
                 "max_tokens": 4, "messages": [{"role": "user", "content": text}]})
             assert r.status_code == 200, r.text
-            return r.json()["usage"]
+            # The page is not told (cache figures go to the admin token only, issue 18): read
+            # the engine's own count.
+            assert "prompt_tokens_details" not in r.json()["usage"]
+            return {**r.json()["usage"], "cached": k.runtime.engine.last_stats.reused_tokens}
 
         first = ask("I take metformin for diabetes.")
-        assert first["prompt_tokens_details"]["cached_tokens"] == warmed
+        assert first["cached"] == warmed
         after_reply = _cached_after_idle(k)
         second = ask("Should I drink more water?")
-        cached = second["prompt_tokens_details"]["cached_tokens"]
+        cached = second["cached"]
         assert cached >= after_reply > first["prompt_tokens"]  # the whole first exchange came from the cache
         assert second["prompt_tokens"] - cached < 60  # this question, its recall block, the template

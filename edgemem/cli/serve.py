@@ -39,11 +39,18 @@ def resolve_profile(name: str | None, home: "object"):  # -> Profile
               help="Prompt tokens the memory may fill; smaller means a faster first token.")
 @click.option("--no-kiosk", is_flag=True, help="API only: no page, sessions need the admin token.")
 @click.option("--allow-host", multiple=True, help="Extra Host header value to accept (repeatable).")
+@click.option("--report-timing", is_flag=True,
+              help="Benchmarks only: send cached_tokens and timings to every caller (they reveal "
+                   "what the engine had cached); by default only the admin token sees them.")
+@click.option("--allow-device-signed", is_flag=True,
+              help="Under a production profile, still serve a bundle signed by a key whose private "
+                   "half is on this device (development set-ups only).")
 @click.option("--print-token", is_flag=True, help="Print the local admin token (created if missing) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile_name: str | None,
           queue_size: int, timeout_s: float, idle_s: float, max_body: int, prompt_budget: int, no_kiosk: bool,
-          allow_host: tuple[str, ...], print_token: bool) -> None:
+          allow_host: tuple[str, ...], report_timing: bool, allow_device_signed: bool,
+          print_token: bool) -> None:
     """Serve the kiosk page and the OpenAI-compatible API (docs/deploy.md)."""
     from ..serve.config import ServeConfig
     from ..serve.tokens import load_or_create_admin_token
@@ -58,7 +65,8 @@ def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile
     config = ServeConfig(host=host, port=port, queue_size=queue_size, max_body_bytes=max_body,
                          request_timeout_s=timeout_s, session_idle_s=idle_s, kiosk=not no_kiosk,
                          prompt_budget=prompt_budget,
-                         allowed_hosts=allow_host)
+                         allowed_hosts=allow_host, report_timing=report_timing,
+                         allow_device_signed=allow_device_signed)
     from ..serve.runtime import Runtime
     from ..serve.server import serve_forever
 

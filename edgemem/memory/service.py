@@ -440,15 +440,20 @@ class MemoryService:
         self._open[sid] = pid
         return sid
 
-    def _session_pid(self, user: str, session_id: str) -> int:
-        pid = self._pid(user)
-        assert pid is not None
+    def _session_pid(self, user: str, session_id: str, *, ending: bool = False) -> int:
+        """The patient of a session a write goes to. A write never creates a patient or a session
+        (a reply finished after *Forget me* must not bring the patient back), and a session that
+        ended takes no more turns unless ``start_session`` reopened it (an import replaying it)."""
+        pid = self._need_pid(user)
         row = self.store.conn.execute("SELECT patient_id, ended FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is None:
             raise InputError(f"no session {session_id!r}: call start_session first")
         if int(row[0]) != pid:
             raise InputError(f"session {session_id!r} belongs to another patient")
-        self._open.setdefault(session_id, pid)
+        if row[1] is not None and session_id not in self._open and not ending:
+            raise InputError(f"session {session_id!r} has ended")
+        if row[1] is None:
+            self._open.setdefault(session_id, pid)
         return pid
 
     def add_turn(self, user: str, session_id: str, role: str, text: str, time: Any = None, *,
@@ -507,8 +512,13 @@ class MemoryService:
         return [r["tid"] for r in rows]
 
     def end_session(self, user: str, session_id: str, time: Any = None) -> dict[str, Any]:
-        """Close a session: LLM rehearsal (if any), summary, preference, consolidation, forgetting."""
-        pid = self._session_pid(user, session_id)
+        """Close a session: LLM rehearsal (if any), summary, preference, consolidation, forgetting.
+
+        Idempotent: a session that already ended (and was not reopened) is left as it is."""
+        pid = self._session_pid(user, session_id, ending=True)
+        if session_id not in self._open and self.store.session(pid, session_id)["ended"] is not None:
+            return {"session_id": session_id, "turns": 0, "already_ended": True}
+        self.store.mark_ending(pid, session_id, _time.time())
         turns = self.store.turns(pid, session_id=session_id)
         now = to_epoch(time, max([t["time"] for t in turns], default=_time.time()))
         # The kiosk's own replies are no source of notes or summary lines (memory hygiene).
@@ -547,6 +557,29 @@ class MemoryService:
             self.embed_pending(pid)  # in a bulk import, only once a full batch is waiting
         self._save_index(pid)
         return report
+
+    def finish_sessions(self) -> list[tuple[str, str, bool]]:
+        """End every session that never ended and is not open in this process: those cut off by
+        a crash, a SIGKILL or a power cut, mid-session or mid-end (``mark_ending``). Returns
+        (user, session id, its end had begun). Without it such a patient's facts were never
+        consolidated and their prompt lacked the "Patient facts" an allergy must be in."""
+        names = dict(self.store.users())
+        done = []
+        for pid, sid, began in self.store.unended_sessions():
+            if sid in self._open or pid not in names:
+                continue
+            self._open[sid] = pid  # this process finishes it: as if it had been started here
+            self.end_session(names[pid], sid)
+            done.append((names[pid], sid, began))
+        return done
+
+    def session_state(self, session_id: str) -> tuple[str, bool] | None:
+        """(user, ended) of a stored session, or None (never started, or its patient forgotten)."""
+        row = self.store.conn.execute("SELECT patient_id, ended FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None:
+            return None
+        name = dict(self.store.users()).get(int(row[0]))
+        return (name, row[1] is not None) if name is not None else None
 
     def _consolidate(self, pid: int, ring: ShortTermBuffer, now: float) -> list[Any]:
         """The executive's consolidation; what it wrote to long-term memory waits to be embedded."""
@@ -651,8 +684,7 @@ class MemoryService:
                      count_tokens: Callable[[str], int], system_prompt: str = "",
                      query: str | None = None, k: int = 8) -> PromptPlan:
         """Messages for the engine within ``budget_tokens``; ``explain`` says what went in and why."""
-        pid = self._pid(user)
-        assert pid is not None
+        pid = self._need_pid(user)
         working = self.store.turns(pid, session_id=session_id) if session_id else []
         if query is None:
             query = next((t["text"] for t in reversed(working) if t["role"] == "user"), None)
@@ -674,8 +706,7 @@ class MemoryService:
         """
         if session_id not in self._open:  # ended meanwhile: no next prompt, no state to keep
             return PromptPlan(messages=[], explain=[], budget=budget_tokens)
-        pid = self._pid(user)
-        assert pid is not None
+        pid = self._need_pid(user)
         working = self.store.turns(pid, session_id=session_id)
         return self._assemble(user, pid, session_id, working, budget_tokens, count_tokens, system_prompt,
                               prefix_only=True,
@@ -807,6 +838,10 @@ class MemoryService:
             "patients": len(self.store.users()),
             "rows_without_vector": pending,
         }
+
+    def knows(self, user: str) -> bool:
+        """Whether this patient has a record (never creates one)."""
+        return self._pid(user, create=False) is not None
 
     def iter_users(self) -> Iterator[str]:
         for _, name in self.store.users():

@@ -154,6 +154,10 @@ class Store:
         with self.tx():
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
+            # Added for crash-safe session ends (issue 18): when an end began. Additive, so the
+            # schema version stays and an older edgemem still opens the file.
+            if "ending" not in {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}:
+                conn.execute("ALTER TABLE sessions ADD COLUMN ending REAL")
             row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -307,7 +311,19 @@ class Store:
 
     def end_session(self, pid: int, sid: str, ended: float) -> None:
         with self.tx() as c:
-            c.execute("UPDATE sessions SET ended=? WHERE id=? AND patient_id=?", (ended, sid, pid))
+            c.execute("UPDATE sessions SET ended=?, ending=NULL WHERE id=? AND patient_id=?", (ended, sid, pid))
+
+    def mark_ending(self, pid: int, sid: str, now: float) -> None:
+        """Record (committed) that a session's end began: a crash before ``end_session`` leaves
+        this mark for the next start to finish."""
+        with self.tx() as c:
+            c.execute("UPDATE sessions SET ending=? WHERE id=? AND patient_id=? AND ended IS NULL", (now, sid, pid))
+
+    def unended_sessions(self) -> list[tuple[int, str, bool]]:
+        """(patient id, session id, an end had begun) of every session that never ended."""
+        rows = self.conn.execute("SELECT patient_id, id, ending IS NOT NULL FROM sessions WHERE ended IS NULL "
+                                 "ORDER BY started, rowid").fetchall()
+        return [(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
 
     def next_seq(self, sid: str) -> int:
         row = self.conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE session_id=?", (sid,)).fetchone()

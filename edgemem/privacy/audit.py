@@ -46,6 +46,7 @@ from typing import Any, Iterator
 from ..errors import EdgememError
 
 KEY_FILE = "audit.key"
+HEAD_FILE = "audit.head"
 REDACTED = "<redacted>"
 # Field names whose value is a patient id: stored only as a pseudonym under "patient".
 PATIENT_FIELDS = ("user", "patient", "user_id", "patient_id")
@@ -128,6 +129,7 @@ class VerifyReport:
     problem: str | None = None
     line: int | None = None
     torn: int = 0  # unparseable lines skipped (a write cut short by power loss)
+    last_mac: str = ""
 
 
 class AuditLog:
@@ -137,6 +139,7 @@ class AuditLog:
         root = _root(home)
         self.path = root / "audit.log"
         self.key_path = root / "keys" / KEY_FILE
+        self.head_path = root / "keys" / HEAD_FILE
         self.actor = actor or os.environ.get("EDGEMEM_ACTOR") or "edgemem"
         self._key: bytes | None = None
         with _locks_guard:
@@ -206,11 +209,44 @@ class AuditLog:
                 if written != len(data):
                     raise OSError(28, "short write to audit log")
                 os.fsync(fd)
+                self._seal(entry["seq"], entry["mac"])
             except OSError as e:
                 raise AuditError(f"cannot write audit log {self.path}: {e.strerror or e}") from None
             finally:
                 os.close(fd)  # also releases the flock
         return entry
+
+    # -- the sealed head ---------------------------------------------------------------------
+    # The MAC chain finds an edited, removed or reordered line but not a cut tail or an emptied
+    # file: what is left still chains. So the count and last MAC of the log are kept apart from it
+    # (keys/audit.head, itself MAC'd under the audit key), rewritten after every entry, and
+    # ``verify`` checks the log reaches them.
+    def _head_mac(self, seq: int, mac: str) -> str:
+        return hmac.new(self.key, f"edgemem/audit-head/v1\0{seq}\0{mac}".encode("ascii"), hashlib.sha256).hexdigest()
+
+    def _seal(self, seq: int, mac: str) -> None:
+        tmp = self.head_path.with_suffix(".tmp")
+        body = json.dumps({"seq": seq, "mac": mac, "seal": self._head_mac(seq, mac)}).encode("ascii")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, body)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.head_path)
+
+    def head(self) -> tuple[int, str] | None:
+        """(entry count, last MAC) as last sealed, or None when no entry was ever sealed."""
+        try:
+            h = json.loads(self.head_path.read_text(encoding="ascii"))
+            seq, mac, seal = int(h["seq"]), str(h["mac"]), str(h["seal"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            raise AuditError(f"the audit head {self.head_path} is corrupt") from None
+        if not hmac.compare_digest(seal, self._head_mac(seq, mac)):
+            raise AuditError(f"the audit head {self.head_path} does not carry a valid seal")
+        return seq, mac
 
     def _tail(self) -> tuple[str, int, bool]:
         """(mac, seq) of the last complete entry, and whether the file ends in a torn line."""
@@ -270,7 +306,26 @@ class AuditLog:
         return out[-limit:] if limit else out
 
     def verify(self) -> VerifyReport:
-        """Walk the MAC chain; the first broken, missing or reordered entry is reported."""
+        """Walk the MAC chain; the first broken, missing or reordered entry is reported, and a log
+        that stops short of its sealed head (cut, emptied or deleted) too."""
+        report = self._verify_chain()
+        if not report.ok:
+            return report
+        try:
+            head = self.head()
+        except AuditError as e:
+            return VerifyReport(report.entries, False, str(e), None, report.torn)
+        if head is not None:
+            seq, mac = head
+            if report.entries < seq:
+                return VerifyReport(report.entries, False, f"the log ends at entry {report.entries} but "
+                                    f"{seq} were written (truncated or emptied)", None, report.torn)
+            if report.entries == seq and report.last_mac != mac:
+                return VerifyReport(report.entries, False, "the last entry is not the one sealed "
+                                    "(log replaced)", None, report.torn)
+        return report
+
+    def _verify_chain(self) -> "VerifyReport":
         if not self.path.exists():
             return VerifyReport(0, True)
         prev, n, torn = "", 0, 0
@@ -293,7 +348,7 @@ class AuditLog:
             if not hmac.compare_digest(str(mac), self._mac(prev, e)):
                 return VerifyReport(n, False, "MAC mismatch (entry edited, removed or reordered)", i, torn)
             prev, n = str(mac), seq
-        return VerifyReport(n, True, None, None, torn)
+        return VerifyReport(n, True, None, None, torn, last_mac=prev)
 
 
 def record(home: Any, action: str, **fields: Any) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import EdgememError, InputError
 from . import memory_api as mem
-from .http import HTTPError, error_response
+from .http import HTTPError, bearer, error_response
 from .openai_api import chat_completions, models
 from .runtime import Runtime
 
@@ -75,9 +75,90 @@ async def _edgemem_error(request: Request, exc: Exception) -> Response:
     return error_response(status, str(exc), type(exc).__name__)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s", request.url.path)
-    return error_response(500, f"internal error ({type(exc).__name__}); see the server log", "internal")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SameOriginWrites:
+    """CSRF guard: a state-changing request must come from this origin and carry JSON.
+
+    Without it any web page open in the kiosk's browser (or any browser on the device) could send
+    ``POST /api/session {"patient": ...}`` blind as ``text/plain``, a "simple" request that needs
+    no CORS preflight. A cross-site request says so in ``Origin`` or ``Sec-Fetch-Site``; a body
+    that is not ``application/json`` is refused (415) before any route reads it. A request with no
+    body and no Origin (curl, an integration) passes: it cannot carry a patient number, and a
+    cross-site one with a token needs a preflight this server never grants.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        problem = self._problem(scope, headers)
+        if problem is not None:
+            status, message, code = problem
+            await error_response(status, message, code)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _problem(scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        site = headers.get("sec-fetch-site", "").strip().lower()
+        if site in ("cross-site", "same-site"):
+            return 403, "cross-site requests may not change anything here", "cross_site"
+        origin = headers.get("origin")
+        if origin is not None:
+            expected = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+            if origin.strip().lower() != expected.lower():
+                return 403, "requests from another origin may not change anything here", "cross_site"
+        has_body = headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if has_body and media != "application/json":
+            return 415, "request bodies must be application/json", "unsupported_media_type"
+        return None
+
+
+class QuietErrors:
+    """Turns an unexpected exception into a one-line 500 and one pseudonymised log entry.
+
+    Starlette's own handler for ``Exception`` re-raises after answering, and uvicorn then logs the
+    traceback with the request path in it (``/api/admin/patients/B-2002/...``): a patient number
+    in the log. Here the route's template is logged instead, and the request's patient ids are
+    replaced by their audit pseudonyms in the traceback too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            request = Request(scope)
+            rt: Runtime = scope["app"].state.runtime
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            session = rt.sessions.find(token=bearer(request)) if bearer(request) else None
+            users = [str(v) for v in (scope.get("path_params") or {}).values()]
+            rt.log_failure(f"unexpected error on {request.method} {route}", exc,
+                           *users, session.user if session else None, trace=True)
+            if not started:
+                response = error_response(500, f"internal error ({type(exc).__name__}); see the server log",
+                                          "internal")
+                await response(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -110,7 +191,7 @@ async def kiosk_config(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     return JSONResponse({"emergency_number": rt.profile.emergency_number, "ready": rt.ready,
                          "reason": rt.problem, "idle_timeout_s": rt.config.session_idle_s,
-                         "profile": rt.profile.name})
+                         "profile": rt.profile.name, "identify": rt.identifier.mode})
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -149,6 +230,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/api/admin/patients/{user}/memories/{memory_id}", mem.admin_delete_memory,
               methods=["DELETE"]),
         Route("/api/admin/patients/{user}", mem.admin_forget, methods=["DELETE"]),
+        Route("/api/admin/patients/{user}/credential", mem.admin_credential, methods=["POST"]),
         Route("/api/admin/reload", mem.admin_reload, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
@@ -159,8 +241,9 @@ def create_app(runtime: Runtime) -> Starlette:
         hosts = ["*"]  # listening everywhere is an explicit choice; the Host check cannot help then
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
-        exception_handlers={HTTPError: _http_error, EdgememError: _edgemem_error, Exception: _unexpected},
+        middleware=[Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                    Middleware(SameOriginWrites), Middleware(QuietErrors)],
+        exception_handlers={HTTPError: _http_error, EdgememError: _edgemem_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -30,3 +30,18 @@ class ServeConfig:
     prompt_budget: int = 1024
     # Name reported by /v1/models and echoed in completions.
     model_id: str = "edgemem"
+    # Benchmarks only: send ``cached_tokens`` and ``edgemem.timing`` to every caller, not just the
+    # admin token. Both tell how much of a prompt the engine had cached, i.e. what the last
+    # caller's prompt began with (a patient's facts), so a kiosk keeps this off.
+    report_timing: bool = False
+    # Under a ``production = true`` profile, serve a bundle signed by a key whose private half is
+    # on this device anyway (``--allow-device-signed``): a development or test set-up.
+    allow_device_signed: bool = False
+    # Patient identification (serve.identify); None: the profile's ``[serve] identify``.
+    identify: str | None = None
+    # Failed identifications: backoff base (s), lockout per patient, and a kiosk-wide limit.
+    identify_backoff_s: float = 1.0
+    identify_max_failures: int = 5
+    identify_lockout_s: float = 900.0
+    identify_kiosk_max_failures: int = 20
+    identify_kiosk_window_s: float = 600.0

@@ -8,13 +8,15 @@ consolidates back in after the erasure.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .http import HTTPError, bearer, patient_id, read_json
+from ..errors import InputError
+from .http import HTTPError, bearer, memory_id, patient_id, read_json
 from .runtime import Runtime
 from .tokens import Session, same_token
 
@@ -80,10 +82,6 @@ def _audit(rt: Runtime, action: str, user: str, actor: str, **fields: Any) -> No
     record(rt.home, action, user=user, actor=actor, **fields)
 
 
-def _memory_id(raw: str) -> int | str:
-    return int(raw) if raw.lstrip("-").isdigit() else raw
-
-
 async def _list(rt: Runtime, user: str) -> list[Any]:
     _require_memory(rt)
     found = await rt.memory_call(rt.memory.list_memories, user)  # type: ignore[union-attr]
@@ -92,7 +90,11 @@ async def _list(rt: Runtime, user: str) -> list[Any]:
 
 async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
     _require_memory(rt)
-    result = await rt.memory_call(rt.memory.delete_memory, user, _memory_id(raw_id))  # type: ignore[union-attr]
+    mid = memory_id(raw_id)
+    try:
+        result = await rt.memory_call(rt.memory.delete_memory, user, mid)  # type: ignore[union-attr]
+    except InputError:  # no such patient: as little said as for a memory that is not theirs
+        result = False
     if result is False:
         raise HTTPError(404, "no such memory for this patient", "not_found")
     return JSONResponse({"deleted": raw_id})
@@ -100,7 +102,8 @@ async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
 
 async def _forget(rt: Runtime, user: str) -> Response:
     _require_memory(rt)
-    rt.sessions.remove_user(user)
+    for s in rt.sessions.remove_user(user):
+        rt.close_session(s)
     await rt.memory_call(rt.memory.forget, user)  # type: ignore[union-attr]
     return JSONResponse({"forgotten": True})
 
@@ -114,7 +117,10 @@ async def session_start(request: Request) -> Response:
     user = patient_id(body.get("patient"))
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
+    enrolled = await rt.identify(user, body.get("secret"))  # nothing is stored before this passes
     s = await rt.start_session(user, "kiosk")
+    if enrolled:
+        _audit(rt, "credential_set", user, "kiosk", mode=rt.identifier.mode)
     _audit(rt, "session_start", user, "kiosk", session=s.session_id)
     return JSONResponse({**s.public(), "token": s.token, "idle_timeout_s": rt.config.session_idle_s,
                          "emergency_number": rt.profile.emergency_number})
@@ -230,6 +236,19 @@ async def admin_forget(request: Request) -> Response:
     response = await _forget(_runtime(request), user)
     _audit(_runtime(request), "forget", user, "admin")
     return response
+
+
+async def admin_credential(request: Request) -> Response:
+    """Set or reset a patient's PIN, date of birth or badge secret (staff, with the admin token)."""
+    _admin(request)
+    rt = _runtime(request)
+    user = patient_id(request.path_params["user"])
+    body = await read_json(request, rt.config.max_body_bytes)
+    if rt.identifier.mode == "number":
+        raise HTTPError(400, "this kiosk identifies patients by number alone (identify = \"number\")")
+    await asyncio.to_thread(rt.identifier.enrol, user, body.get("secret"))
+    _audit(rt, "credential_set", user, "admin", mode=rt.identifier.mode)
+    return JSONResponse({"patient": user, "identify": rt.identifier.mode})
 
 
 async def admin_reload(request: Request) -> Response:

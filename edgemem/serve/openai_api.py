@@ -28,11 +28,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..assistant import Turn, check_text
-from ..errors import EdgememError
+from ..errors import EdgememError, InputError
 from ..interfaces import ChatMessage, GenerationConfig
 from .http import HTTPError, bearer, patient_id, read_json
 from .queue import Job, QueueFull
-from .runtime import Runtime
+from .runtime import Runtime, session_owner
 from .tokens import SESSION_PREFIX, Session, same_token
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -62,12 +62,14 @@ def _content(value: Any) -> str:
     raise HTTPError(400, "message content must be a string or a list of text parts")
 
 
-def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float,
+            low_open: bool = False) -> float:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise HTTPError(400, f"'{key}' must be a number in [{lo}, {hi}]")
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi
+            or (low_open and value == lo)):
+        raise HTTPError(400, f"'{key}' must be a number in {'(' if low_open else '['}{lo}, {hi}]")
     return float(value)
 
 
@@ -99,15 +101,15 @@ def parse_chat_request(body: dict[str, Any], max_new_tokens: int) -> ChatRequest
     if not isinstance(stop, (list, tuple)) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
         raise HTTPError(400, "'stop' must be a string or up to 4 strings")
     seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise HTTPError(400, "'seed' must be an integer")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise HTTPError(400, "'seed' must be an integer in [0, 2**63)")
     user = body.get("user")
     user = patient_id(user) if user not in (None, "") else None
     stream_options = body.get("stream_options") or {}
     config = GenerationConfig(
         max_new_tokens=min(limit, max_new_tokens),
         temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
-        top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0, low_open=True),
         stop=tuple(stop),
         seed=seed,
     )
@@ -122,6 +124,10 @@ class Caller:
     session: Session | None
     history: list[ChatMessage] | None
     system_prompt: str | None
+    # Whose KV-cache prefix this request may reuse (``Runtime.claim_cache``), and whether it may
+    # see how much it reused (cached_tokens, timings: the admin token only).
+    owner: str = ""
+    admin: bool = False
 
 
 async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Caller:
@@ -129,20 +135,38 @@ async def resolve_caller(request: Request, rt: Runtime, req: ChatRequest) -> Cal
     session = rt.sessions.get(token)
     client_system = next((m.content for m in req.messages if m.role == "system"), None)
     earlier = [m for m in req.messages[:-1] if m.role != "system"]
+    admin = same_token(token, rt.admin_token)
     if session is not None:
         if req.user is not None and req.user != session.user:
             raise HTTPError(403, "this session belongs to another patient", "wrong_patient")
-        return Caller(session, None, None)
+        return Caller(session, None, None, session_owner(session.session_id), False)
     if req.user is not None:
-        if not same_token(token, rt.admin_token):
+        if not admin:
             raise HTTPError(401, "'user' selects a patient's memory: send the admin token or a session token",
                             "unauthorized")
-        return Caller(await rt.api_session(req.user), earlier, client_system)
+        api = await rt.api_session(req.user)
+        return Caller(api, earlier, client_system, session_owner(api.session_id), True)
     if token is not None and token.startswith(SESSION_PREFIX):
         raise HTTPError(401, "this session ended or timed out; start a new one", "no_session")
-    if token is not None and not same_token(token, rt.admin_token) and rt.config.kiosk is False:
+    if token is not None and not admin and rt.config.kiosk is False:
         raise HTTPError(401, "unknown token", "unauthorized")
-    return Caller(None, earlier, client_system)
+    # Token-less callers cannot be told apart: each one is a stranger to the cache.
+    return Caller(None, earlier, client_system, "admin" if admin else "anon:" + uuid.uuid4().hex, admin)
+
+
+def _check_client_budget(rt: Runtime, req: ChatRequest) -> None:
+    """A conversation the client sends must fit the prompt budget: a token-less caller's 64 KB
+    system prompt held the engine for 20-24 s before (the kiosk's own prompts are capped by the
+    memory's assembly, ``prompt_budget``)."""
+    engine = rt.engine
+    if engine is None:
+        return
+    total = 0
+    for m in req.messages:
+        total += engine.count_tokens(m.content) + 4
+        if total > rt.config.prompt_budget:
+            raise HTTPError(400, f"the conversation sent is longer than this kiosk's prompt budget of "
+                            f"{rt.config.prompt_budget} tokens; send less history", "too_long")
 
 
 class _CancelOnExit(StreamingResponse):
@@ -167,7 +191,7 @@ def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: st
     return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
 
-def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
+def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig, owner: str):
     """The generation thread's part of one request: prompt, stream, store."""
 
     def work(job: Job) -> None:
@@ -176,6 +200,7 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
         engine = rt.engine
         if engine is None:
             raise EdgememError(rt.problem or "engine not loaded")
+        rt.claim_cache(owner)
         turn = rt.on_memory(rt.assistant.prepare, generator=engine,
                             max_new_tokens=config.max_new_tokens, **turn_args).result()
         t_prepared = time.perf_counter()
@@ -191,8 +216,10 @@ def _work(rt: Runtime, turn_args: dict[str, Any], config: GenerationConfig):
         finally:
             reply = "".join(pieces)
             rt.stats["cancelled" if job.cancelled.is_set() else "completed"] += 1
-            rt.on_memory(rt.assistant.record, turn, reply).result()
+            rt.on_memory(rt.record_reply, turn, reply, job).result()
             rt.rss.check("after a reply")
+        if job.revoked:
+            raise HTTPError(409, "the session ended during this reply; nothing of it was kept", "session_ended")
         t_end = time.perf_counter()
         n_tokens = engine.count_tokens(reply) if reply else 0
         composed = turn.composed is not None  # the card's reply: the engine did not run
@@ -231,6 +258,8 @@ async def chat_completions(request: Request) -> Response:
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
     caller = await resolve_caller(request, rt, req)
+    if caller.history is not None:
+        _check_client_budget(rt, req)
     session = caller.session
     user = session.user if session else None
     sid = session.session_id if session else None
@@ -238,7 +267,8 @@ async def chat_completions(request: Request) -> Response:
     flag_turn = Turn(user=user, session_id=sid, text=text, red_flag=flag) if flag is not None and flag.emergency else None
     turn_args = {"user": user, "session_id": sid, "text": text, "history": caller.history,
                  "system_prompt": caller.system_prompt, "urgent": flag if flag is not None and not flag.emergency else None}
-    work = _work(rt, turn_args, req.config)
+    work = _work(rt, turn_args, req.config, caller.owner)
+    report = caller.admin or rt.config.report_timing
     t0 = time.perf_counter()
     if flag is not None:
         from ..privacy.audit import record
@@ -258,6 +288,7 @@ async def chat_completions(request: Request) -> Response:
             job = rt.queue.submit(work)
         except QueueFull as e:
             raise HTTPError(429, str(e), "queue_full", retry_after=e.retry_after) from None
+        rt.track_reply(sid, job)
         timeout = rt.config.request_timeout_s
         if not await _wait_started(job, request, timeout):
             job.cancel()
@@ -270,7 +301,7 @@ async def chat_completions(request: Request) -> Response:
     extra = {"session_id": sid, "red_flag": flag.to_dict() if flag else None}
     model = rt.config.model_id
     if req.stream:
-        return _CancelOnExit(job, _sse(pieces_source, cid, created, model, extra, req.include_usage, t0),
+        return _CancelOnExit(job, _sse(pieces_source, cid, created, model, extra, req.include_usage, t0, report),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     try:
@@ -290,17 +321,17 @@ async def chat_completions(request: Request) -> Response:
         "id": cid, "object": "chat.completion", "created": created, "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(content)},
                      "finish_reason": done.get("finish_reason", "stop")}],
-        "usage": _usage(done),
-        "edgemem": {**extra, "timing": _timing(done, t0), "cards": done.get("cards", []),
-                    "based_on": done.get("based_on", []),
+        "usage": _usage(done, report),
+        "edgemem": {**extra, **({"timing": _timing(done, t0)} if report else {}),
+                    "cards": done.get("cards", []), "based_on": done.get("based_on", []),
                     "check_failed": done.get("check_failed"), "sent_to_staff": done.get("sent_to_staff", False)},
     })
 
 
-def _usage(done: dict[str, Any]) -> dict[str, Any]:
+def _usage(done: dict[str, Any], report: bool) -> dict[str, Any]:
     p, c = int(done.get("prompt_tokens", 0)), int(done.get("completion_tokens", 0))
     usage: dict[str, Any] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-    if "cached_tokens" in done:  # OpenAI's field: prompt tokens the engine took from its KV cache
+    if report and "cached_tokens" in done:  # OpenAI's field: prompt tokens taken from the KV cache
         usage["prompt_tokens_details"] = {"cached_tokens": int(done["cached_tokens"])}
     return usage
 
@@ -333,8 +364,15 @@ async def _job_events(job: Job, deadline: float, stats: dict[str, int]) -> Async
             stats["timeouts"] += 1
             yield "done", {"finish_reason": "length", "timed_out": True}
             return
+        if job.revoked:  # the session ended or was forgotten: drop what is still in line
+            job.cancel()
+            raise HTTPError(409, "the session ended during this reply; nothing of it was kept", "session_ended")
         if event.kind == "error":
             err = event.data
+            if isinstance(err, HTTPError):
+                raise err
+            if isinstance(err, InputError):  # e.g. the session ended before the reply began
+                raise HTTPError(409, str(err), "session_ended")
             msg = str(err) if isinstance(err, EdgememError) else f"generation failed: {type(err).__name__}"
             raise HTTPError(500, msg, "generation_failed")
         yield event.kind, event.data
@@ -355,7 +393,7 @@ async def _wait_started(job: Job, request: Request, timeout: float) -> bool:
 
 
 async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, model: str,
-               extra: dict[str, Any], include_usage: bool, t0: float) -> AsyncIterator[bytes]:
+               extra: dict[str, Any], include_usage: bool, t0: float, report: bool) -> AsyncIterator[bytes]:
     yield _chunk(cid, created, model, {"role": "assistant", "content": ""}, edgemem=extra)
     done: dict[str, Any] = {}
     try:
@@ -369,14 +407,14 @@ async def _sse(source: AsyncIterator[tuple[str, Any]], cid: str, created: int, m
         yield b"data: " + json.dumps(payload).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
         return
-    timing = _timing(done, t0)
-    final: dict[str, Any] = {"edgemem": {"timing": timing, "timed_out": bool(done.get("timed_out")),
+    final: dict[str, Any] = {"edgemem": {**({"timing": _timing(done, t0)} if report else {}),
+                                         "timed_out": bool(done.get("timed_out")),
                                          "cards": done.get("cards", []), "based_on": done.get("based_on", []),
                                          "check_failed": done.get("check_failed"), "sent_to_staff": done.get("sent_to_staff", False)}}
     yield _chunk(cid, created, model, {}, done.get("finish_reason", "stop"), **final)
     if include_usage:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [], "usage": _usage(done)}
+                "choices": [], "usage": _usage(done, report)}
         yield b"data: " + json.dumps(body).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 

@@ -13,6 +13,7 @@ function checks it between tokens, which is how a closed browser tab stops the e
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any, AsyncIterator, Callable
 from ..errors import EdgememError
 
 _DONE = object()
+log = logging.getLogger("edgemem.serve")
 
 
 class QueueFull(EdgememError):
@@ -52,6 +54,9 @@ class Job:
         self._loop = loop
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self.cancelled = threading.Event()
+        # Set with ``cancelled`` when the session ended or was forgotten under the reply: what was
+        # generated is then not stored.
+        self.revoked = False
         self.started = asyncio.Event()
         self.finished = asyncio.Event()
         self.submitted_at = time.perf_counter()
@@ -71,6 +76,11 @@ class Job:
 
     # Called from the event loop.
     def cancel(self) -> None:
+        self.cancelled.set()
+
+    def revoke(self) -> None:
+        """Stop at the next token and store nothing (the session is gone)."""
+        self.revoked = True
         self.cancelled.set()
 
     async def wait_started(self, timeout: float) -> bool:
@@ -159,6 +169,20 @@ class GenerationQueue:
                 pass
 
         self._executor.submit(run)
+
+    def later(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` on the generation thread after what it holds now (never in line, never
+        refused): engine housekeeping such as dropping a closed session's cached prefix."""
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - housekeeping may never fail a request
+                log.exception("generation-thread housekeeping failed")
+
+        try:
+            self._executor.submit(run)
+        except RuntimeError:  # shut down: the engine and its cache are going away anyway
+            pass
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block (not on the event loop) until what the generation thread holds now, idle work

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -29,7 +30,7 @@ from ..interfaces import ChatMessage, GenerationConfig, Generator
 from ..profiles import Profile
 from ..rss import RssBudget
 from .config import ServeConfig
-from .queue import GenerationQueue
+from .queue import GenerationQueue, Job
 from .tokens import Session, SessionRegistry, load_or_create_admin_token
 
 log = logging.getLogger("edgemem.serve")
@@ -158,6 +159,11 @@ def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     return (str(bundle.resolve()), st.st_mtime_ns, st.st_size)
 
 
+def session_owner(session_id: str | None) -> str:
+    """The engine-cache owner of a patient session (``Runtime.claim_cache``)."""
+    return f"session:{session_id}"
+
+
 class Runtime:
     """Engine, memory, assistant, queue and sessions of one server process."""
 
@@ -179,6 +185,13 @@ class Runtime:
         self._rehearsals: set[asyncio.Task[Any]] = set()
         self.sessions = SessionRegistry()
         self.admin_token = load_or_create_admin_token(home)
+        from .identify import Identifier
+
+        self.identifier = Identifier(home.root, config.identify or getattr(profile, "identify", "number"),
+                                     max_failures=config.identify_max_failures,
+                                     lockout_s=config.identify_lockout_s, backoff_s=config.identify_backoff_s,
+                                     kiosk_max_failures=config.identify_kiosk_max_failures,
+                                     kiosk_window_s=config.identify_kiosk_window_s)
         self.engine: Generator | None = None
         self.memory: MemoryLike | None = None
         self.assistant = Assistant(None, profile, prompt_budget=config.prompt_budget)
@@ -187,12 +200,19 @@ class Runtime:
         self._fingerprint: tuple[str, int, int] | None = None
         self.problem: str | None = "starting"
         self.reloads = 0
+        self.recovered: dict[str, int] = {}  # what recovery.finish_sessions did at start
         # Counters for /readyz and the tests: how requests ended.
         self.stats = {"completed": 0, "cancelled": 0, "red_flags": 0, "timeouts": 0}
         self._reload_lock = threading.Lock()
         # The profile's rss_budget_mb as a contract: checked after start, after every reply and
         # by /readyz; a peak past it is a warning in the log (edgemem.rss).
         self.rss = RssBudget(profile.rss_budget_mb, name=profile.name)
+        # Whose prompt the engine's KV cache holds (generation thread only). A cached prefix is
+        # what makes a follow-up fast, and what a stranger could probe (cached_tokens, time to
+        # first token) to learn a patient's facts: it never serves another owner.
+        self._cache_owner: str | None = None
+        # Replies being generated, per session id: ending or forgetting the session stops them.
+        self._replies: dict[str, "weakref.WeakSet[Job]"] = {}
 
     # Threads.
     def on_memory(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
@@ -224,6 +244,10 @@ class Runtime:
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget,
                                            triage_classifier=load_triage_classifier(self.bundle),
                                            care=load_care(self.bundle))
+            if self.memory is not None:  # a crash's open sessions end before we say "ready"
+                from .recovery import finish_sessions
+
+                self.recovered = await self.memory_call(finish_sessions, self.memory, self.home)
             # The red-flag rules compile on first use (~0.2 s): do it now, not on a patient's message.
             await self.memory_call(self.assistant.triage, "Hello")
             await self.memory_call(release_startup_memory)
@@ -247,6 +271,7 @@ class Runtime:
                 return
             if fp == self._fingerprint and self.engine is not None:
                 return
+            self._refuse_device_signed(bundle)
             t0 = time.perf_counter()
             engine = self._engine_loader(bundle, self.profile, self.home)
             # One token now: proves the bundle generates (the A/B trial counts this as a good
@@ -259,6 +284,7 @@ class Runtime:
                 slots.mark_started(self.home)
             old = self.engine
             self.engine, self.bundle, self._fingerprint = engine, bundle, fp
+            self._cache_owner = None
             manifest = getattr(engine, "manifest", None)
             self.bundle_info = {
                 "path": str(bundle),
@@ -271,6 +297,24 @@ class Runtime:
                 close = getattr(old, "close", None)
                 if close is not None:
                     close()
+
+    def _refuse_device_signed(self, bundle: Path) -> None:
+        """A production profile serves only bundles whose signing key is not on the device."""
+        if not getattr(self.profile, "production", False) or self.config.allow_device_signed:
+            return
+        import json
+
+        from ..keys import device_signing_keys
+
+        try:
+            kid = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["signature"]["key_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # unsigned or unreadable: bundle.verify refuses it with its own reason
+        local = device_signing_keys(self.home)
+        if kid in local:
+            raise EdgememError(f"bundle {bundle.name} is signed by key {kid}, whose private half is on this "
+                               f"device ({local[kid].name}): refused under the production profile "
+                               f"{self.profile.name!r}; sign it off-device, or pass --allow-device-signed")
 
     def maybe_reload(self) -> None:
         """Between requests, on the generation thread: pick up a bundle applied since."""
@@ -293,19 +337,101 @@ class Runtime:
         (so they consolidate), then close the memory."""
         await asyncio.to_thread(self.queue.shutdown)
         for s in self.sessions.all():
-            self.sessions.remove(s.token)
+            self.close_session(s)
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
                 from ..privacy.audit import record
 
                 record(self.home, "session_end", user=s.user, actor="shutdown", session=s.session_id)
             except Exception as e:
-                log.warning("could not end session on shutdown: %s", e)
+                self.log_failure("could not end session on shutdown", e, s.user)
         await self.rehearsals_done()
         if self.memory is not None and hasattr(self.memory, "close"):
             await self.memory_call(self.memory.close)
         self._rehearsal_thread.shutdown(wait=True)
         self._memory_thread.shutdown(wait=True)
+
+    # The engine's cache (generation thread).
+    def claim_cache(self, owner: str) -> None:
+        """Before the engine runs for ``owner``: a prefix cached for anyone else is dropped first.
+
+        Owners are ``session:<id>`` (a patient session: its follow-ups reuse the prefix),
+        ``admin`` and ``anon:<random>`` (every token-less request is a stranger of its own).
+        """
+        if owner != self._cache_owner:
+            self._reset_engine_cache()
+            self._cache_owner = owner
+
+    def _reset_engine_cache(self) -> None:
+        reset = getattr(self.engine, "reset", None)
+        if reset is not None:
+            reset()
+        self._cache_owner = None
+
+    def release_cache(self, owners: "set[str] | str") -> None:
+        """A session ended or its patient was forgotten: drop its prefix (the patient's words
+        in memory) once the generation thread is free, before any later request."""
+        wanted = {owners} if isinstance(owners, str) else set(owners)
+
+        def drop() -> None:
+            if self._cache_owner in wanted:
+                self._reset_engine_cache()
+
+        self.queue.later(drop)
+
+    # Logs name patients by their audit pseudonym, never by number (issue 18).
+    def scrub(self, text: str, *users: str | None) -> str:
+        """``text`` with each patient id in ``users`` replaced by its audit pseudonym."""
+        from ..privacy.audit import AuditLog
+
+        log_ = AuditLog(self.home)
+        for user in sorted({u for u in users if u}, key=len, reverse=True):
+            text = text.replace(user, log_.pseudonym(user))
+        return text
+
+    def log_failure(self, what: str, e: BaseException, *users: str | None, trace: bool = False) -> None:
+        """One warning line (or a traceback) about a failure, patient ids pseudonymised."""
+        import traceback
+
+        body = "".join(traceback.format_exception(e)) if trace else f"{type(e).__name__}: {e}"
+        log.warning("%s", self.scrub(f"{what}: {body}".rstrip(), *users))
+
+    # Replies in flight.
+    def track_reply(self, session_id: str | None, job: Job) -> None:
+        if session_id is not None:
+            self._replies.setdefault(session_id, weakref.WeakSet()).add(job)
+
+    def revoke_replies(self, session_id: str | None) -> None:
+        """The session ended or its patient was forgotten: its replies stop at the next token and
+        are not stored. Called before the memory is told, so nothing arrives after it."""
+        for job in list(self._replies.pop(session_id, ()) if session_id is not None else ()):
+            job.revoke()
+
+    def record_reply(self, turn: Any, reply: str, job: Job) -> None:
+        """Store a finished reply (memory thread) unless its session is gone: a reply cut short by
+        *End session* or *Forget me* is neither stored nor allowed to recreate the patient.
+        The session's idle timer restarts here, at the end of the reply, not at its request."""
+        if turn.session_id is not None:
+            self.sessions.touch(session_id=turn.session_id)
+        if job.revoked:
+            return
+        if turn.session_id is not None and self.sessions.find(session_id=turn.session_id) is None:
+            return
+        self.assistant.record(turn, reply)
+
+    def close_session(self, session: Session) -> None:
+        """Revoke a session now (event loop): its token, its replies in flight, its cached prefix."""
+        self.sessions.remove(session.token)
+        self.revoke_replies(session.session_id)
+        self.release_cache(session_owner(session.session_id))
+
+    async def identify(self, user: str, secret: Any) -> bool:
+        """Check the patient's credential before anything is stored for them (serve.identify)."""
+        if self.identifier.mode == "number":
+            return False
+        memory = self.memory
+        known = bool(await self.memory_call(memory.knows, user)) if memory is not None and hasattr(memory, "knows") else False
+        return await asyncio.to_thread(self.identifier.check, user, secret, known)
 
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
@@ -331,6 +457,7 @@ class Runtime:
             messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
                                       max_new_tokens).result()
             if messages and not busy():
+                self.claim_cache(session_owner(session_id))
                 engine.prefill(messages, busy)
 
         self.queue.idle(work)
@@ -338,7 +465,7 @@ class Runtime:
     async def end_session(self, session: Session) -> None:
         """Close a session: the rules' rehearsal and consolidation now; the model's, if the profile
         asks for it, in the background (the kiosk page and the next patient do not wait)."""
-        self.sessions.remove(session.token)
+        self.close_session(session)
         await self.memory_call(self.assistant.end_session, session.user, session.session_id)
         self.rehearse_later(session.user, session.session_id)
 
@@ -359,9 +486,9 @@ class Runtime:
             if notes:
                 await self.memory_call(memory.add_session_notes, user, session_id, notes)  # type: ignore[union-attr]
         except EdgememError as e:  # e.g. the patient was forgotten meanwhile: nothing to add
-            log.info("model rehearsal of a closed session dropped: %s", e)
-        except Exception:
-            log.exception("model rehearsal of a closed session failed")
+            log.info("%s", self.scrub(f"model rehearsal of a closed session dropped: {e}", user))
+        except Exception as e:
+            self.log_failure("model rehearsal of a closed session failed", e, user, trace=True)
 
     @property
     def rehearsals_pending(self) -> int:
@@ -384,8 +511,11 @@ class Runtime:
 
     async def sweep_idle(self) -> int:
         """End sessions nobody used for ``session_idle_s`` (a patient walked away)."""
-        gone = self.sessions.idle(self.config.session_idle_s)
+        # A session with a reply still streaming is not idle: the timer runs from its end.
+        busy = {sid for sid, jobs in self._replies.items() if any(not j.finished.is_set() for j in jobs)}
+        gone = self.sessions.idle(self.config.session_idle_s, busy)
         for s in gone:
+            self.close_session(s)
             try:
                 await self.memory_call(self.assistant.end_session, s.user, s.session_id)
                 self.rehearse_later(s.user, s.session_id)
@@ -393,5 +523,5 @@ class Runtime:
 
                 record(self.home, "session_end", user=s.user, actor="idle", session=s.session_id)
             except Exception as e:
-                log.warning("idle session end failed: %s", e)
+                self.log_failure("idle session end failed", e, s.user)
         return len(gone)

@@ -88,8 +88,14 @@ class SessionRegistry:
             return s
 
     def find(self, *, user: str | None = None, session_id: str | None = None,
-             kind: str | None = None) -> Session | None:
+             kind: str | None = None, token: str | None = None) -> Session | None:
+        """The first open session matching every given field (``last_used`` untouched)."""
         with self._lock:
+            if token is not None:
+                s = self._by_token.get(token)
+                if s is None or (user is not None and s.user != user) or (kind is not None and s.kind != kind):
+                    return None
+                return s
             for s in self._by_token.values():
                 if ((user is None or s.user == user) and (kind is None or s.kind == kind)
                         and (session_id is None or s.session_id == session_id)):
@@ -107,11 +113,18 @@ class SessionRegistry:
                 del self._by_token[s.token]
             return gone
 
-    def idle(self, idle_s: float) -> list[Session]:
-        """Remove and return sessions unused for ``idle_s`` seconds."""
+    def touch(self, *, session_id: str) -> None:
+        """Restart a session's idle timer (a reply to it just ended)."""
+        with self._lock:
+            for s in self._by_token.values():
+                if s.session_id == session_id:
+                    s.last_used = time.monotonic()
+
+    def idle(self, idle_s: float, busy: "set[str | None] | frozenset[str | None]" = frozenset()) -> list[Session]:
+        """Remove and return sessions unused for ``idle_s`` seconds (never one in ``busy``)."""
         now = time.monotonic()
         with self._lock:
-            gone = [s for s in self._by_token.values() if now - s.last_used > idle_s]
+            gone = [s for s in self._by_token.values() if now - s.last_used > idle_s and s.session_id not in busy]
             for s in gone:
                 del self._by_token[s.token]
             return gone

@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, patient: null, busy: false, emergencyNumber: "112",
+  const state = { token: null, patient: null, busy: false, emergencyNumber: "112", identify: "number",
     idleMs: 600000, idleTimer: null, controller: null };
   // Timings for the browser tests and the latency benchmark: send -> first token seen.
   const metrics = (window.edgemem = { timings: [] });
@@ -74,6 +74,24 @@
   }
   $("emergency-close").addEventListener("click", () => { $("emergency").hidden = true; $("msg").focus(); });
 
+  // ---------- identification (the server's `identify` setting) ----------
+  const SECRET = {
+    "number+pin": ["PIN", "4 to 8 digits. On your first visit, choose one and remember it.", "numeric", "password"],
+    "number+dob": ["Date of birth", "As YYYY-MM-DD, for example 1980-04-23.", "numeric", "text"],
+    "badge": ["Badge code", "Scan your badge.", "text", "password"],
+  };
+  function setIdentify(mode) {
+    state.identify = mode;
+    const s = SECRET[mode];
+    $("secret-row").hidden = !s;
+    $("secret").required = !!s;
+    if (!s) return;
+    $("secret-label").textContent = s[0];
+    $("secret-help").textContent = s[1];
+    $("secret").inputMode = s[2];
+    $("secret").type = s[3];
+  }
+
   // ---------- sessions ----------
   $("start-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -82,12 +100,14 @@
     if (!patient) { $("start-error").textContent = "Please enter your patient number."; return; }
     $("start").disabled = true;
     try {
-      const s = await api("POST", "/api/session", { patient });
+      const body = { patient };
+      if (state.identify !== "number") body.secret = $("secret").value;
+      const s = await api("POST", "/api/session", body);
       state.token = s.token; state.patient = s.patient;
       state.idleMs = Math.max(5000, (s.idle_timeout_s || 600) * 1000);
       $("who").textContent = "Patient " + s.patient;
       $("log").replaceChildren();
-      $("patient").value = "";
+      $("patient").value = ""; $("secret").value = "";
       show("chat");
       say("");
       note("Hello! Ask me about your health, medication or your visit today.");
@@ -302,6 +322,7 @@
     try {
       const c = await api("GET", "/api/config");
       state.emergencyNumber = c.emergency_number;
+      setIdentify(c.identify || "number");
       document.querySelectorAll(".emergency-number").forEach((el) => { el.textContent = c.emergency_number; });
       if (!c.ready) {
         // "starting" while the model loads; anything else is for staff (e.g. no bundle applied).

@@ -1,0 +1,182 @@
+"""Who is at the screen: the patient identification a clinic chooses (``[serve] identify``).
+
+The review opened any patient's conditions and drugs with their number alone, tried 30 numbers
+in 1.1 s, and every try left a permanent patient record. So, per mode:
+
+- ``number``: the number alone (today's behaviour, for a staffed desk only: docs/privacy.md);
+- ``number+pin``: a 4-8 digit PIN the patient sets at their first visit;
+- ``number+dob``: the date of birth (YYYY-MM-DD), given at the first visit;
+- ``badge``: a badge secret that staff enrol (``POST /api/admin/patients/{user}/credential``).
+
+Secrets are stored as scrypt hashes (n=2**14, r=8, p=1, a random salt each) in
+``identify.json`` (0600), keyed by the patient's audit pseudonym, never by number. A number the
+memory already knows without a credential cannot be claimed at the kiosk (staff enrol it), or a
+stranger could set the PIN of someone who came before the clinic switched modes.
+
+Failures back off (1, 2, 4 ... s, capped at a minute) and lock the patient out after
+``max_failures`` for ``lockout_s``; the kiosk as a whole stops taking attempts after
+``kiosk_max_failures`` failures in ``kiosk_window_s`` (a sweep over many numbers). Every failure
+is an audit entry ``identify_failed``. No patient record exists until identification succeeds:
+the session starts only after it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import EdgememError
+from ..privacy.audit import AuditLog
+from ..profiles import IDENTIFY_MODES
+from .http import HTTPError
+
+FILE = "identify.json"
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    next_allowed: float = 0.0
+
+
+@dataclass
+class Identifier:
+    """Checks (and on a first visit records) a patient's credential; see the module docstring."""
+
+    root: Path
+    mode: str
+    max_failures: int = 5
+    lockout_s: float = 900.0
+    backoff_s: float = 1.0
+    kiosk_max_failures: int = 20
+    kiosk_window_s: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, _Failures] = field(default_factory=dict)
+    _kiosk: deque = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.mode not in IDENTIFY_MODES:
+            raise EdgememError(f"identify must be one of {', '.join(IDENTIFY_MODES)}, got {self.mode!r}")
+        self.audit = AuditLog(self.root)
+        self.path = Path(self.root) / FILE
+
+    # Credentials file.
+    def _load(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise EdgememError(f"{self.path} is unreadable ({type(e).__name__}): identification refused") from None
+
+    def _save(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _hash(secret: str, salt: bytes) -> str:
+        return hashlib.scrypt(secret.encode("utf-8"), salt=salt, maxmem=64 * 2**20, dklen=32, **SCRYPT).hex()
+
+    def enrol(self, user: str, secret: str) -> None:
+        """Set (or reset) a patient's credential: staff, or the patient at a first visit."""
+        secret = self._secret(secret)
+        salt = secrets.token_bytes(16)
+        with self._lock:
+            data = self._load()
+            data[self.audit.pseudonym(user)] = {"mode": self.mode, "salt": salt.hex(), "hash": self._hash(secret, salt)}
+            self._save(data)
+            self._failures.pop(user, None)
+
+    def _secret(self, value: Any) -> str:
+        """The secret in this mode's shape, or a one-line 400."""
+        if not isinstance(value, str):
+            raise HTTPError(400, self._what() + " is required", "credential_required")
+        text = value.strip()
+        if self.mode == "number+pin" and not (text.isascii() and text.isdigit() and 4 <= len(text) <= 8):
+            raise HTTPError(400, "the PIN must be 4 to 8 digits", "bad_credential")
+        if self.mode == "number+dob":
+            try:
+                day = _dt.date.fromisoformat(text)
+            except ValueError:
+                raise HTTPError(400, "the date of birth must be YYYY-MM-DD", "bad_credential") from None
+            if not _dt.date(1890, 1, 1) <= day <= _dt.date.today():
+                raise HTTPError(400, "the date of birth is not a plausible date", "bad_credential")
+            text = day.isoformat()
+        if self.mode == "badge" and not (8 <= len(text) <= 128 and text.isprintable()):
+            raise HTTPError(400, "the badge secret must be 8-128 printable characters", "bad_credential")
+        return text
+
+    def _what(self) -> str:
+        return {"number+pin": "a PIN", "number+dob": "the date of birth", "badge": "the badge secret"}.get(
+            self.mode, "a credential")
+
+    # The check.
+    def check(self, user: str, secret: Any, known: bool) -> bool:
+        """Raise an HTTPError unless ``secret`` identifies ``user``; True when this was the
+        first visit and the credential was set now. ``known``: the memory holds this patient."""
+        if self.mode == "number":
+            return False
+        now = self.clock()
+        with self._lock:
+            while self._kiosk and now - self._kiosk[0] > self.kiosk_window_s:
+                self._kiosk.popleft()
+            if len(self._kiosk) >= self.kiosk_max_failures:
+                wait = int(self.kiosk_window_s - (now - self._kiosk[0])) + 1
+                raise HTTPError(429, "too many failed sign-ins at this kiosk; please ask a member of staff",
+                                "kiosk_locked", retry_after=wait)
+            f = self._failures.get(user)
+            if f is not None and now < f.next_allowed:
+                locked = f.count >= self.max_failures
+                raise HTTPError(429, "too many failed attempts for this number; please ask a member of staff"
+                                if locked else "please wait a moment before trying again",
+                                "locked" if locked else "slow_down", retry_after=int(f.next_allowed - now) + 1)
+        text = self._secret(secret)
+        record = self._load().get(self.audit.pseudonym(user))
+        if record is None:
+            if self.mode == "badge" or known:
+                self._fail(user, "not_enrolled")
+            self.enrol(user, text)  # a first visit sets the PIN or date of birth
+            return True
+        ok = hmac.compare_digest(self._hash(text, bytes.fromhex(record["salt"])), record["hash"])
+        if not ok:
+            self._fail(user, "wrong_secret")
+        with self._lock:
+            self._failures.pop(user, None)
+        return False
+
+    def _fail(self, user: str, reason: str) -> None:
+        now = self.clock()
+        with self._lock:
+            f = self._failures.setdefault(user, _Failures())
+            f.count += 1
+            f.next_allowed = now + (self.lockout_s if f.count >= self.max_failures
+                                    else min(60.0, self.backoff_s * 2 ** (f.count - 1)))
+            self._kiosk.append(now)
+            count = f.count
+        try:
+            self.audit.record("identify_failed", user=user, actor="kiosk", mode=self.mode, reason=reason,
+                              failures=count, locked=count >= self.max_failures)
+        except EdgememError:
+            pass
+        if reason == "not_enrolled":
+            raise HTTPError(401, "this number has no " + self._what().replace("a ", "").replace("the ", "")
+                            + " set yet; please ask a member of staff", "not_enrolled")
+        raise HTTPError(401, "the number and " + self._what().replace("a ", "the ") + " do not match",
+                        "not_identified")
