@@ -71,15 +71,20 @@ class CareContent:
         """The best ``k`` cards; none when the best falls below either bar ("no card fits"). A
         card that has ``full_coverage`` of the question's informative words needs no score bar."""
         hits = self.index.search(question, k)
-        # BM25 sums over the question's words, so a one-word question ("cold") can never score as a
-        # sentence does: the score bar grows with the words, full from two on.
-        bar = min_score * min(1.0, len(set(tokens(question))) / 2)
-        if not hits or hits[0].coverage < min_coverage or (hits[0].score < bar and hits[0].coverage < full_coverage):
+        if not hits or not fits(hits[0], len(set(tokens(question))), min_score, min_coverage, full_coverage):
             return []
         return hits  # the best passed; the others stay candidates (the assistant chooses by audience)
 
     def personalise(self, card: Card, facts: PatientFacts) -> Advice:
         return personalise(card, facts, self)
+
+
+def fits(best: CardHit, n_words: int, min_score: float, min_coverage: float, full_coverage: float = 1.01) -> bool:
+    """Whether the best card answers a question of ``n_words`` informative words. BM25 sums over the
+    question's words, so a one-word question ("cold") never scores as a sentence does: the score
+    bar grows with the words, full from two on, and a card with ``full_coverage`` needs none."""
+    bar = min_score * min(1.0, n_words / 2)
+    return best.coverage >= min_coverage and (best.score >= bar or best.coverage >= full_coverage)
 
 
 def find_content(bundle: str | Path | None) -> Path | None:
