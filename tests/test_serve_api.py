@@ -163,8 +163,10 @@ def test_card_replies_carry_their_card_and_what_no_card_fits_goes_to_the_staff(k
 
 def test_bad_requests_get_one_line_errors(kiosk: Kiosk) -> None:
     url = kiosk.url + "/v1/chat/completions"
-    assert "not JSON" in one_line_error(httpx.post(url, content=b"{nope"), 400)
-    assert "UTF-8" in one_line_error(httpx.post(url, content=b"\xff\xfe{}"), 400)
+    as_json = {"Content-Type": "application/json"}
+    assert "not JSON" in one_line_error(httpx.post(url, content=b"{nope", headers=as_json), 400)
+    assert "UTF-8" in one_line_error(httpx.post(url, content=b"\xff\xfe{}", headers=as_json), 400)
+    assert "application/json" in one_line_error(httpx.post(url, content=b"{}"), 415)  # CSRF guard
     one_line_error(httpx.post(url, json={"messages": []}), 400)
     one_line_error(httpx.post(url, json={"messages": [{"role": "assistant", "content": "hi"}]}), 400)
     one_line_error(httpx.post(url, json={"messages": [{"role": "user", "content": "hi"}], "n": 2}), 400)
