@@ -135,3 +135,14 @@ def test_cli_eval_reports_per_kind_and_refuses_bad_files(tmp_path):
     bad.write_text("{not json\n")
     r = _cli("--home", str(tmp_path), "safety", "eval", str(bad))
     assert r.returncode != 0 and "Traceback" not in r.stderr and "bad.jsonl:1" in r.stderr
+
+
+def test_greetings_and_thanks_are_never_an_emergency(clf) -> None:
+    # Each of these once scored as an emergency on its own (the classifier's prior on a message
+    # with almost no n-grams: "Hi" -> abuse 0.63, "I see" -> eye 0.76, "yes" -> seizure 0.44).
+    for text in ["Hello", "Hi", "hi there", "Hey", "thanks", "yes", "ok thanks", "great", "I see", "hello?"]:
+        assert safety.check(text, "112", classifier=clf) is None, text
+        assert safety.check(text, "112", context=["I have a sore throat"], classifier=clf) is None, text
+    # A greeting with a sign in it is read as before.
+    flag = safety.check("hi, my husband collapsed and is not breathing", "112", classifier=clf)
+    assert flag is not None and flag.tier == "emergency"

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from .pleasantry import is_pleasantry
 from .classifier import Score, TriageClassifier, find_classifier
 from .detector import candidates
 from .normalize import clauses
@@ -161,6 +162,8 @@ def check(text: str, emergency_number: str = "112", *, context: Sequence[str] = 
     non-strings are a programming error (``TypeError``). Input beyond 20,000 characters is checked
     on its first and last 10,000 characters: a kiosk message is short, and the check must stay fast.
     """
+    if is_pleasantry(text):
+        return None  # "Hi", "thanks", "I see": no sign, and nothing new for the context (pleasantry.py)
     ev = gather(text, context, classifier)
     return decide(ev, classifier.thresholds if classifier is not None else {}, emergency_number)
 
