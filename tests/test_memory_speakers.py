@@ -57,10 +57,15 @@ def test_the_named_speakers_own_turn_wins_over_turns_that_address_them(tmp_path:
     q = "When did Caroline go to the support group?"
     assert _top_turn(svc, q, OLD) in ("t0", "t2")  # before: the turns saying her name twice
     assert _top_turn(svc, q, RetrievalConfig()) == "t1"
+    # The speaker list (off by default: dev said so) still puts her own turn first when on.
+    assert _top_turn(svc, q, RetrievalConfig(w_speaker=1.0)) == "t1"
     hits = svc.search("conv-1", q, k=3, now="2024-05-10T12:00:00Z", reinforce=False)
     top = next(h for h in hits if h.source_ids == ["t1"])
     assert top.speaker == "Caroline" and "speaker" in top.why
-    assert _top_turn(svc, "What did Melanie paint recently?", RetrievalConfig()) == "t4"
+    svc.retrieval = RetrievalConfig()
+    # Caroline's "Melanie, that sunrise painting sounds beautiful" follows Melanie's news and borrows
+    # from it: with the speaker list off (the dev-chosen default) it ranks first; with it, hers does.
+    assert _top_turn(svc, "What did Melanie paint recently?", RetrievalConfig(w_speaker=1.0)) == "t4"
     svc.close()
 
 
