@@ -167,8 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--show", type=int, default=0, help="print N replies of each arm")
+    ap.add_argument("--arms", default="base,memory,memory+cards+checks,memory+cards",
+                    help="comma-separated arms to run")
+    ap.add_argument("--rescore", type=Path, help="re-measure the replies of an earlier --json file (no model)")
     args = ap.parse_args(argv)
     content = CareContent.load(find_content(args.bundle))
+    if args.rescore is not None:
+        return rescore(args.rescore, content)
     profile = load("x86-kiosk")
     rng = random.Random(args.seed)
     people = malp.heldout_profiles()
@@ -183,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             "memory+cards": dict(memory=True, care=content, reply_mode="card")}
     results: dict[str, Any] = {"patients": len(plan), "model_patients": min(args.model_patients, len(plan)),
                                "questions_per_patient": args.questions, "arms": {}, "samples": {}}
+    wanted = set(args.arms.split(","))
     for arm, spec in arms.items():
+        if arm not in wanted:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             home = Home(Path(tmp))
             memory = MemoryService(home, emb, None, profile)
@@ -204,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                 a = Assistant(memory if spec["memory"] else None, profile, care=spec["care"],
                               reply_mode=spec.get("reply_mode", "card"))
                 sid = a.start_session(user) if spec["memory"] else None
-                facts = content.lexicon.facts_from_text(said)
+                # The reference facts are the one fact this patient was given (the MaLP profile's
+                # own words can read as facts they are not: "can I still get pregnant?").
+                facts = content.lexicon.facts_from_text([fact])
                 for q in questions:
                     hits = content.search(q, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
                                 full_coverage=card_search.FULL_COVERAGE)
@@ -248,6 +258,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def rescore(path: Path, content: CareContent) -> int:
+    """Re-take the fact-bound measures (conflict, fact relevant, fact used) of every stored reply
+    against the one designed fact (the replies stay as generated)."""
+    results = json.loads(path.read_text())
+    warnings = warnings_of(content)
+    for arm, replies in results.get("replies", {}).items():
+        rows = []
+        for r in replies:
+            facts = content.lexicon.facts_from_text([r["fact"]])
+            fact_re = dict(FACTS)[r["fact"]]
+            hits = content.search(r["question"], 3, min_score=card_search.MIN_SCORE,
+                                  min_coverage=card_search.MIN_COVERAGE, full_coverage=card_search.FULL_COVERAGE)
+            advice = content.personalise(content.by_id[r["cards"][0]] if r["cards"] else hits[0].card, facts) \
+                if (r["cards"] or hits) else None
+            ref = content.personalise(hits[0].card, facts) if hits else None
+            relevant = bool(ref and (ref.removed or any(re.search(fact_re, c, re.I) for c in ref.cautions)))
+            new = measure(r["reply"], r["style"], content, facts, advice, fact_re, relevant, warnings)
+            # Only the fact-bound measures are re-taken; the rest stay as measured against the
+            # advice the reply was actually built from.
+            row = {**r, **{k: new[k] for k in ("conflict", "relevant", "fact_used")}}
+            r.update(row)
+            rows.append(row)
+        keep = {k: results["arms"][arm][k] for k in ("first_text_s_median", "reply_s_median") if k in results["arms"].get(arm, {})}
+        results["arms"][arm] = {**summarise(rows), **keep}
+        print(f"{arm:22s} {json.dumps(results['arms'][arm])}")
+    path.write_text(json.dumps(results, indent=1))
     return 0
 
 

@@ -167,3 +167,16 @@ def test_model_text_ends_on_a_complete_sentence_and_is_capped_by_style(memory, c
     assert cfg.max_new_tokens == 64 and cfg.no_repeat_ngram == 4 and cfg.repetition_penalty > 1
     mine = GenerationConfig(max_new_tokens=256, repetition_penalty=1.3)
     assert a.reply_config(turn, mine) is mine  # the caller chose its own sampling
+
+
+def test_breastfeeding_said_last_visit_keeps_decongestants_out(memory, care) -> None:
+    # Seen in the reply ablation: breastfeeding was no memory fact, so a blocked-nose reply a
+    # visit later still offered decongestant tablets.
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    s1 = a.start_session("b-1")
+    "".join(a.chat("b-1", s1, "I'm breastfeeding my baby.", ScriptedModel("Thank you.")))
+    a.end_session("b-1", s1)
+    s2 = a.start_session("b-1")
+    reply = "".join(a.chat("b-1", s2, "I have a blocked nose from a cold, what helps?", ScriptedModel("x")))
+    assert "pseudoephedrine or phenylephrine are another option" not in reply
+    assert "such as xylometazoline or oxymetazoline can help" not in reply

@@ -79,7 +79,7 @@ CONDITIONS: dict[str, tuple[bool, list[str]]] = {
     "crohn's disease": (True, ["crohn's", "ulcerative colitis", "colitis"]),
     "gerd": (True, ["acid reflux", "reflux", "heartburn"]), "psoriasis": (True, []), "eczema": (True, []),
     "anemia": (True, ["anaemia"]), "fibromyalgia": (True, []), "chronic pain": (True, []),
-    "pregnancy": (False, ["pregnant"]), "flu": (False, ["influenza"]), "cold": (False, ["common cold"]),
+    "pregnancy": (False, ["pregnant"]), "breastfeeding": (False, ["breast feeding", "breast-feeding"]), "flu": (False, ["influenza"]), "cold": (False, ["common cold"]),
     "covid": (False, ["covid-19", "coronavirus"]), "pneumonia": (False, []), "bronchitis": (False, []),
     "sinusitis": (False, ["sinus infection"]), "strep throat": (False, []), "uti": (False, ["urinary tract infection", "bladder infection"]),
     "infection": (False, ["infected"]), "food poisoning": (False, []), "concussion": (False, []),
