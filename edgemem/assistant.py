@@ -156,6 +156,9 @@ class Assistant:
         if reply_mode not in REPLY_MODES:
             raise InputError(f"reply_mode must be one of {', '.join(REPLY_MODES)}")
         self.reply_mode = reply_mode
+        # The kiosk's shaping of the model's own words (style cap, no-repeat, penalty); off only
+        # where a long generation is the point (the server's cancellation tests).
+        self.shape_model_replies = True
         self.memory = memory
         # Prompt tokens the memory may fill. None: the whole window minus the reply. A kiosk caps
         # it because prefill time grows with the prompt (the first token waits for all of it).
@@ -365,7 +368,7 @@ class Assistant:
         config = self.reply_config(turn, config)
         stream = generator.stream_chat(turn.messages, config)
         gate = SentenceGate(turn.advice, self.care.lexicon) if turn.advice is not None and self.care else None
-        if gate is None:
+        if gate is None and self.shape_model_replies:
             stream = _complete_sentences(stream)
         try:
             for piece in stream:
@@ -391,7 +394,7 @@ class Assistant:
 
     def reply_config(self, turn: Turn, config: GenerationConfig) -> GenerationConfig:
         """The kiosk's sampling for the model's own words, unless the caller chose penalties."""
-        if config.repetition_penalty != 1.0 or config.no_repeat_ngram:
+        if not self.shape_model_replies or config.repetition_penalty != 1.0 or config.no_repeat_ngram:
             return config
         cap = STYLE_TOKENS.get(turn.style or "concise", STYLE_TOKENS["concise"])
         return replace(config, max_new_tokens=min(config.max_new_tokens, cap),

@@ -101,3 +101,14 @@ def test_cli_list_show_search(bundle, capsys):
     assert run(["cards", "show", "no-such-card", "--bundle", str(bundle)]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_pregnancy_and_breastfeeding_only_when_the_patient_says_so(content) -> None:
+    # "Can I still get pregnant?" made the kiosk tell patients "You are pregnant, so ..." (ablation read).
+    lex = content.lexicon
+    for said in ["I'm 24 weeks pregnant.", "i am 8 weeks pregnant and have a cold", "Has pregnancy: I'm pregnant."]:
+        assert lex.facts_from_text([said]).pregnancy, said
+    for said in ["Can i still get pregnant?", "my wife is pregnant", "we are trying to get pregnant", "I'm not pregnant"]:
+        assert not lex.facts_from_text([said]).pregnancy, said
+    assert lex.facts_from_text(["I'm breastfeeding my baby."]).breastfeeding
+    assert not lex.facts_from_text(["is breastfeeding good for babies?"]).breastfeeding

@@ -225,6 +225,7 @@ def test_client_disconnect_stops_the_generation(kiosk: Kiosk) -> None:
     # Cancellation of the engine itself: without a card, the model's pieces stream as they come
     # (a grounded reply may end early on a failed check and finish before the client leaves).
     care, rt.assistant.care = rt.assistant.care, None
+    rt.assistant.shape_model_replies = False
     body = {"model": "edgemem", "stream": True, "max_tokens": 400,
             "messages": [{"role": "user", "content": "Please tell me everything about headaches."}]}
     with httpx.Client(timeout=60) as c:
@@ -240,6 +241,7 @@ def test_client_disconnect_stops_the_generation(kiosk: Kiosk) -> None:
     while (rt.queue.inflight or rt.stats["cancelled"] == before) and time.monotonic() < deadline:
         time.sleep(0.02)
     rt.assistant.care = care
+    rt.assistant.shape_model_replies = True
     assert rt.stats["cancelled"] == before + 1
     assert rt.queue.inflight == 0
 

@@ -22,6 +22,10 @@ from serve_helpers import Kiosk, running_kiosk
 def kiosk(_tiny_bundle_built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
     with running_kiosk(_tiny_bundle_built, tmp_path_factory.mktemp("harden-home"), queue_size=2,
                        request_timeout_s=60) as k:
+        # These tests act while a reply is being generated: the model must write it, at length
+        # (a card's reply is composed at once; the kiosk caps the model's small talk).
+        k.runtime.assistant.care = None
+        k.runtime.assistant.shape_model_replies = False
         yield k
 
 
@@ -293,6 +297,8 @@ def test_the_idle_timer_runs_from_the_end_of_the_last_reply(_tiny_bundle_built: 
     the request's start). The engine is the real one, slowed per piece to a Pi's pace."""
     with running_kiosk(_tiny_bundle_built, tmp_path / "home", session_idle_s=1.0) as k:
         rt = k.runtime
+        rt.assistant.care = None  # the model writes the reply, at length
+        rt.assistant.shape_model_replies = False
         real = rt.assistant.generate
 
         def slow(*a: Any, **kw: Any) -> Any:

@@ -19,6 +19,14 @@ AGE_WORDS = {
     "teen": re.compile(r"\b(?:1[2-7] ?(?:years?|yrs?) old|teenager|i am 1[2-7])\b"),
     "older": re.compile(r"\b(?:(?:6[5-9]|[7-9]\d|1[01]\d) ?(?:years?|yrs?) old|i am (?:6[5-9]|[7-9]\d)|pensioner)\b"),
 }
+# Pregnancy and breastfeeding are read only when the patient says they are: "can I still get
+# pregnant?", "my wife is pregnant" or "trying to get pregnant" made a kiosk tell men and women
+# alike "You are pregnant, so ..." (10 of 30 replies read in the ablation).
+_SAYS_PREGNANT = re.compile(r"\b(?:i'?m|i am|im|i'm now|currently)\s+(?:about\s+|around\s+)?(?:\d+\s*(?:weeks?|months?)\s+)?"
+                            r"pregnant\b|\b\d+\s*(?:weeks?|months?)\s+pregnant\b|\bi'?m expecting\b|"
+                            r"\bhas pregnancy: (?=.*\b(?:i'?m|i am|weeks)\b.*pregnant)")
+_SAYS_BREASTFEEDING = re.compile(r"\b(?:i'?m|i am|im|currently)\s+(?:still\s+)?(?:breast-?\s?feeding|nursing)\b|"
+                                 r"\bbreast-?\s?feeding my\b")
 _ALLERGY = re.compile(r"\b(?:allerg\w*|reaction|react badly|rash from|cannot take|can't take|intoleran\w*)\b")
 _NEG = re.compile(r"\b(?:not|no|never|don't|do not|stopped|used to|no longer)\b")
 
@@ -142,9 +150,9 @@ class Lexicon:
                     for m in self._cond_re.finditer(sentence):
                         cid = self._cond_by_name[m.group(0)]
                         if cid == "pregnancy":
-                            facts.pregnancy = True
+                            facts.pregnancy = facts.pregnancy or bool(_SAYS_PREGNANT.search(sentence))
                         elif cid == "breastfeeding":
-                            facts.breastfeeding = True
+                            facts.breastfeeding = facts.breastfeeding or bool(_SAYS_BREASTFEEDING.search(sentence))
                         else:
                             facts.conditions.add(cid)
                 for group, pat in AGE_WORDS.items():
