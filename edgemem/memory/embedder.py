@@ -44,9 +44,12 @@ class OnnxEmbedder:
         # 148-157 ms against 105-113 ms without it (docs/memory.md, "The embedder's threads").
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Without the arena a run's buffers go back to the allocator when it ends; with it they
-        # stay at the largest batch's high-water mark (attention scores grow with batch x seq^2).
+        # stay at the largest batch's high-water mark (bounded by ``batch_tokens``). Memory
+        # patterns stay off: onnxruntime plans and keeps one per input shape, and every batch
+        # here has a new (count, length) shape: student, 1,024-token batches, 43 texts x 3 then
+        # 20 long ones: 97-99 MB with patterns, 78-80 MB without (benchmarks/serve_memory.py).
         opts.enable_cpu_mem_arena = bool(arena)
-        opts.enable_mem_pattern = bool(arena)
+        opts.enable_mem_pattern = False
         avail = set(ort.get_available_providers())
         self.session = ort.InferenceSession(str(model), opts, providers=[p for p in providers if p in avail]
                                             or ["CPUExecutionProvider"])
