@@ -148,7 +148,24 @@ def test_the_admin_token_sees_cache_figures(kiosk: Kiosk) -> None:
 
 def _stream_then(k: Kiosk, s: dict[str, str], action: Any) -> tuple[list[str], float]:
     """Stream a long reply in session ``s``; after three pieces run ``action()``; return the
-    lines that came after it and how long the stream took to end once it returned."""
+    lines that came after it and how long the stream took to end once it returned. The tiny
+    model is slowed to a Pi's pace per piece: on a loaded machine its 400 pieces could otherwise
+    all be out before the action's request arrives, and the test would race."""
+    real = k.runtime.assistant.generate
+
+    def slow(*a: Any, **kw: Any) -> Any:
+        for piece in real(*a, **kw):
+            time.sleep(0.01)
+            yield piece
+
+    k.runtime.assistant.generate = slow  # type: ignore[method-assign]
+    try:
+        return _stream_then_inner(k, s, action)
+    finally:
+        k.runtime.assistant.generate = real  # type: ignore[method-assign]
+
+
+def _stream_then_inner(k: Kiosk, s: dict[str, str], action: Any) -> tuple[list[str], float]:
     body = {"model": "edgemem", "stream": True, "max_tokens": 400,
             "messages": [{"role": "user", "content": "Please tell me everything about headaches."}]}
     after: list[str] = []
