@@ -24,7 +24,7 @@ from . import safety
 from .care import CareContent
 from .care import search as card_search
 from .care.checks import SentenceGate
-from .care.compose import NO_CARD_MESSAGE, asks_about_memory, compose, is_small_talk, recall_reply
+from .care.compose import NO_CARD_MESSAGE, asks_about_memory, compose, recall_reply
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .memory.preference import explicit_preference
@@ -281,7 +281,7 @@ class Assistant:
         if self.reply_mode == "card" and not hits:
             if asks_about_memory(turn.text):
                 turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
-            elif not is_small_talk(turn.text):
+            elif not safety.is_pleasantry(turn.text):
                 turn.composed, turn.no_card = [NO_CARD_MESSAGE], True
             return
         if not hits:

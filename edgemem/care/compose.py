@@ -100,22 +100,13 @@ def compose(advice: Advice, style: str | None = None, lexicon: Lexicon | None = 
     return ComposedReply(sentences=sentences, personal=personal)
 
 
-# What the kiosk may answer without a card. Anything else that no card fits gets NO_CARD_MESSAGE:
-# when in doubt, the kiosk says it cannot advise and sends the patient to the staff.
-_SMALL_TALK = re.compile(
-    r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|thanks?(?: you)?(?: so much| very much)?|"
-    r"cheers|ok(?:ay)?|great|fine|good|yes|no|yeah|nope|sure|bye|goodbye|see you|"
-    r"how are you(?: doing| today)?|nice to meet you|that helps|that's (?:helpful|great|fine|all)|"
-    r"got it|i see|understood|alright|all right|perfect|lovely|wonderful)\b[\s,.!?]*)+$", re.I)
+# What the kiosk may answer without a card is a pleasantry (``safety.pleasantry``: the same list
+# triage skips). Anything else that no card fits gets NO_CARD_MESSAGE: when in doubt, the kiosk
+# says it cannot advise and sends the patient to the staff.
 _ABOUT_MEMORY = re.compile(
     r"\b(?:what do you (?:remember|know|have) (?:about|on) me|what (?:did|have) i (?:tell|told) you|"
     r"what have you (?:noted|written down|got on me)|do you remember (?:me|what)|my notes|"
     r"what medicines? (?:do|did) i (?:take|tell you)|what am i allergic to)\b", re.I)
-
-
-def is_small_talk(text: str) -> bool:
-    """A greeting, thanks or acknowledgement: the model may answer it in its own words."""
-    return bool(_SMALL_TALK.match(text.strip())) and len(text.split()) <= 8
 
 
 def asks_about_memory(text: str) -> bool:

@@ -169,4 +169,4 @@ def check(text: str, emergency_number: str = "112", *, context: Sequence[str] = 
 
 
 __all__ = ["BY_ID", "CATEGORIES", "EMERGENCY", "Evidence", "Flag", "decide", "gather", "KINDS", "RedFlag", "Score", "TriageClassifier",
-           "URGENT", "URGENT_MESSAGE", "check", "find_classifier", "message_for"]
+           "URGENT", "URGENT_MESSAGE", "check", "find_classifier", "is_pleasantry", "message_for"]

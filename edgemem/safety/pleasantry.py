@@ -1,4 +1,5 @@
-"""Messages that carry no sign at all: greetings, thanks, yes/no, acknowledgements.
+"""Messages that carry no sign at all: greetings, thanks, yes/no, acknowledgements. One list for
+triage (never scored) and the assistant (the model may answer them in its own words).
 
 Why: the learned stage reads character n-grams, and a two-letter message has almost none, so its
 prior decides: "Hi" scored 0.63 for *abuse* ("hit"), "I see" 0.76 for *eye*, "yes" 0.44 for
@@ -15,7 +16,8 @@ _PHRASE = (r"hi|hiya|hello|hey|hey there|hi there|hello there|good (?:morning|af
            r"thanks?|thank you|thank you (?:so|very) much|thanks (?:a lot|so much)|cheers|ta|"
            r"ok|okay|ok thanks|okay thanks|ok thank you|alright|all right|fine|great|good|lovely|perfect|"
            r"nice|cool|yes|yeah|yep|yes please|no|nope|no thanks|no thank you|sure|i see|got it|understood|"
-           r"bye|goodbye|bye bye|see you|how are you|how are you today|nice to meet you|you too|same to you")
+           r"bye|goodbye|bye bye|see you|how are you|how are you today|nice to meet you|you too|same to you|"
+           r"that helps|that's (?:helpful|great|fine|all)|wonderful|brilliant")
 _PLEASANTRY = re.compile(rf"^\W*(?:(?:{_PHRASE})\W*)+$", re.I)
 
 
