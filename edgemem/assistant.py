@@ -278,10 +278,12 @@ class Assistant:
             return
         hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
                                 full_coverage=card_search.FULL_COVERAGE)
+        if self.reply_mode == "card" and asks_about_memory(turn.text):
+            # Before any card: "what do you remember about me?" matched a missed-doses card.
+            turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
+            return
         if self.reply_mode == "card" and not hits:
-            if asks_about_memory(turn.text):
-                turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
-            elif not safety.is_pleasantry(turn.text):
+            if not safety.is_pleasantry(turn.text):
                 turn.composed, turn.no_card = [NO_CARD_MESSAGE], True
             return
         if not hits:

@@ -180,3 +180,11 @@ def test_breastfeeding_said_last_visit_keeps_decongestants_out(memory, care) -> 
     reply = "".join(a.chat("b-1", s2, "I have a blocked nose from a cold, what helps?", ScriptedModel("x")))
     assert "pseudoephedrine or phenylephrine are another option" not in reply
     assert "such as xylometazoline or oxymetazoline can help" not in reply
+
+
+def test_what_do_you_remember_is_answered_from_the_facts_not_a_card(memory, care) -> None:
+    # Seen in a kiosk session: the question matched a missed-doses card.
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("m-1")
+    reply = "".join(a.chat("m-1", sid, "I take warfarin. What do you remember about me?", ScriptedModel("x")))
+    assert reply.startswith("Here is what I have noted about you:") and "warfarin" in reply
