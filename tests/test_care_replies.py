@@ -127,7 +127,28 @@ def test_card_mode_sends_what_no_card_covers_to_the_staff(memory, care) -> None:
     model = ScriptedModel("Hello! How can I help?")
     reply = "".join(a.chat("n-1", sid, "Should I switch my chemotherapy regimen to the newer infusion?", model))
     assert "can't advise on that" in reply and not model.seen
-    assert "".join(a.chat("n-1", sid, "thank you!", model)) == "Hello! How can I help?"  # small talk: the model
+    # Small talk: fixed courteous lines, never the model (it wished a patient "good luck with your illness").
+    assert "".join(a.chat("n-1", sid, "thank you!", model)).startswith("You're welcome.")
+    assert "".join(a.chat("n-1", sid, "Hello", model)).startswith("Hello.")
+    assert "".join(a.chat("n-1", sid, "ok thanks, bye", model)).startswith("Goodbye")
+    assert not model.seen
+    detailed = "".join(a.chat("n-1", sid, "Please give me a detailed answer: should I change my chemotherapy?", model))
+    assert detailed.startswith("I'm sorry, I can't advise on that here.") and "emergency number" in detailed
+
+
+def test_concise_replies_fit_the_budget_but_never_lose_the_patients_caution(care) -> None:
+    from edgemem.care.compose import CONCISE_WORDS, compose
+    from edgemem.care.medicines import PatientFacts
+
+    facts = care.lexicon.facts_from_text(["I take warfarin."])
+    longest = 0
+    for card in care.cards:
+        plain = compose(care.personalise(card, PatientFacts()), "concise", care.lexicon)
+        longest = max(longest, len(plain.text.split()))
+        warned = compose(care.personalise(card, facts), "concise", care.lexicon)
+        for caution in warned.personal:  # the patient's own caution survives any budget
+            assert caution.split(". ")[0] in warned.text
+    assert longest <= CONCISE_WORDS + 5, longest  # point + see-a-doctor may exceed by a few words
 
 
 def test_kiosk_words_never_become_facts_and_advice_is_kept_as_a_card(memory, care) -> None:
@@ -158,7 +179,7 @@ def test_no_repeat_ngram_bans_the_token_that_would_repeat() -> None:
 
 
 def test_model_text_ends_on_a_complete_sentence_and_is_capped_by_style(memory, care) -> None:
-    a = Assistant(memory, load("x86-kiosk"), care=care)
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")  # card mode never asks the model
     sid = a.start_session("t-1")
     model = ScriptedModel("Hello there! Nice to see you. And I was going to")
     assert "".join(a.chat("t-1", sid, "hello", model)) == "Hello there! Nice to see you."
