@@ -24,7 +24,8 @@ from . import safety
 from .care import CareContent
 from .care import search as card_search
 from .care.checks import SentenceGate
-from .care.compose import asks_about_memory, compose, courtesy_reply, no_card_reply, recall_reply
+from .care.compose import (acknowledge_reply, asks_about_memory, asks_something, beyond_facts, compose,
+                           courtesy_reply, no_card_reply, recall_reply)
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .memory.preference import explicit_preference
@@ -285,6 +286,15 @@ class Assistant:
             # Before any card: "what do you remember about me?" matched a missed-doses card.
             turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
             return
+        if self.reply_mode == "card" and not asks_something(turn.text):
+            # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
+            # got a leaflet on painkillers. A card answers only what the message says besides its facts.
+            said = self.care.lexicon.facts_from_text([turn.text]).notes(self.care.lexicon)
+            rest = beyond_facts(turn.text, self.care.lexicon)
+            if said and not self.care.search(rest, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
+                                             full_coverage=card_search.FULL_COVERAGE):
+                turn.composed = acknowledge_reply(said, turn.style).sentences
+                return
         if self.reply_mode == "card" and not hits:
             turn.composed, turn.no_card = no_card_reply(turn.style).sentences, True
             return

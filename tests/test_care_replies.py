@@ -209,3 +209,21 @@ def test_what_do_you_remember_is_answered_from_the_facts_not_a_card(memory, care
     sid = a.start_session("m-1")
     reply = "".join(a.chat("m-1", sid, "I take warfarin. What do you remember about me?", ScriptedModel("x")))
     assert reply.startswith("Here is what I have noted about you:") and "warfarin" in reply
+
+
+def test_a_message_that_only_states_a_fact_is_acknowledged_not_answered_with_a_leaflet(memory, care) -> None:
+    # "I'm 24 weeks pregnant." was sent to the staff as a question no card covers, and "I take
+    # warfarin." got the painkillers leaflet: the patient had asked nothing.
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("f-1")
+    model = ScriptedModel("never asked")
+    preg = "".join(a.chat("f-1", sid, "I'm 24 weeks pregnant.", model))
+    assert preg.startswith("Thank you for telling me") and "Pregnant." in preg and "can't advise" not in preg
+    warf = "".join(a.chat("f-1", sid, "i take warfarin", model))
+    assert warf.startswith("Thank you for telling me") and "warfarin" in warf
+    # A fact with a symptom is a question: the card answers it, with the fact's caution.
+    back = "".join(a.chat("f-1", sid, "I take warfarin and my back hurts", model))
+    assert "blood thinner" in back and not back.startswith("Thank you for telling me")
+    asked = "".join(a.chat("f-1", sid, "I'm pregnant, what can I take for heartburn?", model))
+    assert not asked.startswith("Thank you for telling me")
+    assert not model.seen

@@ -154,6 +154,39 @@ def asks_about_memory(text: str) -> bool:
     return bool(_ABOUT_MEMORY.search(text))
 
 
+_ASKS = re.compile(
+    r"\?|^\W*(?:what|which|can|could|should|shall|how|is|are|do|does|did|will|would|may|might|why|when|where|who)\b|"
+    r"\b(?:can i|should i|could i|is it|help me|advice|advise|tell me|what about|wondering)\b", re.I)
+
+
+def asks_something(text: str) -> bool:
+    """The message asks a question (or for help), rather than only telling the kiosk something."""
+    return bool(_ASKS.search(text))
+
+
+# Words that only carry a stated fact ("I have been taking 5 mg of warfarin daily for years").
+_STATEMENT_WORDS = re.compile(
+    r"\b(?:take|takes|taking|took|use|uses|using|on|prescribed|tablets?|pills?|medicines?|medications?|"
+    r"allergic|allerg(?:y|ies)|diagnosed|with|weeks?|months?|years?|days?|old|daily|every|day|night|"
+    r"morning|since|ago|mg|micrograms?|dose|doses|also|too|now|currently|still|been|due|a few|couple|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"baby|babies|son|daughter|husband|wife|partner|child|children|kids?|mum|mom|dad)\b|\d+", re.I)
+
+
+def beyond_facts(text: str, lexicon: Lexicon) -> str:
+    """What a message says besides the facts it states: medicine, class and condition names and the
+    words that carry them blanked ("I take warfarin and my back hurts" -> "i and my back hurts")."""
+    return _STATEMENT_WORDS.sub(" ", lexicon.without_terms(text))
+
+
+def acknowledge_reply(notes: list[str], style: str | None = None) -> ComposedReply:
+    """The patient told the kiosk a fact and asked nothing: say what was noted, and invite a question."""
+    first = "Thank you very much for telling me; I have noted it." if style == "polite" else \
+        "Thank you for telling me; I have noted it."
+    notes = [n for n in notes if not n.startswith("Age group")]  # "my baby" is not the patient's age
+    return ComposedReply([first, *notes, "What would you like to ask?"], personal=list(notes))
+
+
 def recall_reply(notes: list[str]) -> ComposedReply:
     """What the kiosk has noted about the patient, in its normalised notes (never the model's words)."""
     if not notes:

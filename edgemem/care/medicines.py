@@ -107,6 +107,15 @@ class Lexicon:
                 out.append(med)
         return out
 
+    def without_terms(self, text: str) -> str:
+        """The text with every medicine, class and condition name blanked: what a message says
+        besides the facts it states ("I take warfarin and my back hurts" -> "i take and my back hurts")."""
+        out = text.casefold()
+        for pattern in (self._cond_re, self._med_re, self._class_re):
+            if pattern is not None:
+                out = pattern.sub(" ", out)
+        return out
+
     def classes_of(self, names: Iterable[str]) -> set[str]:
         out: set[str] = set()
         for n in names:

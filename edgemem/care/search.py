@@ -36,7 +36,8 @@ FIELD_WEIGHTS = (("title", 3.0), ("topics", 2.0), ("questions", 1.0), ("summary"
 
 def tokens(text: str) -> list[str]:
     out = []
-    for t in _TOKEN.findall(text.casefold()):
+    # "i've", "don't": without the apostrophe they are the stop words "ive", "dont", not "ve", "don".
+    for t in _TOKEN.findall(text.casefold().replace("'", "").replace("\u2019", "")):
         if t in STOP or len(t) < 2:
             continue
         out.append(t[:-1] if len(t) > 4 and t.endswith("s") and not t.endswith("ss") else t)
