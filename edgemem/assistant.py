@@ -22,10 +22,9 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
 from .care import CareContent
-from .care import search as card_search
 from .care.checks import SentenceGate
-from .care.compose import (acknowledge_reply, asks_about_memory, asks_something, beyond_facts, compose,
-                           courtesy_reply, no_card_reply, recall_reply)
+from .care.compose import acknowledge_reply, compose, courtesy_reply, no_card_reply, recall_reply
+from .care.route import find_cards, route
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .memory.preference import explicit_preference
@@ -277,29 +276,23 @@ class Assistant:
         (after the memory's part, so the prefix cache still holds) for the model to rephrase."""
         if self.care is None:
             return
-        if self.reply_mode == "card" and safety.is_pleasantry(turn.text):
-            turn.composed = courtesy_reply(turn.text, turn.style).sentences
-            return
-        hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
-                                full_coverage=card_search.FULL_COVERAGE)
-        if self.reply_mode == "card" and asks_about_memory(turn.text):
-            # Before any card: "what do you remember about me?" matched a missed-doses card.
-            turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
-            return
-        if self.reply_mode == "card" and not asks_something(turn.text):
-            # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
-            # got a leaflet on painkillers. A card answers only what the message says besides its facts.
-            said = self.care.lexicon.facts_from_text([turn.text]).notes(self.care.lexicon)
-            rest = beyond_facts(turn.text, self.care.lexicon)
-            if said and not self.care.search(rest, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
-                                             full_coverage=card_search.FULL_COVERAGE):
-                turn.composed = acknowledge_reply(said, turn.style).sentences
+        if self.reply_mode == "card":
+            r = route(turn.text, self.care)
+            if r.kind == "courtesy":
+                turn.composed = courtesy_reply(turn.text, turn.style).sentences
+            elif r.kind == "recall":
+                turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
+            elif r.kind == "acknowledge":
+                turn.composed = acknowledge_reply(r.said, turn.style).sentences
+            elif r.kind == "no_card":
+                turn.composed, turn.no_card = no_card_reply(turn.style).sentences, True
+            if r.kind != "card":
                 return
-        if self.reply_mode == "card" and not hits:
-            turn.composed, turn.no_card = no_card_reply(turn.style).sentences, True
-            return
-        if not hits:
-            return
+            hits = r.hits
+        else:
+            hits = find_cards(self.care, turn.text)
+            if not hits:
+                return
         facts = self._facts(turn, plan)
         advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]
