@@ -41,11 +41,17 @@ def route(text: str, content: "CareContent") -> Route:
     if asks_about_memory(text):
         # Before any card: "what do you remember about me?" matched a missed-doses card.
         return Route("recall")
-    if not asks_something(text):
-        # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
-        # got a leaflet on painkillers. A card answers only what the message says besides its facts.
-        said = content.lexicon.facts_from_text([text]).notes(content.lexicon)
-        if said and not find_cards(content, beyond_facts(text, content.lexicon)):
+    said = content.lexicon.facts_from_text([text]).notes(content.lexicon)
+    rest: list[CardHit] = []
+    if said:
+        # What the message says besides its facts: "I take warfarin and my back hurts" -> back pain.
+        rest = find_cards(content, beyond_facts(text, content.lexicon))
+        if not rest and not asks_something(text):
+            # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
+            # got a leaflet on painkillers.
             return Route("acknowledge", said=said)
-    hits = find_cards(content, text)
+    # The whole message first (a condition's name can be what the question is about: "I have
+    # diabetes and a sore on my foot"); else what it says besides the facts ("I'm 30 weeks
+    # pregnant and can't sleep": "pregnant" outweighs "sleep" on every card).
+    hits = find_cards(content, text) or rest
     return Route("card", hits=hits) if hits else Route("no_card")

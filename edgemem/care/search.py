@@ -23,7 +23,7 @@ where which who why will with would you your im ive get got just about any some 
 think know tell please help want wondering wonder worried advice advise thing things really bit also still
 maybe thanks hi hello ok okay getting go going dont cant ill id youre whats isnt again wont keep keeps
 now lately recently anything something give answer answers detailed detail short brief briefly explain
-polite simple simply words reply after before all over every ask asking need needs here""".split())
+polite simple simply words reply after before all over every ask asking need needs here away""".split())
 # Words that say who, when or where, not what is wrong ("my daughter Anna has had a cold since
 # Sunday"): a question full of them is not less about its symptom. Not here: words that name what a
 # card is about ("morning" sickness, "back" pain, "teenager", "travel", "night" sweats).
@@ -91,10 +91,11 @@ class CardIndex:
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
 
     def query_terms(self, query: str) -> set[str]:
-        """The question's informative words: no stop or context words, and no names."""
+        """The question's informative words: no stop or context words, no names, no bare numbers."""
         names = {m.group(1) for m in _NAMED.finditer(query.casefold().replace("'", ""))} | \
             {m.group(1).casefold() for m in _CAPITALISED.finditer(query.replace("'", ""))}
-        return {t for t in tokens(query) if t not in names or t in self.idf}
+        # Numbers say how much or when ("30 weeks", "I'm 82"), unless a card has them.
+        return {t for t in tokens(query) if (t not in names and not t.isdigit()) or t in self.idf}
 
     def search(self, query: str, k: int = 3) -> list[CardHit]:
         q = self.query_terms(query)
