@@ -42,16 +42,14 @@ def route(text: str, content: "CareContent") -> Route:
         # Before any card: "what do you remember about me?" matched a missed-doses card.
         return Route("recall")
     said = content.lexicon.facts_from_text([text]).notes(content.lexicon)
-    rest: list[CardHit] = []
-    if said:
-        # What the message says besides its facts: "I take warfarin and my back hurts" -> back pain.
-        rest = find_cards(content, beyond_facts(text, content.lexicon))
-        if not rest and not asks_something(text):
+    if said and not asks_something(text):
+        # Does the message say anything a card is about besides its facts ("... and my back hurts")?
+        if not find_cards(content, beyond_facts(text, content.lexicon)):
             # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
             # got a leaflet on painkillers.
             return Route("acknowledge", said=said)
-    # The whole message first (a condition's name can be what the question is about: "I have
-    # diabetes and a sore on my foot"); else what it says besides the facts ("I'm 30 weeks
-    # pregnant and can't sleep": "pregnant" outweighs "sleep" on every card).
-    hits = find_cards(content, text) or rest
+    # The whole message decides the card. Not what it says besides its facts: "should I change my
+    # chemotherapy?" would be left with "change", which a card about moles holds in full. So "I'm 30
+    # weeks pregnant and can't sleep" goes to the staff: conservative, and measured in card_scope.
+    hits = find_cards(content, text)
     return Route("card", hits=hits) if hits else Route("no_card")
