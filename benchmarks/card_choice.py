@@ -104,7 +104,8 @@ def measure(pools: list[tuple[list[dict[str, Any]], list[str]]], w_dense: float,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.card_choice")
-    ap.add_argument("--bundle", type=Path, required=True)
+    ap.add_argument("--bundle", type=Path, help="the bundle whose embedder and model are used")
+    ap.add_argument("--embedder", type=Path, help="another embedder folder (model.onnx + tokenizer.json)")
     ap.add_argument("--extra", type=Path, action="append", default=[], help="a test-only set (JSONL)")
     ap.add_argument("--pool", type=int, default=5)
     ap.add_argument("--no-model", action="store_true", help="skip Engine.score (dense and BM25 only)")
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         compile_content(Path(tmp) / "care")
         content = CareContent.load(Path(tmp) / "care")
-    embedder = OnnxEmbedder(args.bundle / "embedder")
+    if args.bundle is None and (args.embedder is None or not args.no_model):
+        ap.error("--bundle is needed (or --embedder with --no-model)")
+    embedder = OnnxEmbedder(args.embedder or args.bundle / "embedder")
     engine = None if args.no_model else Engine.from_bundle(args.bundle, profile=load("x86-kiosk"),
                                                            home=Home.resolve(None))
     feats = Features(content, embedder, engine, args.pool)
