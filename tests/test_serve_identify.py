@@ -118,3 +118,29 @@ def test_number_plus_dob(_tiny_bundle_built: tuple[Path, Path], tmp_path: Path) 
         assert start(k, "F-6006", "23/04/1980").status_code == 400
         assert start(k, "F-6006", "1980-04-23").status_code == 200
         assert start(k, "F-6006", "1980-04-24").status_code == 401
+
+
+def test_the_kiosk_page_s_first_visit_asks_twice_and_a_typo_sets_nothing(pin_kiosk: Kiosk) -> None:
+    """The page sends ``enrol: false``: a first visit answers 409 and sets nothing; the PIN typed
+    twice then sets it, and two entries that differ are a 400 that sets nothing and counts no
+    failure. Integrations that send the PIN alone keep the old behaviour (tests above)."""
+    k = pin_kiosk
+    path = k.runtime.home.root / "identify.json"
+    before = path.read_text() if path.exists() else ""
+    ask = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "enrol": False})
+    assert ask.status_code == 409 and ask.json()["error"]["code"] == "set_secret"
+    typo = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "secret_again": "1358",
+                                                    "enrol": False})
+    assert typo.status_code == 400 and typo.json()["error"]["code"] == "secret_mismatch"
+    assert (path.read_text() if path.exists() else "") == before and "G-7007" not in users(k)
+    fails = len(failures(k))
+    ok = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "secret_again": "1357",
+                                                  "enrol": False})
+    assert ok.status_code == 200, ok.text
+    assert len(failures(k)) == fails
+    httpx.post(k.url + "/api/session/end", headers={"Authorization": f"Bearer {ok.json()['token']}"})
+    later = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "enrol": False})
+    assert later.status_code == 200  # enrolled: the PIN once
+    httpx.post(k.url + "/api/session/end", headers={"Authorization": f"Bearer {later.json()['token']}"})
+    assert httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357",
+                                                    "enrol": "no"}).status_code == 400

@@ -177,9 +177,15 @@ class Identifier:
             self.mode, "a credential")
 
     # The check.
-    def check(self, user: str, secret: Any, known: bool) -> bool:
+    def check(self, user: str, secret: Any, known: bool, *, enrol: bool = True, again: Any = None) -> bool:
         """Raise an HTTPError unless ``secret`` identifies ``user``; True when this was the
-        first visit and the credential was set now. ``known``: the memory holds this patient."""
+        first visit and the credential was set now. ``known``: the memory holds this patient.
+
+        A first visit sets the credential. ``again`` (the kiosk page's "type it again" field)
+        must then match it, so a typo does not lock the patient out of their own PIN; with
+        ``enrol=False`` and no ``again`` a first visit sets nothing and answers 409
+        ``set_secret``, which is how the page learns to ask twice (it reveals no more than a
+        first visit always did: that this number has no credential yet)."""
         if self.mode == "number":
             return False
         now = self.clock()
@@ -201,6 +207,10 @@ class Identifier:
         if record is None:
             if self.mode == "badge" or known:
                 self._fail(user, "not_enrolled")
+            if again is None and not enrol:
+                raise HTTPError(409, f"first visit: choose {self._what()} and type it twice", "set_secret")
+            if again is not None and self._secret(again) != text:
+                raise HTTPError(400, f"the two entries of {self._what()} are not the same", "secret_mismatch")
             self.enrol(user, text)  # a first visit sets the PIN or date of birth
             return True
         ok = hmac.compare_digest(self._hash(text, bytes.fromhex(record["salt"])), record["hash"])

@@ -466,13 +466,13 @@ class Runtime:
         self.revoke_replies(session.session_id)
         self.release_cache(session_owner(session.session_id))
 
-    async def identify(self, user: str, secret: Any) -> bool:
+    async def identify(self, user: str, secret: Any, *, enrol: bool = True, again: Any = None) -> bool:
         """Check the patient's credential before anything is stored for them (serve.identify)."""
         if self.identifier.mode == "number":
             return False
         memory = self.memory
         known = bool(await self.memory_call(memory.knows, user)) if memory is not None and hasattr(memory, "knows") else False
-        return await asyncio.to_thread(self.identifier.check, user, secret, known)
+        return await asyncio.to_thread(self.identifier.check, user, secret, known, enrol=enrol, again=again)
 
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
