@@ -491,13 +491,16 @@ class Runtime:
         if self.memory is None or session_id is None:
             return
 
+        def open_() -> bool:  # an ended or forgotten session's prefix must not come back
+            return self.sessions.find(session_id=session_id) is not None
+
         def work(busy: Callable[[], bool]) -> None:
             engine = self.engine
-            if engine is None or busy() or not hasattr(engine, "prefill"):
+            if engine is None or busy() or not hasattr(engine, "prefill") or not open_():
                 return
             messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
                                       max_new_tokens).result()
-            if messages and not busy():
+            if messages and not busy() and open_():
                 self.claim_cache(session_owner(session_id))
                 engine.prefill(messages, busy)
 
