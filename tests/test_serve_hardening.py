@@ -134,6 +134,12 @@ def test_the_end_of_a_session_drops_its_prefix_from_the_engine(kiosk: Kiosk) -> 
     rt.queue.wait_idle(30)
     assert "pressure" in rt.engine.tokenizer.decode(list(rt.engine.model.cached_ids))
     assert httpx.post(kiosk.url + "/api/session/end", headers=auth(a)).status_code == 200
+    # The profile's model rehearsal of the closed session scores in borrowed cache rows on its
+    # own thread (Engine.scratch) and gives them back when done: read the cache after it, not
+    # halfway through its prompt (a race this test lost now and then under load).
+    deadline = time.monotonic() + 120
+    while rt.rehearsals_pending and time.monotonic() < deadline:
+        time.sleep(0.05)
     rt.queue.wait_idle(30)
     assert len(rt.engine.model.cached_ids) == 0
 
