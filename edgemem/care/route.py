@@ -8,7 +8,7 @@ that card; anything else is sent to the staff.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..safety.pleasantry import is_pleasantry
@@ -41,13 +41,14 @@ def route(text: str, content: "CareContent") -> Route:
     if asks_about_memory(text):
         # Before any card: "what do you remember about me?" matched a missed-doses card.
         return Route("recall")
-    said = content.lexicon.facts_from_text([text]).notes(content.lexicon)
-    if said and not asks_something(text):
+    facts = content.lexicon.facts_from_text([text])
+    if facts.notes(content.lexicon) and not asks_something(text):
         # Does the message say anything a card is about besides its facts ("... and my back hurts")?
         if not find_cards(content, beyond_facts(text, content.lexicon)):
             # "I'm 24 weeks pregnant." asks nothing: it was sent to the staff, and "I take warfarin."
             # got a leaflet on painkillers.
-            return Route("acknowledge", said=said)
+            # Shown without the age group: "my baby" says who the patient cares for, not their age.
+            return Route("acknowledge", said=replace(facts, age=set()).notes(content.lexicon))
     # The whole message decides the card. Not what it says besides its facts: "should I change my
     # chemotherapy?" would be left with "change", which a card about moles holds in full. So "I'm 30
     # weeks pregnant and can't sleep" goes to the staff: conservative, and measured in card_scope.
