@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from serve_helpers import Kiosk, running_kiosk
+from serve_helpers import Kiosk, running_kiosk, slow_replies
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +158,7 @@ def _stream_then(k: Kiosk, s: dict[str, str], action: Any) -> tuple[list[str], f
     model is slowed to a Pi's pace per piece: on a loaded machine its 400 pieces could otherwise
     all be out before the action's request arrives, and the test would race."""
     real = k.runtime.assistant.generate
-
-    def slow(*a: Any, **kw: Any) -> Any:
-        for piece in real(*a, **kw):
-            time.sleep(0.01)
-            yield piece
-
-    k.runtime.assistant.generate = slow  # type: ignore[method-assign]
+    slow_replies(k, 0.01)
     try:
         return _stream_then_inner(k, s, action)
     finally:

@@ -250,19 +250,12 @@ def test_a_streamed_reply_longer_than_the_header_deadline_runs_to_its_end(
     """The deadline is disarmed once a head is parsed: a reply that streams for 4x the deadline
     (the model slowed per piece to a Pi's pace) ends with [DONE], and the kept-alive connection
     then serves the next request."""
-    from serve_helpers import running_kiosk
+    from serve_helpers import running_kiosk, slow_replies
 
     with running_kiosk(_tiny_bundle_built, tmp_path / "home", header_timeout_s=0.5) as k:
         k.runtime.assistant.care = None
         k.runtime.assistant.shape_model_replies = False
-        real = k.runtime.assistant.generate
-
-        def slow(*a: Any, **kw: Any) -> Any:
-            for piece in real(*a, **kw):
-                time.sleep(0.05)
-                yield piece
-
-        k.runtime.assistant.generate = slow  # type: ignore[method-assign]
+        slow_replies(k, 0.05)
         body = {"model": "edgemem", "stream": True, "max_tokens": 60, "temperature": 0,
                 "messages": [{"role": "user", "content": "Please tell me everything about headaches."}]}
         with httpx.Client(timeout=60) as client:
