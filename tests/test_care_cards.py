@@ -131,3 +131,12 @@ def test_who_when_and_where_words_do_not_push_a_question_off_its_card(content):
     # ... and the rare word that is the question's point still keeps it off every card.
     assert ask("My mum Margaret wants her chemotherapy moved to Tuesday") == []
     assert ask("my grandson Leo was told he has Kawasaki disease, what happens next") == []
+
+
+def test_a_memory_notes_header_is_not_read_as_an_allergy_to_what_follows(content):
+    # A kiosk session read as a clinician: "I take warfarin and I'm allergic to penicillin" was
+    # kept as the note "Allergic to penicillin: I take warfarin and ...", and the next visit said
+    # the patient was allergic to blood thinners (the allergy word and warfarin shared a clause).
+    facts = content.lexicon.facts_from_text(["Allergic to penicillin: I take warfarin and I'm allergic to penicillin."])
+    assert facts.allergies == {"penicillin"} and facts.medicines == {"warfarin"}
+    assert content.lexicon.facts_from_text(["Allergic to: penicillin antibiotics."]).allergies == {"penicillin"}

@@ -139,7 +139,9 @@ class Lexicon:
                 # A condition's name may hold a medicine's ("aspirin-sensitive asthma"): not a medicine taken.
                 med_text = self._cond_re.sub(lambda m: " " * len(m.group(0)), sentence) \
                     if self._cond_re is not None else sentence
-                for clause_m in re.finditer(r"[^,]+?(?=,|\band\b|\bbut\b|$)", med_text):
+                # A memory note is "<fact>: <the patient's sentence>" ("Allergic to penicillin: I take
+                # warfarin and ..."): the colon ends a clause when the patient's words follow it.
+                for clause_m in re.finditer(r"[^,]+?(?=,|:\s*(?:i|im|i'm|my|we)\b|\band\b|\bbut\b|$)", med_text):
                     clause = clause_m.group(0)
                     at = _ALLERGY.search(clause)
                     # "I take warfarin and I'm allergic to penicillin": only what follows the
