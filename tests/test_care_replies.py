@@ -227,3 +227,15 @@ def test_a_message_that_only_states_a_fact_is_acknowledged_not_answered_with_a_l
     asked = "".join(a.chat("f-1", sid, "I'm pregnant, what can I take for heartburn?", model))
     assert not asked.startswith("Thank you for telling me")
     assert not model.seen
+
+
+def test_a_concise_reply_always_says_what_to_do(care) -> None:
+    # Read in a kiosk session: on warfarin, "I have a sore throat, what can I take?" got the caution,
+    # the card's point and when to see a doctor, and no step: the caution had used the word budget.
+    from edgemem.care.compose import compose
+
+    facts = care.lexicon.facts_from_text(["I take warfarin."])
+    card = care.search("I have a sore throat, what can I take?", 1)[0].card
+    advice = care.personalise(card, facts)
+    reply = compose(advice, "concise", care.lexicon)
+    assert advice.steps[0] in reply.text and "blood thinner" in reply.text

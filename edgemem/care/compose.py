@@ -63,8 +63,9 @@ def _names(text: str, lexicon: Lexicon | None) -> set[str]:
 
 
 # A concise reply is read on a touch screen in about twenty seconds. The patient's own cautions are
-# never cut for length; below them the card's point, when to see a doctor, then steps in order, each
-# with the cautions about the medicines it names (a step is dropped rather than shown without them).
+# never cut for length, nor the first step (a patient on warfarin asking "what can I take?" was told
+# only what not to take); then the card's point, when to see a doctor, and further steps in order,
+# each with the cautions about the medicines it names (a step is dropped rather than shown without them).
 CONCISE_WORDS = 80
 
 
@@ -80,7 +81,7 @@ def _fit_steps(steps: list[str], general: list[str], budget: int, lexicon: Lexic
         names = _names(step, lexicon)
         needs = [c for c in general if names and _names(c, lexicon) & names and c not in cautions]
         cost = _word_count([step, *needs])
-        if cost <= budget:
+        if cost <= budget or not kept:  # the first step always: a reply must say what to do
             kept.append(step)
             cautions += needs
             budget -= cost
