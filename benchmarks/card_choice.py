@@ -4,7 +4,9 @@ model's closed-set choice (``Engine.score``), weights chosen on dev, test report
     EDGEMEM_HOME=<home trusting the bundle's key> nice -n 10 python -m benchmarks.card_choice \
         --bundle BUNDLE [--extra benchmarks/data/card_questions_fresh.jsonl] [--no-model] [--json FILE]
 
-The no-card bars decide *whether* a card fits (``benchmarks.card_scope``); this decides *which*.
+``product_bm25`` and ``product`` are what the kiosk does (``care.route.find_cards``: the frozen
+no-card bars, then BM25's order or ``care.choice``'s); a question the bars send to the staff
+counts as a miss there, so they sit below the pool figures. The no-card bars decide *whether* a card fits (``benchmarks.card_scope``); this decides *which*.
 The reply ablation's only unsupported drug came from a wrong first card (a knee question answered
 from bruised ribs), so the measure is top-1: the first card of the reordered pool is relevant.
 Pool: BM25's best ``--pool`` cards with no bars (a choice cannot bring back a card BM25 never
@@ -35,6 +37,9 @@ from typing import Any
 import numpy as np
 
 from edgemem.care import CareContent
+from edgemem.care import choice as product_choice
+from edgemem.care.choice import CardChooser
+from edgemem.care.route import find_cards
 from edgemem.engine import Engine
 from edgemem.home import Home
 from edgemem.interfaces import ChatMessage
@@ -134,15 +139,25 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"pool": args.pool, "chosen": {"w_dense": best[0], "w_model": best[1]},
                            "chosen_without_model": {"w_dense": dense_only, "w_model": 0.0},
                            "model_ms_median": float(np.median(feats.model_ms)) if feats.model_ms else None}
+    # What the kiosk does: the frozen bars, then its chooser (care.choice, weight frozen there).
+    chooser = CardChooser.build(content, embedder)
     for name, p in pools.items():
         res[name] = {"bm25": measure(p, 0.0, 0.0), "hybrid": measure(p, dense_only, 0.0),
                      "hybrid+model": measure(p, *best)}
+        asked = [r for r in sets[name] if r["relevant"]]
+        for arm, ch in (("product_bm25", None), ("product", chooser)):
+            chosen = [find_cards(content, r["question"], ch)[:1] for r in asked]
+            res[name][arm] = {"questions": len(asked), "w_dense": product_choice.W_DENSE if ch else 0.0,
+                              "top1": round(sum(bool(c) and c[0].card.id in r["relevant"]
+                                                for c, r in zip(chosen, asked)) / max(1, len(asked)), 4),
+                              "no_card": sum(not c for c in chosen)}
         if engine is not None:
             res[name]["model_only_rerank"] = measure(p, 0.0, 1e6)
     print(f"weights chosen on dev: hybrid w_dense {dense_only}; with the model w_dense {best[0]}, w_model {best[1]}")
     for name in pools:
         print(f"  {name:22s} " + "  ".join(f"{k} {v['top1']:.3f}" for k, v in res[name].items())
-              + f"  (pool recall {res[name]['bm25']['pool_recall']:.3f}, n {res[name]['bm25']['questions']})")
+              + f"  (pool recall {res[name]['bm25']['pool_recall']:.3f}, n {res[name]['bm25']['questions']},"
+              f" product sent {res[name]['product']['no_card']} to staff)")
     if res["model_ms_median"] is not None:
         print(f"  model choice: {res['model_ms_median']:.0f} ms median per question")
     if args.json:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
 from .care import CareContent
+from .care.choice import CardChooser
 from .care.checks import SentenceGate
 from .care.compose import acknowledge_reply, compose, courtesy_reply, no_card_reply, recall_reply
 from .care.route import find_cards, route
@@ -152,7 +153,8 @@ class Assistant:
                  red_flag: Callable[..., RedFlag | None] = detect_red_flag,
                  prompt_budget: int | None = None,
                  triage_classifier: "safety.TriageClassifier | None" = None,
-                 care: "CareContent | None" = None, reply_mode: str = "card") -> None:
+                 care: "CareContent | None" = None, reply_mode: str = "card",
+                 card_chooser: "CardChooser | None" = None) -> None:
         if reply_mode not in REPLY_MODES:
             raise InputError(f"reply_mode must be one of {', '.join(REPLY_MODES)}")
         self.reply_mode = reply_mode
@@ -168,6 +170,8 @@ class Assistant:
         self._red_flag = red_flag
         self.triage_classifier = triage_classifier
         self.care = care
+        # Orders the cards that fit by the embedder too (care.choice); None: BM25's order.
+        self.card_chooser = card_chooser
         # The session's last few patient messages, for triage only ("my baby is 7 weeks old" ...
         # "she's burning up"). In memory, never on disk; dropped at session end.
         self._recent: OrderedDict[str, deque[str]] = OrderedDict()
@@ -277,7 +281,7 @@ class Assistant:
         if self.care is None:
             return
         if self.reply_mode == "card":
-            r = route(turn.text, self.care)
+            r = route(turn.text, self.care, self.card_chooser)
             if r.kind == "courtesy":
                 turn.composed = courtesy_reply(turn.text, turn.style).sentences
             elif r.kind == "recall":
@@ -290,7 +294,7 @@ class Assistant:
                 return
             hits = r.hits
         else:
-            hits = find_cards(self.care, turn.text)
+            hits = find_cards(self.care, turn.text, self.card_chooser)
             if not hits:
                 return
         facts = self._facts(turn, plan)

@@ -186,6 +186,18 @@ def add_care_content(dest: Path, say: Callable[[str], None]) -> dict[str, Any] |
     return compile_content(dest, say)
 
 
+def add_card_vectors(care: Path, embedder: Path, say: Callable[[str], None]) -> None:
+    """The card vectors the device's card choice uses (``edgemem.care.choice``), made with the
+    bundle's own embedder, so a kiosk does not spend ~20 s embedding 300 cards at first start."""
+    from edgemem.care import CareContent
+    from edgemem.care.choice import SHIPPED, CardChooser
+    from edgemem.memory.embedder import OnnxEmbedder
+
+    say("embedding the care cards for card choice")
+    content = CareContent.load(care)
+    CardChooser.build(content, OnnxEmbedder(embedder)).save(care / SHIPPED, content)
+
+
 def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[str] | None = None,
           adapter: str | os.PathLike[str] | None = None, key: str | os.PathLike[str] | None = None,
           home: Home | None = None, heldout: Sequence[str | os.PathLike[str]] = (), force: bool = False,
@@ -268,6 +280,8 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
 
         safety_meta = add_triage_classifier(stage / "safety", say)
         care_meta = add_care_content(stage / "care", say)
+        if care_meta is not None and emb_meta is not None:
+            add_card_vectors(stage / "care", stage / "embedder", say)
 
         size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
         seconds = time.time() - t0

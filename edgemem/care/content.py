@@ -3,6 +3,7 @@ compiled and signed with the bundle by ``export.care``; read-only on the device.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ class CareContent:
         self.lexicon = Lexicon(data.get("medicines", []), data.get("classes", []), data.get("conditions", []))
         self.conflicts = list(data.get("conflicts", []))
         self.index = CardIndex(self.cards)
+        # Names this content for what is derived from it (card vectors cached under the home).
+        self.digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     @classmethod
     def load(cls, folder: str | Path) -> "CareContent":

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from ..safety.pleasantry import is_pleasantry
 from . import search as card_search
+from .choice import POOL
 from .compose import asks_about_memory, asks_something, beyond_facts
 from .search import CardHit
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .choice import CardChooser
     from .content import CareContent
 
 KINDS = ("courtesy", "recall", "acknowledge", "card", "no_card")
@@ -29,13 +31,18 @@ class Route:
     said: list[str] = field(default_factory=list)      # "acknowledge": notes of the facts it states
 
 
-def find_cards(content: "CareContent", text: str) -> list[CardHit]:
-    """The cards that fit, with the product's frozen no-card bars."""
-    return content.search(text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
+def find_cards(content: "CareContent", text: str, chooser: "CardChooser | None" = None) -> list[CardHit]:
+    """The cards that fit, with the product's frozen no-card bars, best first. BM25 decides whether
+    any fits; with a chooser its pool of ``choice.POOL`` is reordered by the embedder."""
+    if chooser is None:
+        return content.search(text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
+                              full_coverage=card_search.FULL_COVERAGE)
+    hits = content.search(text, POOL, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
                           full_coverage=card_search.FULL_COVERAGE)
+    return chooser.order(text, hits)
 
 
-def route(text: str, content: "CareContent") -> Route:
+def route(text: str, content: "CareContent", chooser: "CardChooser | None" = None) -> Route:
     if is_pleasantry(text):
         return Route("courtesy")
     if asks_about_memory(text):
@@ -52,5 +59,5 @@ def route(text: str, content: "CareContent") -> Route:
     # The whole message decides the card. Not what it says besides its facts: "should I change my
     # chemotherapy?" would be left with "change", which a card about moles holds in full. So "I'm 30
     # weeks pregnant and can't sleep" goes to the staff: conservative, and measured in card_scope.
-    hits = find_cards(content, text)
+    hits = find_cards(content, text, chooser)
     return Route("card", hits=hits) if hits else Route("no_card")

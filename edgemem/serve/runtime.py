@@ -148,6 +148,24 @@ def load_care(bundle: Path | None) -> Any:
         return None
 
 
+def load_card_chooser(care: Any, memory: Any, home: Home, bundle: Path | None) -> Any:
+    """The embedder's say in which card answers (care.choice), or None (BM25's order) with one
+    warning when there is no embedder or the card vectors cannot be made."""
+    from ..care.choice import SHIPPED, CardChooser
+
+    embedder = getattr(memory, "embedder", None)
+    if care is None or embedder is None:
+        if care is not None:
+            log.warning("no embedder: cards are chosen by their words only (BM25)")
+        return None
+    try:
+        shipped = bundle / "care" / SHIPPED if bundle is not None else None
+        return CardChooser.build(care, embedder, cache_dir=home.index_dir, shipped=shipped)
+    except Exception as e:  # the kiosk still answers from cards, in BM25's order
+        log.warning("card vectors could not be made (%s): cards chosen by their words only", e)
+        return None
+
+
 def bundle_fingerprint(bundle: Path | None) -> tuple[str, int, int] | None:
     """What changes when a slot switch or a re-apply puts a different bundle in place."""
     if bundle is None:
@@ -241,9 +259,11 @@ class Runtime:
             if self.engine is not None and self.memory is None and self.bundle is not None:
                 self.memory = await self.memory_call(self._memory_opener, self.home, self.bundle, self.profile)
                 self.rehearser = llm_rehearser(self.memory, self, self.profile)
+                care = load_care(self.bundle)
+                chooser = await self.memory_call(load_card_chooser, care, self.memory, self.home, self.bundle)
                 self.assistant = Assistant(self.memory, self.profile, prompt_budget=self.config.prompt_budget,
                                            triage_classifier=load_triage_classifier(self.bundle),
-                                           care=load_care(self.bundle))
+                                           care=care, card_chooser=chooser)
             if self.memory is not None:  # a crash's open sessions end before we say "ready"
                 from .recovery import finish_sessions
 
