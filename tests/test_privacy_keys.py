@@ -11,7 +11,7 @@ import pytest
 
 from edgemem.home import Home
 from edgemem.memory.embedder import OnnxEmbedder
-from edgemem.memory.service import MemoryService
+from edgemem.memory.service import MemoryService, reencrypt_home
 from edgemem.privacy import keys
 from edgemem.privacy.audit import AuditLog
 from edgemem.privacy.cipher import DataKey, KeyMismatchError
@@ -109,7 +109,7 @@ def test_rotation_reencrypts_everything_and_the_old_key_then_fails(tmp_path, emb
     hits_before = [h.text for h in before.search("ann", "allergy code", 5)]
     before.close()
 
-    result = keys.rotate(home)
+    result = keys.rotate(home, reencrypt=reencrypt_home)
     assert result["old_key_id"] == old.key_id.hex() and result["new_key_id"] != result["old_key_id"]
     new = keys.load_data_codec(home)
     assert new.key_id.hex() == result["new_key_id"]
@@ -142,11 +142,11 @@ def test_rotation_reencrypts_everything_and_the_old_key_then_fails(tmp_path, emb
 def test_rotation_to_a_passphrase_and_back(tmp_path, embedder):
     home = Home(tmp_path).ensure()
     _fill(home, keys.load_data_codec(home), embedder, users=("ann",))
-    keys.rotate(home, new_passphrase="s3cret phrase")
+    keys.rotate(home, reencrypt=reencrypt_home, new_passphrase="s3cret phrase")
     assert keys.status(home)["mode"] == "passphrase" and not (home.keys / "data.key").exists()
     k = keys.load_data_codec(home, passphrase="s3cret phrase")
     assert MemoryService(home, embedder, k).export("ann")["turns"]
-    keys.rotate(home, passphrase="s3cret phrase")
+    keys.rotate(home, reencrypt=reencrypt_home, passphrase="s3cret phrase")
     assert keys.status(home)["mode"] == "file"
     assert MemoryService(home, embedder, keys.load_data_codec(home)).export("ann")["turns"]
 
@@ -172,12 +172,31 @@ def test_interrupted_rotation_is_finished_on_next_load(tmp_path, embedder, stage
         svc.store.close()
     if stage == "info_switched":
         keys._write_info(home, new_info)  # keyinfo.json written, data.key still the old one
-    loaded = keys.load_data_codec(home)
+    with pytest.raises(keys.DataKeyError, match="interrupted"):  # the data still need the memory's step
+        keys.load_data_codec(home)
+    loaded = keys.load_data_codec(home, reencrypt=reencrypt_home)
     assert loaded.key_id == new.key_id
     assert not (home.keys / keys.PENDING_FILE).exists()
     svc = MemoryService(home, embedder, loaded)
     assert any(CANARY in t["text"] for t in svc.export("ann")["turns"])
     assert svc.search("ben", "allergy code", 3)
     assert {u: sorted(n["id"] for n in svc.short_term(u)) for u in ("ann", "ben")} == notes_before
+    svc.close()
+    assert b"EM1" + old.key_id not in _all_bytes(home)
+
+
+def test_memory_opened_without_a_codec_finishes_an_interrupted_rotation(tmp_path, embedder):
+    """The memory's default codec hands privacy.keys its re-encrypt step (keys never imports the memory)."""
+    home = Home(tmp_path).ensure()
+    old = keys.load_data_codec(home)
+    _fill(home, old, embedder, users=("ann",))
+    new_raw = os.urandom(32)
+    new = DataKey(new_raw)
+    new_info = {"mode": "file", "key_id": new.key_id.hex(), "created": "x", "rotated": "y"}
+    pending = {"wrapped_key": old.encrypt(new_raw, keys._WRAP_AAD).hex(), "info": new_info}
+    keys._write_private(home.keys / keys.PENDING_FILE, json.dumps(pending).encode())
+    svc = MemoryService(home, embedder)
+    assert svc.codec.key_id == new.key_id and not (home.keys / keys.PENDING_FILE).exists()
+    assert any(CANARY in t["text"] for t in svc.export("ann")["turns"])
     svc.close()
     assert b"EM1" + old.key_id not in _all_bytes(home)

@@ -26,13 +26,16 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .. import fsutil
 from ..errors import EdgememError, InputError
 from ..home import Home
 from ..interfaces import Embedder
 from ..lru import LRU
-from ..privacy.cipher import Codec
+from ..privacy.cipher import Codec, DataKey, KeyMismatchError
+from ..privacy.keys import KeyRing
 from . import preference as prefmod
 from .executive import Executive, ExecutivePolicy
+from .keyfile import default_codec
 from .forgetting import ForgettingPolicy
 from .prompt import CORE_KINDS, assemble
 from .rehearsal import (Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, session_end_notes,
@@ -130,9 +133,7 @@ class MemoryService:
             home = Home.resolve(home)
         self.home = home.ensure()
         if codec is None:
-            from .keyfile import default_codec
-
-            codec = default_codec(self.home)
+            codec = default_codec(self.home, reencrypt_home)
         self.codec = codec
         if profile is None or isinstance(profile, str):
             from ..profiles import load
@@ -800,11 +801,7 @@ class MemoryService:
             self._prompt_state.pop(sid)  # recall blocks are the patient's words too
         self._recent_vectors.clear()  # keyed by their texts
         for p in (path, *path.parent.glob(path.name + ".*.tmp")):
-            if p.exists():
-                size = p.stat().st_size
-                with open(p, "r+b") as f:
-                    f.write(b"\0" * size)
-                p.unlink()
+            fsutil.shred(p)
         del idx
         return True
 
@@ -904,6 +901,39 @@ class MemoryService:
                 old_path.unlink()
             self.index(pid).save()  # rebuilt from SQLite under the new key
 
+    def _owned_files(self) -> set[Path]:
+        pids = [pid for pid, _ in self.store.users()]
+        return {self.ring(pid).path for pid in pids} | {self._index_path(pid) for pid in pids}
+
+    def adopt_orphan_rings(self, old: DataKey, new: DataKey) -> None:
+        """After a crash between the database's re-key and the files', short-term rings still sit
+        under names derived from the old key. Move each to its patient's current name, re-sealed
+        (a ring is one AES-GCM blob with the patient id in its associated data), so no note is lost."""
+        owned = self._owned_files()
+        pids = [pid for pid, _ in self.store.users()]
+        for path in sorted(self.home.short_term_dir.glob("*.stm")):
+            if path in owned:
+                continue
+            blob = path.read_bytes()
+            for pid in pids:
+                try:
+                    plain = old.decrypt(blob, f"stm:{pid}".encode())
+                except KeyMismatchError:
+                    continue
+                target = self.ring(pid).path
+                self._rings.pop(pid, None)  # reload from the adopted file
+                if not target.exists() or not self.ring(pid).notes:
+                    fsutil.write_bytes(target, new.encrypt(plain, f"stm:{pid}".encode()), 0o600)
+                    self._rings.pop(pid, None)
+                break
+
+    def remove_orphan_files(self) -> None:
+        """Overwrite and delete ring and index files no patient owns any more (old-key leftovers)."""
+        owned = self._owned_files()
+        for path in [*self.home.short_term_dir.glob("*.stm"), *self.home.index_dir.glob("*.usearch")]:
+            if path not in owned:
+                fsutil.shred(path)
+
     def flush(self) -> None:
         for pid in list(self._pending):
             self.embed_pending(pid)
@@ -928,6 +958,21 @@ class MemoryService:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def reencrypt_home(home: Home, new: DataKey, old: DataKey) -> None:
+    """The memory's step of a data-key rotation (``privacy.keys.Reencrypt``): every row, ring and
+    index file of ``home`` from ``old`` to ``new``, idempotent, so a rotation cut by a power loss is
+    finished by running it again. ``privacy.keys`` takes it as a callback and never imports the
+    memory; ``edgemem privacy key rotate`` and the memory's default codec hand it over."""
+    # embedder=None: the index is rebuilt from the embeddings stored (encrypted) in SQLite.
+    svc = MemoryService(home, None, KeyRing(new, old), None)
+    try:
+        svc.adopt_orphan_rings(old, new)
+        svc.rekey(new)
+        svc.remove_orphan_files()
+    finally:
+        svc.close()
 
 
 def import_jsonl(svc: MemoryService, lines: Iterable[str], *, batch: int = 256,
