@@ -24,14 +24,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import BundleError, InputError
+from ..onnx_wire import external_tensors
 
 
 class EmbeddingTable:
     """Rows of the decoder's embedding initializer, read on demand from the model folder."""
 
     def __init__(self, folder: str | os.PathLike[str], spec: Mapping[str, Any], model_file: str = "model.onnx") -> None:
-        from ..sync.onnx_wire import external_tensors
-
         folder = Path(folder)
         tensors = external_tensors(folder / model_file)
         try:

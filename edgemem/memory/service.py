@@ -34,6 +34,7 @@ from ..lru import LRU
 from ..privacy.cipher import Codec, DataKey, KeyMismatchError
 from ..privacy.keys import KeyRing
 from . import preference as prefmod
+from .embedder import OnnxEmbedder, locate_embedder
 from .executive import Executive, ExecutivePolicy
 from .keyfile import default_codec
 from .forgetting import ForgettingPolicy
@@ -208,17 +209,16 @@ class MemoryService:
     @classmethod
     def open(cls, home: Home | str | Path | None = None, *, bundle: str | Path | None = None,
              embedder_dir: str | Path | None = None, profile: Any = None, codec: Codec | None = None,
-             **kwargs: Any) -> "MemoryService":
-        """The device's memory with its usual parts: the bundle's (or active bundle's) embedder,
-        the home's data key, the profile. No embedder found means BM25 + fuzzy retrieval only."""
-        from .embedder import OnnxEmbedder, locate_embedder
-
+             active_bundle: str | Path | None = None, **kwargs: Any) -> "MemoryService":
+        """The device's memory with its usual parts: the bundle's (or ``active_bundle``'s, which the
+        caller looks up in ``sync.slots``) embedder, the home's data key, the profile. No embedder
+        found means BM25 + fuzzy retrieval only."""
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
         if embedder_dir:
             folder, source = Path(embedder_dir), "folder"
         else:
-            folder, source = locate_embedder(bundle, home)
+            folder, source = locate_embedder(bundle, home, active=active_bundle)
         threads = int(getattr(profile, "threads", 2) or 2)
         batch_tokens = int(getattr(profile, "embed_batch_tokens", 4096) or 4096)
         embedder = OnnxEmbedder(folder, threads=threads, batch_tokens=batch_tokens) if folder is not None else None

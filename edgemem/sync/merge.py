@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import quant
 from ..errors import BundleError
-from .onnx_wire import ExternalTensor, external_tensors
+from ..onnx_wire import ExternalTensor, external_tensors
 
 
 @dataclass(frozen=True)
