@@ -29,7 +29,7 @@ import numpy as np
 from .. import fsutil
 from ..errors import EdgememError, InputError
 from ..home import Home
-from ..interfaces import Embedder
+from ..interfaces import Embedder, Scorer
 from ..lru import LRU
 from ..privacy.cipher import Codec, DataKey, KeyMismatchError
 from ..privacy.keys import KeyRing
@@ -147,7 +147,7 @@ class MemoryService:
         self.capacity = int(getattr(profile, "short_term_capacity", 64))
         self.precision = str(getattr(profile, "index_precision", "f16"))
         self.embedder = embedder
-        self.dim = int(getattr(embedder, "dim", 384))
+        self.dim = int(embedder.dim) if embedder is not None else 384
         self.store = Store(self.home.db_path, codec, synchronous=synchronous)
         self.rules = RuleExtractor()
         self.summarizer = LLMSummarizer(generator) if generator is not None else None
@@ -155,7 +155,7 @@ class MemoryService:
         if extractor is None and generator is not None:
             # A model that can score (the engine) rehearses by choice, which beat the rules on
             # hand-labelled facts; one that can only write gets the older validated-lines extractor.
-            if hasattr(generator, "score") and hasattr(generator, "encode"):
+            if isinstance(generator, Scorer):
                 from .rehearsal_choice import ChoiceExtractor
 
                 self.extractor = ChoiceExtractor(generator, self.rules)
@@ -828,7 +828,7 @@ class MemoryService:
         return {
             "embedder": None if emb is None else {
                 "source": self.embedder_source, "folder": str(getattr(emb, "folder", "")) or None,
-                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(getattr(emb, "dim", self.dim))},
+                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(emb.dim)},
             "retrieval": "hybrid (dense + BM25 + fuzzy)" if emb is not None else "BM25 + fuzzy (no embedder)",
             "stored_vectors_fingerprint": self.store.meta("embedder"),
             "reembedded_at_open": self.reembedding,
