@@ -25,7 +25,7 @@ PACKAGES = ("edgemem", "export")
 FLOORS: dict[str, int] = {
     "edgemem": 0, "edgemem.errors": 0, "edgemem.home": 0, "edgemem.interfaces": 0, "edgemem.fsutil": 0,
     "edgemem.lru": 0, "edgemem.quant": 0, "edgemem.rss": 0, "edgemem.onnx_wire": 0,
-    "edgemem.profiles": 1, "edgemem.keys": 1, "edgemem.bundle": 1, "edgemem.seal": 1,
+    "edgemem.profiles": 1, "edgemem.signing_keys": 1, "edgemem.bundle": 1, "edgemem.seal": 1,
     "edgemem.privacy": 2, "edgemem.safety": 2, "edgemem.care": 2, "edgemem.engine": 2,
     "edgemem.memory": 3,
     "edgemem.sync": 4, "edgemem.assistant": 4,

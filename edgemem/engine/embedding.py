@@ -10,7 +10,7 @@ table resident again (measured with ``benchmarks/engine_memory.py``). Here the g
 needs with ``pread`` (page-cache reads, which do not count in this process's RSS).
 
 The table stays one initializer of the decoder graph, at the offset ``model.onnx`` records: the
-on-device LoRA merge (``edgemem.sync.merge``) patches those same bytes and the lookup reads what it
+on-device LoRA merge (``edgemem.sync.device_merge``) patches those same bytes and the lookup reads what it
 wrote. Layouts (``io["embedding"]``): ``nbits`` (uint8 ``[vocab, blocks, block]`` plus float32
 scales ``[vocab, blocks]``, ``w = (q - 128) * scale``, 8-bit symmetric) and ``dense`` (float rows).
 """

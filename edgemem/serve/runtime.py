@@ -308,7 +308,7 @@ class Runtime:
             return None
         import json
 
-        from ..keys import device_signing_keys, trusted_keys
+        from ..signing_keys import device_signing_keys, trusted_keys
         from ..sync.adapter import DEVICE_KEY
 
         try:
