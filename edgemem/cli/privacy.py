@@ -1,6 +1,6 @@
 """``edgemem privacy``: the data key, the audit log and the red-flag detector from the shell.
 
-A thin shell over ``edgemem.privacy.keys``, ``edgemem.privacy.audit`` and ``edgemem.safety``;
+A thin shell over ``edgemem.privacy.data_key``, ``edgemem.privacy.audit`` and ``edgemem.safety``;
 every command has ``--json`` for scripts and reports failures as one ``error:`` line.
 """
 
@@ -18,7 +18,7 @@ import click
 from .. import profiles, safety
 from ..errors import EdgememError, InputError
 from ..memory.service import reencrypt_home
-from ..privacy import keys
+from ..privacy import data_key
 from ..privacy.audit import AuditLog
 from ..safety.evaluate import evaluate, read_rows
 from .main import home_of
@@ -55,9 +55,9 @@ def key_init(ctx: click.Context, use_passphrase: bool, as_json: bool) -> None:
     home = home_of(ctx).ensure()
     passphrase = None
     if use_passphrase:
-        passphrase = os.environ.get(keys.PASSPHRASE_ENV) or _prompt_passphrase("New passphrase", confirm=True)
-    k = keys.init_key(home, passphrase=passphrase)
-    st = keys.status(home)
+        passphrase = os.environ.get(data_key.PASSPHRASE_ENV) or _prompt_passphrase("New passphrase", confirm=True)
+    k = data_key.init_key(home, passphrase=passphrase)
+    st = data_key.status(home)
     _emit(st, as_json, f"data key {k.key_id.hex()} created ({st['mode']})")
 
 
@@ -69,12 +69,12 @@ def key_init(ctx: click.Context, use_passphrase: bool, as_json: bool) -> None:
 def key_rotate(ctx: click.Context, new_pass: bool, as_json: bool) -> None:
     """Re-encrypt all patient data under a fresh key. Stop the server first."""
     home = home_of(ctx)
-    current = os.environ.get(keys.PASSPHRASE_ENV)
+    current = os.environ.get(data_key.PASSPHRASE_ENV)
     new_passphrase = None
     if new_pass:
         new_passphrase = os.environ.get("EDGEMEM_NEW_PASSPHRASE") or _prompt_passphrase("New passphrase", confirm=True)
     # The key module sits below the memory: the CLI hands it the memory's re-encrypt step.
-    result = keys.rotate(home, reencrypt=reencrypt_home, passphrase=current, new_passphrase=new_passphrase,
+    result = data_key.rotate(home, reencrypt=reencrypt_home, passphrase=current, new_passphrase=new_passphrase,
                          prompt=lambda: _prompt_passphrase("Current passphrase"))
     _emit(result, as_json, f"rotated {result['old_key_id']} -> {result['new_key_id']} "
                            f"({result['mode']}, {result['seconds']} s)")
@@ -85,7 +85,7 @@ def key_rotate(ctx: click.Context, new_pass: bool, as_json: bool) -> None:
 @click.pass_context
 def key_status(ctx: click.Context, as_json: bool) -> None:
     """What protects the data on this device (opens nothing)."""
-    st = keys.status(home_of(ctx))
+    st = data_key.status(home_of(ctx))
     if as_json:
         _emit(st, True, "")
         return

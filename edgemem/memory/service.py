@@ -32,7 +32,7 @@ from ..home import Home
 from ..interfaces import Embedder, Scorer
 from ..lru import LRU
 from ..privacy.cipher import Codec, DataKey, KeyMismatchError
-from ..privacy.keys import KeyRing
+from ..privacy.data_key import KeyRing
 from . import preference as prefmod
 from .embedder import OnnxEmbedder, locate_embedder
 from .executive import Executive, ExecutivePolicy
@@ -961,9 +961,9 @@ class MemoryService:
 
 
 def reencrypt_home(home: Home, new: DataKey, old: DataKey) -> None:
-    """The memory's step of a data-key rotation (``privacy.keys.Reencrypt``): every row, ring and
+    """The memory's step of a data-key rotation (``privacy.data_key.Reencrypt``): every row, ring and
     index file of ``home`` from ``old`` to ``new``, idempotent, so a rotation cut by a power loss is
-    finished by running it again. ``privacy.keys`` takes it as a callback and never imports the
+    finished by running it again. ``privacy.data_key`` takes it as a callback and never imports the
     memory; ``edgemem privacy key rotate`` and the memory's default codec hand it over."""
     # embedder=None: the index is rebuilt from the embeddings stored (encrypted) in SQLite.
     svc = MemoryService(home, None, KeyRing(new, old), None)
