@@ -9,6 +9,7 @@ count and cut into batches of at most ``batch_tokens`` padded tokens.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EdgememError
+from .bert_onnx import convert
 
 
 class OnnxEmbedder:
@@ -144,7 +146,6 @@ def locate_embedder(bundle: str | Path | None = None, home: "object | None" = No
     src = package_model_folder(package or PACKAGE) if not os.environ.get(NO_PACKAGE_ENV) else None
     if src is None:
         return None, "none"
-    from .bert_onnx import convert
 
     convert(src, own)
     return own, "package"
@@ -153,8 +154,6 @@ def locate_embedder(bundle: str | Path | None = None, home: "object | None" = No
 def package_model_folder(package: str | None = None) -> Path | None:
     """The HF folder inside an installed model package, found without importing the package
     (its ``__init__`` may pull in things the device lacks)."""
-    import importlib.util
-
     try:
         spec = importlib.util.find_spec(package or PACKAGE)
     except (ImportError, ValueError):

@@ -28,10 +28,10 @@ import numpy as np
 
 from ..interfaces import Embedder
 from ..lru import LRU
-from . import speakers, timeparse
+from . import lexicon, speakers, timeparse
 from .short_term import ShortTermBuffer
 from .store import Store, split_key
-from .text import fold, fuzzy_score, unique_terms
+from .text import fold, fuzzy_score, terms, unique_terms, words
 from .types import KIOSK_SPEAKER, Hit
 from .vectors import PatientIndex
 
@@ -361,8 +361,6 @@ def _says_when(text: str) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    from .text import words
-
     return words(text)
 
 
@@ -413,12 +411,9 @@ def _per_text(size: int = 4096) -> Callable[[Callable[[str], _T]], Callable[[str
 @_per_text()
 def _smalltalk(text: str) -> bool:
     """A greeting or thanks with at most a few content words besides."""
-    from .text import terms
-
     f = fold(text)
     if not _SMALLTALK.search(f):
         return False
-    from . import lexicon
 
     if any(lexicon.find(k, f) for k in ("symptom", "condition", "medication", "allergen")):
         return False
@@ -428,9 +423,6 @@ def _smalltalk(text: str) -> bool:
 @_per_text()
 def _informative(text: str) -> float:
     """How much a patient turn says: lexicon terms and distinct content words, minus pleasantries."""
-    from . import lexicon
-    from .text import terms
-
     f = fold(text)
     lex = sum(len(lexicon.find(k, f)) for k in ("symptom", "condition", "medication", "allergen"))
     personal = 2.0 if re.search(r"\b(years? old|work(s|ing)? as|live[sd]? in|i am a|i'm a|my name)\b", f) else 0.0

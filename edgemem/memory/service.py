@@ -16,6 +16,7 @@ device (one kiosk, one conversation at a time); use one service per process.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import time as _time
 import uuid
@@ -36,14 +37,14 @@ from ..privacy.data_key import KeyRing
 from . import preference as prefmod
 from .embedder import OnnxEmbedder, locate_embedder
 from .executive import Executive, ExecutivePolicy
-from .keyfile import default_codec
 from .forgetting import ForgettingPolicy
+from .keyfile import default_codec
 from .prompt import CORE_KINDS, assemble
 from .rehearsal import (Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, session_end_notes,
                         summarize)
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
-from .store import Store, memory_key, turn_key
+from .store import Store, memory_key, split_key, turn_key
 from .types import KIOSK_SPEAKER, Hit, Note, PromptPlan
 from .vectors import PatientIndex, to_bytes
 
@@ -284,7 +285,6 @@ class MemoryService:
     def _file_stem(self, pid: int) -> str:
         # Named by a hash of the patient's blinded key: says nothing about the patient, even with
         # PlainCodec (whose "blinding" is the identity), and changes when the key is rotated.
-        import hashlib
 
         ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
         return hashlib.sha256(ukey.encode("utf-8")).hexdigest()[:32]
@@ -387,8 +387,6 @@ class MemoryService:
 
     def nearest_memories(self, pid: int, vector: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
         """(memory id, cosine) of the long-term/summary rows closest to ``vector``."""
-        from .store import split_key
-
         out = []
         for key, sim in self.index(pid).search(vector, k * 4):
             kind, i = split_key(key)

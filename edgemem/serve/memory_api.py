@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..assistant import MemoryLike
 from ..errors import InputError
+from ..privacy.audit import record
 from .http import HTTPError, bearer, memory_id, patient_id, read_json
 from .runtime import Runtime
 from .tokens import Session, same_token
@@ -80,8 +81,6 @@ def public_memory(m: Any) -> Any:
 def _audit(rt: Runtime, action: str, user: str, actor: str, **fields: Any) -> None:
     """Append to the audit log (edgemem.privacy.audit): who touched which patient's memory, never
     what it says. Best effort: a full disk must not break the patient's session."""
-    from ..privacy.audit import record
-
     record(rt.home, action, user=user, actor=actor, **fields)
 
 
