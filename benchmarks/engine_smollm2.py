@@ -42,7 +42,7 @@ def hf_folder(work: Path) -> Path:
 
 def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_length: int,
                 kv_dtype: str | None = None) -> Path:
-    from edgemem import bundle, keys
+    from edgemem import bundle, signing_keys
     from edgemem.home import Home
     from export.onnx_graph import build_decoder
 
@@ -65,8 +65,8 @@ def make_bundle(hf: Path, out: Path, home: Path, quantization: str, context_leng
                            hessians=hessians)
     print(f"built {quantization} graph in {time.time() - t:.1f} s", file=sys.stderr)
     shutil.copy(hf / "tokenizer.json", out / "tokenizer.json")
-    key = keys.generate()
-    keys.trust(key.public_key(), Home(home))
+    key = signing_keys.generate()
+    signing_keys.trust(key.public_key(), Home(home))
     manifest = {
         "version": 1, "parent_version": None, "profile": "x86-kiosk", "quantization": quantization,
         "model": {"family": "llama", "architecture": result["architecture"], "io": result["io"],

@@ -86,14 +86,14 @@ def capped_profile(home: Path, name: str, max_new_tokens: int) -> str:
 
 def start_server(args: argparse.Namespace, prefix: str, *extra: str) -> tuple[Path, str, dict[str, str], subprocess.Popen[bytes]]:
     """A bench home trusting ``args.trust``, then ``edgemem serve`` on a free loopback port, ready."""
-    from edgemem import keys
+    from edgemem import signing_keys
     from edgemem.home import Home
 
     home = Path(tempfile.mkdtemp(prefix=prefix))
     url = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "EDGEMEM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     for pub in args.trust:
-        keys.trust(keys.load_public_key(pub), Home(home).ensure())
+        signing_keys.trust(signing_keys.load_public_key(pub), Home(home).ensure())
     if args.max_new_tokens:
         args.profile = capped_profile(home, args.profile, args.max_new_tokens)
     proc = subprocess.Popen([*EDGEMEM, "serve", "--port", url.rsplit(":", 1)[1], "--bundle", str(args.bundle),

@@ -56,16 +56,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--work", type=Path)
     args = ap.parse_args(argv)
 
-    from edgemem import bundle, keys
+    from edgemem import bundle, signing_keys
     from edgemem.home import Home
     from edgemem.sync import adapter as adapter_mod
     from edgemem.sync import apply as apply_mod
     from export.adapter_update import build_update
 
     work = args.work or Path(tempfile.mkdtemp(prefix="edgemem-sync-apply-"))
-    vendor = keys.load_private_key(args.key)
+    vendor = signing_keys.load_private_key(args.key)
     host = Home(work / "host").ensure()
-    keys.trust(vendor.public_key(), host)
+    signing_keys.trust(vendor.public_key(), host)
     fig: dict[str, Any] = {}
     t = time.perf_counter()
     ad = args.adapter or random_adapter(args.base, work / "adapter")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                adapter=upd["adapter"], reference_ppl=upd["golden"]["reference_ppl"], max_ppl=upd["golden"]["max_ppl"])
 
     device = Home(work / "device").ensure()
-    keys.trust(vendor.public_key(), device)
+    signing_keys.trust(vendor.public_key(), device)
     r = apply_mod.apply(args.bundle, device)
     fig["apply_first_install"] = r.to_dict()
     r = apply_mod.apply(v2, device)

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         box, _ = cli("edgemem", device, "sync", "outbox", str(stick), "--json", want_json=True)
         figures["outbox"] = {"package": box["package_id"], "counts": box["counts"], "deid": box["deid_counts"],
                              "bytes": sum(p.stat().st_size for p in stick.iterdir())}
-        from export.outbox import read_outbox
+        from export.outbox_reader import read_outbox
 
         raw = b"".join(p.read_bytes() for p in stick.iterdir()).lower()
         plain = json.dumps([r for r in read_outbox(stick, host / "outbox.key").dialogues], ensure_ascii=False).lower()

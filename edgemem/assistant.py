@@ -27,9 +27,10 @@ from .care.checks import SentenceGate
 from .care.compose import acknowledge_reply, compose, courtesy_reply, no_card_reply, recall_reply
 from .care.route import find_cards, route
 from .errors import InputError
-from .interfaces import ChatMessage, GenerationConfig, Generator
+from .interfaces import ChatMessage, GenerationConfig, Generator, PromptCache
 from .memory.preference import explicit_preference
-from .memory.types import KIOSK_SPEAKER, Note
+from .memory.rehearsal import RuleExtractor
+from .memory.types import KIOSK_SPEAKER, Hit, Note, PromptPlan
 from .profiles import Profile
 
 # Worded for a 135M model: "you do not diagnose" made SmolLM2 refuse ("I'm not equipped to...")
@@ -58,7 +59,10 @@ URGENT_INSTRUCTION = ("This patient may need to be seen soon: begin by telling t
 
 
 class MemoryLike(Protocol):
-    """The part of ``edgemem.memory.MemoryService`` the assistant uses."""
+    """The part of ``edgemem.memory.MemoryService`` the assistant and the server use (all of it:
+    no member is probed for)."""
+
+    rules: RuleExtractor
 
     def start_session(self, user: str) -> str: ...
 
@@ -72,7 +76,30 @@ class MemoryLike(Protocol):
     def end_session(self, user: str, session_id: str) -> Any: ...
 
     def build_prompt(self, user: str, session_id: str, budget_tokens: int,
-                     count_tokens: Callable[[str], int], system_prompt: str) -> Any: ...
+                     count_tokens: Callable[[str], int], system_prompt: str) -> PromptPlan: ...
+
+    def next_prefix(self, user: str, session_id: str, budget_tokens: int, count_tokens: Callable[[str], int],
+                    system_prompt: str) -> PromptPlan: ...
+
+    def knows(self, user: str) -> bool: ...
+
+    def search(self, user: str, query: str, k: int = 10) -> list[Hit]: ...
+
+    def list_memories(self, user: str) -> list[dict[str, Any]]: ...
+
+    def delete_memory(self, user: str, memory_id: int) -> bool: ...
+
+    def forget(self, user: str) -> bool: ...
+
+    def session_state(self, session_id: str) -> tuple[str, bool] | None: ...
+
+    def finish_sessions(self) -> list[tuple[str, str, bool]]: ...
+
+    def session_patient_turns(self, user: str, session_id: str) -> list[dict[str, Any]]: ...
+
+    def add_session_notes(self, user: str, session_id: str, notes: Sequence[Note], time: Any = None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -240,8 +267,8 @@ class Assistant:
             return turn
         turn.turn_id = self.memory.add_turn(user, session_id, "user", text)
         plan = self.memory.build_prompt(user, session_id, budget, generator.count_tokens, system)
-        turn.explain = getattr(plan, "explain", None)
-        planned = [_as_message(m) for m in getattr(plan, "messages", plan)]
+        turn.explain = plan.explain
+        planned = [_as_message(m) for m in plan.messages]
         if history is None:
             turn.messages = planned
         else:
@@ -343,11 +370,11 @@ class Assistant:
         None when there is nothing to prefill: no memory, or no session (an API client owns its
         conversation and may send anything next).
         """
-        if self.memory is None or user is None or session_id is None or not hasattr(self.memory, "next_prefix"):
+        if self.memory is None or user is None or session_id is None:
             return None
         plan = self.memory.next_prefix(user, session_id, self._budget(generator, max_new_tokens),
                                        generator.count_tokens, self.system_prompt)
-        return self._with_guidance(session_id, [_as_message(m) for m in getattr(plan, "messages", plan)]) or None
+        return self._with_guidance(session_id, [_as_message(m) for m in plan.messages]) or None
 
     def warm(self, user: str | None, session_id: str | None, generator: Generator, *,
              should_stop: Callable[[], bool] | None = None, max_new_tokens: int | None = None) -> int:
@@ -357,10 +384,9 @@ class Assistant:
         thread, ``generator.prefill`` as idle work on the generation thread).
         """
         messages = self.next_prefix(user, session_id, generator, max_new_tokens)
-        prefill = getattr(generator, "prefill", None)
-        if not messages or prefill is None:
+        if not messages or not isinstance(generator, PromptCache):
             return 0
-        return int(prefill(messages, should_stop))
+        return int(generator.prefill(messages, should_stop))
 
     # Generation thread.
     def generate(self, turn: Turn, generator: Generator, config: GenerationConfig,

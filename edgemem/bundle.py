@@ -200,7 +200,7 @@ def file_table(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
 def sign(manifest: Mapping[str, Any], key: "Ed25519PrivateKey") -> dict[str, Any]:
     """Return a copy of ``manifest`` with ``signature`` over its canonical JSON."""
-    from .keys import key_id
+    from .signing_keys import key_id
 
     body = {k: v for k, v in manifest.items() if k != "signature"}
     value = key.sign(canonical_json(body))
@@ -276,21 +276,21 @@ def _parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
 
 
 def _trusted(trusted_keys: Any, home: "Home | None") -> dict[str, "Ed25519PublicKey"]:
-    from . import keys
+    from . import signing_keys
 
     if trusted_keys is None:
-        return keys.trusted_keys(home)
+        return signing_keys.trusted_keys(home)
     if isinstance(trusted_keys, Mapping):
         return dict(trusted_keys)
     out = {}
     for k in trusted_keys:
         if isinstance(k, (str, os.PathLike)) and Path(k).exists():
-            k = keys.load_public_key(k)
+            k = signing_keys.load_public_key(k)
         elif isinstance(k, str):
-            k = keys.parse_public_key(k)
+            k = signing_keys.parse_public_key(k)
         elif isinstance(k, bytes):
-            k = keys.parse_public_key(k.hex())
-        out[keys.key_id(k)] = k
+            k = signing_keys.parse_public_key(k.hex())
+        out[signing_keys.key_id(k)] = k
     return out
 
 

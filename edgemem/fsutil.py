@@ -72,6 +72,21 @@ def write_json(path: Path, obj: Any) -> None:
     write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
+def shred(path: Path) -> None:
+    """Overwrite ``path`` with zeros, fsync, then unlink it; a missing file is fine. Best effort
+    against recovery on simple filesystems (SD cards, ext4 without snapshots): the one way patient
+    files (rings, index files, their leftovers) are erased."""
+    try:
+        size = os.stat(path).st_size
+        with open(path, "r+b") as f:
+            f.write(b"\0" * size)
+            f.flush()
+            os.fsync(f.fileno())
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def fsync_tree(root: Path) -> None:
     """fsync every file and folder under ``root`` (a staged bundle before it is renamed into place)."""
     for dirpath, _dirs, files in os.walk(root):

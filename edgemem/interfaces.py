@@ -8,7 +8,7 @@ the server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+from typing import Callable, ContextManager, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -49,6 +49,30 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def stream_chat(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class PromptCache(Protocol):
+    """A generator that keeps the conversation's KV prefix: renders a chat to the ids it would feed
+    and feeds the known start of the next prompt in idle time (``Engine.prefill``). A generator
+    without it simply starts each reply cold; callers check with ``isinstance``, never getattr."""
+
+    def render_chat(self, messages: Sequence[ChatMessage], add_generation_prompt: bool = True) -> list[int]: ...
+
+    def prefill(self, messages: Sequence[ChatMessage], should_stop: Callable[[], bool] | None = None) -> int: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A model that scores continuations (closed-set choice, perplexity): token ids, the
+    log-probability of each continuation, and ``scratch()``, the same in borrowed KV rows that
+    leave the cached conversation intact (``Engine.scratch``)."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def score(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float]: ...
+
+    def scratch(self) -> ContextManager["Scorer"]: ...
 
 
 @runtime_checkable

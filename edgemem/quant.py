@@ -67,7 +67,14 @@ def _unpack4(packed: np.ndarray, count: int) -> np.ndarray:
     return out[..., :count]
 
 
-def quantize_offset(weight: np.ndarray, *, bits: int = 4, block: int = 32) -> QuantizedMatrix:
+def _round(x: np.ndarray, dither: np.ndarray | None) -> np.ndarray:
+    """Nearest integer, or with ``dither`` (uniform [0, 1) noise of ``x``'s shape) stochastic
+    rounding: up with probability equal to the fractional part (the on-device merge's requantize)."""
+    return np.rint(x) if dither is None else np.floor(x + dither)
+
+
+def quantize_offset(weight: np.ndarray, *, bits: int = 4, block: int = 32,
+                    dither: np.ndarray | None = None) -> QuantizedMatrix:
     """GGUF Q4_1-style blocks: ``w = q * d + min`` with a float ``min`` per block.
 
     ``MatMulNBits`` only takes integer zero points, which cannot express an arbitrary float block
@@ -87,7 +94,7 @@ def quantize_offset(weight: np.ndarray, *, bits: int = 4, block: int = 32) -> Qu
     lo, hi = blocks.min(axis=-1), blocks.max(axis=-1)
     scales = ((hi - lo) / float(qmax)).astype(np.float32)
     inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
-    q = np.clip(np.rint((blocks - lo[..., None]) * inv[..., None]), 0, qmax).astype(np.uint8)
+    q = np.clip(_round((blocks - lo[..., None]) * inv[..., None], dither), 0, qmax).astype(np.uint8)
     half = 1 << (bits - 1)
     offsets = (lo + half * scales).astype(np.float32)
     packed = _pack4(q) if bits == 4 else q
@@ -95,8 +102,12 @@ def quantize_offset(weight: np.ndarray, *, bits: int = 4, block: int = 32) -> Qu
                            bits=bits, block=block, k=k, offsets=offsets)
 
 
-def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool | None = None) -> QuantizedMatrix:
+def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool | None = None,
+             dither: np.ndarray | None = None) -> QuantizedMatrix:
     """Quantize ``weight`` [n, k] (float) block-wise along k with an integer grid.
+
+    ``dither`` [n, k // block, block] makes the rounding stochastic (``_round``); the zero points
+    are always rounded to the nearest.
 
     ``symmetric`` defaults to True for 8 bits (as GGUF Q8_0) and False for 4 bits. For weights
     that came from a Q4_1 GGUF, ``quantize_offset`` reproduces them exactly.
@@ -116,7 +127,7 @@ def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool 
         absmax = np.abs(blocks).max(axis=-1)
         scales = absmax / float(half - 1)
         inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
-        q = np.clip(np.rint(blocks * inv[..., None]) + half, 0, qmax).astype(np.uint8)
+        q = np.clip(_round(blocks * inv[..., None], dither) + half, 0, qmax).astype(np.uint8)
         zp = None
         if bits == 4:
             # MatMulNBits' implicit 4-bit zero point is 8; keep it implicit.
@@ -127,7 +138,7 @@ def quantize(weight: np.ndarray, *, bits: int, block: int = 32, symmetric: bool 
         scales = (hi - lo) / float(qmax)
         inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
         zpv = np.clip(np.rint(-lo * inv), 0, qmax).astype(np.uint8)
-        q = np.clip(np.rint(blocks * inv[..., None]) + zpv[..., None], 0, qmax).astype(np.uint8)
+        q = np.clip(_round(blocks * inv[..., None], dither) + zpv[..., None], 0, qmax).astype(np.uint8)
         zp = _pack4(zpv) if bits == 4 else zpv
     packed = _pack4(q) if bits == 4 else q
     return QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales.astype(np.float32),

@@ -1,6 +1,6 @@
 """Build a signed adapter-only update: a peft LoRA adapter for a bundle the device already runs.
 
-The device merges the LoRA factors into its quantized decoder itself (``edgemem.sync.merge``, no
+The device merges the LoRA factors into its quantized decoder itself (``edgemem.sync.device_merge``, no
 torch), so the update carries only ``lora.npz`` (float16 factors, a few MB) and a signed manifest.
 What the device cannot do is judge quality against the float model, so that is measured here: the
 same adapter is merged in float (``export.merge``, peft's own merge), built into a decoder with the
@@ -25,7 +25,7 @@ from edgemem import profiles
 from edgemem.errors import BundleError, InputError
 from edgemem.home import Home
 from edgemem.sync.adapter import KIND, LORA_FILE, decoder_hashes, save_lora
-from edgemem.sync.merge import LoraWeight
+from edgemem.sync.device_merge import LoraWeight
 
 PEFT_PREFIX = "base_model.model."
 
@@ -97,7 +97,7 @@ def build_update(base_bundle: str | os.PathLike[str], adapter_dir: str | os.Path
     outp = Path(out)
     if not base_dir.is_dir():
         raise InputError(f"{base_dir}: pass the base bundle as a folder")
-    from edgemem import keys as keys_mod
+    from edgemem import signing_keys as keys_mod
 
     trusted = keys_mod.trusted_keys(home)
     trusted[keys_mod.key_id(key.public_key())] = key.public_key()

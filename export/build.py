@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.errors import EdgememError, InputError
 from edgemem.home import Home
 from edgemem.profiles import Profile, load as load_profile
@@ -219,9 +219,9 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         raise InputError(f"{dest} already exists; pass --overwrite to replace it")
     if version is not None and parent_version is not None and parent_version >= version:
         raise InputError(f"--parent-version {parent_version} must be lower than --version {version}")
-    signer, created = (keys.load_private_key(key), False) if key else keys.dev_key(home)
+    signer, created = (signing_keys.load_private_key(key), False) if key else signing_keys.dev_key(home)
     if created:
-        say(f"warning: no --key given; created a development signing key at {keys.dev_key_path(home)} "
+        say(f"warning: no --key given; created a development signing key at {signing_keys.dev_key_path(home)} "
             f"(trusted by this home only; do not ship bundles signed with it)")
 
     work = dest.with_name(f".{dest.name}.work")

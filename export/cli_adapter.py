@@ -31,16 +31,16 @@ def adapter(ctx: click.Context, base_bundle: str, adapter_dir: str, base_hf: str
             as_tar: bool, as_json: bool) -> None:
     """Build a signed adapter-only update: the device merges it into BUNDLE without torch, and
     refuses it unless the result is inside the gate measured here on a float merge."""
-    from edgemem import bundle, keys
+    from edgemem import bundle, signing_keys
 
     from .adapter_update import build_update
 
     home = ctx.find_root().obj["home"]
     if key_file:
-        key = keys.load_private_key(key_file)
+        key = signing_keys.load_private_key(key_file)
     else:
-        key, created = keys.dev_key(home)
-        click.echo(f"warning: signing with the development key {keys.dev_key_path(home)}"
+        key, created = signing_keys.dev_key(home)
+        click.echo(f"warning: signing with the development key {signing_keys.dev_key_path(home)}"
                    + (" (created now)" if created else "") + "; devices must trust it", err=True)
     m = build_update(base_bundle, adapter_dir, base_hf, out, key=key, version=version, home=home,
                      max_ppl_increase=max_ppl_increase, min_agreement=min_agreement)

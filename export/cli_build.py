@@ -1,5 +1,5 @@
 """``edgemem-export build``, ``onnx`` and ``keygen``: thin shells over export.build,
-export.onnx_graph and edgemem.keys."""
+export.onnx_graph and edgemem.signing_keys."""
 
 from __future__ import annotations
 
@@ -99,15 +99,15 @@ def onnx(hf_dir: str, out: str, quantization: str, context_length: int, as_json:
 @click.pass_context
 def keygen(ctx: click.Context, out: str, trust: bool, overwrite: bool, as_json: bool) -> None:
     """Make an ed25519 bundle-signing key pair. Copy OUT.pub to a device's keys/trusted/."""
-    from edgemem import keys
+    from edgemem import signing_keys
 
     if Path(out).exists() and not overwrite:
         raise InputError(f"{out} already exists; pass --overwrite to replace it")
-    key = keys.generate()
-    priv, pub = keys.save_keypair(key, out)
-    kid = keys.key_id(key.public_key())
+    key = signing_keys.generate()
+    priv, pub = signing_keys.save_keypair(key, out)
+    kid = signing_keys.key_id(key.public_key())
     if trust:
-        keys.trust(key.public_key(), _home(ctx))
+        signing_keys.trust(key.public_key(), _home(ctx))
     if as_json:
         click.echo(json.dumps({"private": str(priv), "public": str(pub), "key_id": kid, "trusted": trust}, indent=1))
     else:

@@ -85,7 +85,7 @@ def train(base_dir: str, data: tuple[str, ...], from_outbox: str | None, host_ke
     # Decrypted patient dialogues live only in a temporary folder for the length of the run.
     with tempfile.TemporaryDirectory(prefix="edgemem-outbox-") as tmp:
         if from_outbox:
-            from .outbox import outbox_to_jsonl
+            from .outbox_reader import outbox_to_jsonl
 
             got = outbox_to_jsonl(from_outbox, host_key, f"{tmp}/outbox.jsonl")  # type: ignore[arg-type]
             log(f"outbox: {got['dialogues']} dialogues of {got['patients']} patients from {got['packages']} packages")

@@ -44,14 +44,14 @@ def minilm_embedder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _tiny_bundle_built(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path,
                        minilm_embedder_dir: Path) -> tuple[Path, Path]:
     """Build the tiny bundle once per session: (bundle folder, signing public key file)."""
-    from edgemem import keys
+    from edgemem import signing_keys
     from edgemem.home import Home
     from export.base import convert
     from export.build import build
 
     root = tmp_path_factory.mktemp("tiny-bundle")
-    key = keys.generate()
-    priv, pub = keys.save_keypair(key, root / "test-signing.key")
+    key = signing_keys.generate()
+    priv, pub = signing_keys.save_keypair(key, root / "test-signing.key")
     base = root / "base"
     convert(tiny_llama_dir, base)
     build("pi-5", root / "bundle", base=base, key=priv, home=Home(root / "build-home"),
@@ -74,11 +74,11 @@ def tiny_bundle(_tiny_bundle_built: tuple[Path, Path], _isolated_home: Path) -> 
     ``--key``. The folder is shared by the whole session: copy it (``shutil.copytree``) before
     changing anything in it.
     """
-    from edgemem import keys
+    from edgemem import signing_keys
     from edgemem.home import Home
 
     path, pub = _tiny_bundle_built
-    keys.trust(keys.load_public_key(pub), Home(_isolated_home))
+    signing_keys.trust(signing_keys.load_public_key(pub), Home(_isolated_home))
     return path
 
 

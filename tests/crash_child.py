@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from edgemem.home import Home  # noqa: E402
 from edgemem.memory.service import MemoryService  # noqa: E402
-from edgemem.privacy import keys  # noqa: E402
+from edgemem.privacy import data_key  # noqa: E402
 from privacy_helpers import HashEmbedder  # noqa: E402
 
 USERS = ("p-ann", "p-ben", "p-cat")
@@ -32,7 +32,7 @@ def main() -> None:
     home = Home(Path(sys.argv[1])).ensure()
     rnd = random.Random(int(sys.argv[2]))
     round_no = int(sys.argv[3])
-    svc = MemoryService(home, HashEmbedder(), keys.load_data_codec(home))
+    svc = MemoryService(home, HashEmbedder(), data_key.load_data_codec(home))
     say("READY")
     n = 0
     while True:

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.home import Home
 from export.onnx_graph import build_decoder
 
@@ -21,9 +21,9 @@ def make_bundle(hf_dir: Path, out: Path, home: Home, *, quantization: str = "int
     result = build_decoder(hf_dir, out, quantization=quantization, context_length=context_length)
     shutil.copy(hf_dir / "tokenizer.json", out / "tokenizer.json")
     tconf = json.loads((hf_dir / "tokenizer_config.json").read_text())
-    key = keys.generate()
+    key = signing_keys.generate()
     home.ensure()
-    keys.trust(key.public_key(), home)
+    signing_keys.trust(key.public_key(), home)
     manifest = {
         "version": 1, "parent_version": None, "profile": "x86-kiosk", "quantization": quantization,
         "model": {"family": "llama", "architecture": result["architecture"], "io": result["io"],

@@ -32,11 +32,11 @@ class Kiosk:
 def running_kiosk(built: tuple[Path, Path], home_dir: Path, **config: Any) -> Iterator[Kiosk]:
     """Serve the tiny bundle (``_tiny_bundle_built``: folder, signing key) from a fresh home that
     trusts its key, on a free loopback port, until the block ends."""
-    from edgemem import keys
+    from edgemem import signing_keys
 
     bundle, pub = built
     home = Home(home_dir).ensure()
-    keys.trust(keys.load_public_key(pub), home)
+    signing_keys.trust(signing_keys.load_public_key(pub), home)
     cfg = ServeConfig(port=free_port(), **config)
     runtime = Runtime(home, cfg, load("x86-kiosk"), bundle=bundle)
     with BackgroundServer(runtime) as url:

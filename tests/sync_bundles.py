@@ -59,10 +59,10 @@ def build_tiny_bundle(hf_dir: Path, out: Path, key: Any, *, version: int, parent
 
 def signing_key(home: Any) -> Any:
     """A vendor key trusted by ``home`` (as a provisioned device would trust its vendor)."""
-    from edgemem import keys
+    from edgemem import signing_keys
 
-    key = keys.generate()
-    keys.trust(key.public_key(), home)
+    key = signing_keys.generate()
+    signing_keys.trust(key.public_key(), home)
     return key
 
 

@@ -9,11 +9,11 @@ from benchmarks.serve_memory import OPENERS, QUESTIONS, bench_home, conversation
 
 def test_server_and_breakdown_report_consistent_figures(_tiny_bundle_built: tuple[Path, Path],
                                                         _isolated_home: Path) -> None:
-    from edgemem import keys
+    from edgemem import signing_keys
     from edgemem.home import Home
 
     bundle, pub = _tiny_bundle_built
-    keys.trust(keys.load_public_key(pub), Home(_isolated_home).ensure())
+    signing_keys.trust(signing_keys.load_public_key(pub), Home(_isolated_home).ensure())
     home = bench_home(_isolated_home)
     assert list((home / "keys" / "trusted").glob("*.pub"))  # the bench home trusts the bundle's key
     s = run_server(bundle, "x86-kiosk", home, patients=2, turns=2, max_tokens=4, prompt_budget=256)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.cli.main import run
 from edgemem.errors import BundleError
 from edgemem.home import Home
@@ -44,7 +44,7 @@ def signed(tmp_path: Path) -> tuple[Path, object]:
     for rel, data in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-    key = keys.generate()
+    key = signing_keys.generate()
     bundle.write(root, _manifest(), key)
     return root, key
 
@@ -56,7 +56,7 @@ def test_roundtrip_lists_every_file_and_verifies(signed: tuple[Path, object]) ->
     for rel, data in FILES.items():
         assert m.files[rel]["size"] == len(data)
     assert m.version == 7 and m.parent_version == 6 and m.profile == "pi-5"
-    assert m.key_id == keys.key_id(key.public_key())
+    assert m.key_id == signing_keys.key_id(key.public_key())
     assert m["format_version"] == bundle.FORMAT_VERSION
     assert m.path("embedder/model.onnx").read_bytes() == FILES["embedder/model.onnx"]
 
@@ -125,7 +125,7 @@ def test_symlink_in_bundle_is_refused(signed: tuple[Path, object]) -> None:
 
 def test_untrusted_key_and_no_keys(signed: tuple[Path, object]) -> None:
     root, key = signed
-    other = keys.generate()
+    other = signing_keys.generate()
     with pytest.raises(BundleError, match="does not trust"):
         bundle.verify(root, [other.public_key()])
     with pytest.raises(BundleError, match="no trusted signing keys"):
@@ -135,7 +135,7 @@ def test_untrusted_key_and_no_keys(signed: tuple[Path, object]) -> None:
 def test_forged_signature_with_right_key_id_fails(signed: tuple[Path, object]) -> None:
     root, key = signed
     data = json.loads((root / "manifest.json").read_text())
-    attacker = keys.generate()
+    attacker = signing_keys.generate()
     forged = bundle.sign({**data, "profile": "evil"}, attacker)
     forged["signature"]["key_id"] = data["signature"]["key_id"]
     (root / "manifest.json").write_text(json.dumps(forged))
@@ -207,34 +207,34 @@ def test_archive_roundtrip_tamper_and_extract(signed: tuple[Path, object], tmp_p
 
 def test_dev_key_is_created_once_trusted_and_private(tmp_path: Path) -> None:
     home = Home(tmp_path / "h")
-    key, created = keys.dev_key(home)
+    key, created = signing_keys.dev_key(home)
     assert created
-    key2, created2 = keys.dev_key(home)
-    assert not created2 and keys.key_id(key2.public_key()) == keys.key_id(key.public_key())
-    assert (keys.dev_key_path(home).stat().st_mode & 0o777) == 0o600
-    assert set(keys.trusted_keys(home)) == {keys.key_id(key.public_key())}
+    key2, created2 = signing_keys.dev_key(home)
+    assert not created2 and signing_keys.key_id(key2.public_key()) == signing_keys.key_id(key.public_key())
+    assert (signing_keys.dev_key_path(home).stat().st_mode & 0o777) == 0o600
+    assert set(signing_keys.trusted_keys(home)) == {signing_keys.key_id(key.public_key())}
 
 
 def test_keypair_files_roundtrip_and_pem(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    key = keys.generate()
-    priv, pub = keys.save_keypair(key, tmp_path / "k")
+    key = signing_keys.generate()
+    priv, pub = signing_keys.save_keypair(key, tmp_path / "k")
     assert pub.name == "k.pub" and (priv.stat().st_mode & 0o777) == 0o600
-    assert keys.key_id(keys.load_private_key(priv).public_key()) == keys.key_id(keys.load_public_key(pub))
+    assert signing_keys.key_id(signing_keys.load_private_key(priv).public_key()) == signing_keys.key_id(signing_keys.load_public_key(pub))
     pem = tmp_path / "k.pem"
     pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()))
-    assert keys.key_id(keys.load_private_key(pem).public_key()) == keys.key_id(key.public_key())
+    assert signing_keys.key_id(signing_keys.load_private_key(pem).public_key()) == signing_keys.key_id(key.public_key())
     (tmp_path / "bad.key").write_text("zz")
     with pytest.raises(BundleError, match="not an ed25519 private key"):
-        keys.load_private_key(tmp_path / "bad.key")
+        signing_keys.load_private_key(tmp_path / "bad.key")
 
 
 def test_cli_verify_ok_json_and_one_line_failure(signed: tuple[Path, object], tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     root, key = signed
-    _, pub = keys.save_keypair(key, tmp_path / "signer.key")
+    _, pub = signing_keys.save_keypair(key, tmp_path / "signer.key")
     # Not trusted by the home yet: one line, non-zero.
     assert run(["verify", str(root)]) == 1
     err = capsys.readouterr().err
@@ -242,7 +242,7 @@ def test_cli_verify_ok_json_and_one_line_failure(signed: tuple[Path, object], tm
     assert run(["verify", str(root), "--key", str(pub), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] and out["version"] == 7 and out["files"] == len(FILES)
-    keys.trust(key.public_key())  # the isolated test home now trusts it
+    signing_keys.trust(key.public_key())  # the isolated test home now trusts it
     assert run(["verify", str(root)]) == 0
     assert capsys.readouterr().out.startswith("ok: ")
     (root / "tokenizer.json").write_bytes(b"{}")
@@ -260,13 +260,13 @@ def test_verify_isolated_is_verify_in_a_child(signed: tuple[Path, object], tmp_p
 
     root, key = signed
     home = Home(tmp_path / "home")
-    keys.trust(key.public_key(), home)  # type: ignore[attr-defined]
+    signing_keys.trust(key.public_key(), home)  # type: ignore[attr-defined]
     m = bundle.verify_isolated(root, home)
     assert m.data == bundle.verify(root, None, home).data and m.root == root
 
     with pytest.raises(BundleError, match="no trusted signing keys"):
         bundle.verify_isolated(root, Home(tmp_path / "empty-home"))
-    keys.trust(keys.generate().public_key(), Home(tmp_path / "stranger"))
+    signing_keys.trust(signing_keys.generate().public_key(), Home(tmp_path / "stranger"))
     with pytest.raises(BundleError, match="does not trust"):
         bundle.verify_isolated(root, Home(tmp_path / "stranger"))
     (root / "tokenizer.json").write_bytes(b'{"model": {"x": 1}}')

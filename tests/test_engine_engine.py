@@ -15,7 +15,7 @@ import pytest
 from edgemem.engine import DecoderModel, Engine
 from edgemem.errors import BundleError, InputError
 from edgemem.home import Home
-from edgemem.interfaces import ChatMessage, GenerationConfig, Generator
+from edgemem.interfaces import ChatMessage, GenerationConfig, Generator, PromptCache, Scorer
 
 from engine_bundle import make_bundle
 
@@ -49,7 +49,9 @@ def _greedy_reference(model: DecoderModel, ids: list[int], n: int) -> list[int]:
 
 
 def test_engine_is_a_generator(engine: Engine) -> None:
-    assert isinstance(engine, Generator)
+    # The server and the memory check these with isinstance (interfaces.py), never getattr.
+    assert isinstance(engine, Generator) and isinstance(engine, PromptCache) and isinstance(engine, Scorer)
+    assert not isinstance(object(), PromptCache) and not isinstance(object(), Scorer)
     assert engine.context_length == 256
     assert engine.count_tokens("headache") >= 1
 

@@ -76,10 +76,10 @@ def test_merge_build_verify_with_adapter(tiny_base: Path, trained: Path, tmp_pat
 
 @pytest.fixture(scope="module")
 def int8_bundle(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from edgemem import keys
+    from edgemem import signing_keys
 
     root = tmp_path_factory.mktemp("int8")
-    priv, pub = keys.save_keypair(keys.generate(), root / "k")
+    priv, pub = signing_keys.save_keypair(signing_keys.generate(), root / "k")
     assert run(["build", "--profile", "pi-5", "--out", str(root / "b"), "--base", str(tiny_base), "--key", str(priv),
                 "--heldout", str(DATA), "--no-embedder", "--gate-tokens", "512"]) == 0
     return root / "b", pub
@@ -144,10 +144,10 @@ def test_build_errors_are_one_line(tiny_base: Path, tmp_path: Path, capsys: pyte
 
 
 def test_keygen_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from edgemem import keys
+    from edgemem import signing_keys
 
     assert run(["keygen", "--out", str(tmp_path / "release.key"), "--trust", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert (tmp_path / "release.key").stat().st_mode & 0o777 == 0o600
-    assert r["key_id"] in keys.trusted_keys()
+    assert r["key_id"] in signing_keys.trusted_keys()
     assert run(["keygen", "--out", str(tmp_path / "release.key")]) == 2

@@ -16,7 +16,7 @@ import pytest
 from edgemem.home import Home
 from edgemem.memory.embedder import OnnxEmbedder
 from edgemem.memory.service import MemoryService
-from edgemem.privacy import keys
+from edgemem.privacy import data_key
 from edgemem.privacy.audit import AuditLog
 from edgemem.privacy.cipher import MAGIC, PlainCodec
 from privacy_helpers import home_files, needles, scan, seed
@@ -46,7 +46,7 @@ def sealed(tmp_path_factory, embedder):
     """A home with two patients stored under a DataKey; the scan runs while the service is open
     (WAL and -shm present) and after it closes."""
     home = Home(tmp_path_factory.mktemp("sealed")).ensure()
-    codec = keys.load_data_codec(home)
+    codec = data_key.load_data_codec(home)
     svc = _fill(home, codec, embedder, close=False)
     svc.flush()
     open_hits = scan(home, ALL_NEEDLES)

@@ -257,11 +257,11 @@ def bundle_copy(_tiny_bundle_built, tmp_path_factory):
        pos=st.floats(0, 1), data=st.binary(min_size=1, max_size=16))
 def test_cli_verify_corrupt_bundles(bundle_copy, target, how, pos, data):
     CASES["cli: verify corrupt bundle"] += 1
-    from edgemem import keys
+    from edgemem import signing_keys
 
     folder, pub = bundle_copy
     home = Home.resolve(None).ensure()
-    keys.trust(keys.load_public_key(pub), home)
+    signing_keys.trust(signing_keys.load_public_key(pub), home)
     path = folder / target
     original = path.read_bytes()
     manifest = (folder / "manifest.json").read_bytes()

@@ -24,7 +24,7 @@ from pathlib import Path
 from edgemem.home import Home
 from edgemem.memory.service import MemoryService
 from edgemem.memory.vectors import PatientIndex
-from edgemem.privacy import keys
+from edgemem.privacy import data_key
 from privacy_helpers import HashEmbedder
 
 ROUNDS = int(os.environ.get("EDGEMEM_CRASH_ROUNDS", "50"))
@@ -91,7 +91,7 @@ def _index_keys(idx) -> set[int]:
 
 def test_sigkill_during_ingestion_and_consolidation(tmp_path):
     home = Home(tmp_path / "home").ensure()
-    keys.load_data_codec(home)  # create the key before the children race to
+    data_key.load_data_codec(home)  # create the key before the children race to
     rnd = random.Random(20261124)
     acked_all: dict[str, list[str]] = collections.defaultdict(list)
     killed_in: collections.Counter[str] = collections.Counter()
@@ -102,7 +102,7 @@ def test_sigkill_during_ingestion_and_consolidation(tmp_path):
         killed_in[last] += 1
         for user, tid in acked:
             acked_all[user].append(tid)
-        svc = MemoryService(home, HashEmbedder(), keys.load_data_codec(home))
+        svc = MemoryService(home, HashEmbedder(), data_key.load_data_codec(home))
         try:
             for user in list(svc.iter_users()):
                 tids = [t["id"] for t in svc.export(user)["turns"]]

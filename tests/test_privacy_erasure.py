@@ -20,7 +20,7 @@ import pytest
 from edgemem.home import Home
 from edgemem.memory.embedder import OnnxEmbedder
 from edgemem.memory.service import MemoryService
-from edgemem.privacy import keys
+from edgemem.privacy import data_key
 from edgemem.privacy.cipher import PlainCodec
 from privacy_helpers import canary, needles, scan, seed
 
@@ -49,7 +49,7 @@ def _patient_blobs(home: Home, svc: MemoryService, user: str) -> list[bytes]:
 @pytest.mark.parametrize("mode", ["plain", "datakey"])
 def test_forget_leaves_no_byte_of_the_patient(tmp_path, embedder, mode):
     home = Home(tmp_path).ensure()
-    codec = PlainCodec() if mode == "plain" else keys.load_data_codec(home)
+    codec = PlainCodec() if mode == "plain" else data_key.load_data_codec(home)
     svc = MemoryService(home, embedder, codec)
     for u in USERS:
         seed(svc, u)
@@ -89,7 +89,7 @@ def test_forget_leaves_no_byte_of_the_patient(tmp_path, embedder, mode):
 def test_forget_through_the_cli(tmp_path, embedder, minilm_embedder_dir):
     """`edgemem memory forget` in a fresh process: the same zero-hit scan (canaries and ciphertext)."""
     home = Home(tmp_path).ensure()
-    svc = MemoryService(home, embedder, keys.load_data_codec(home))
+    svc = MemoryService(home, embedder, data_key.load_data_codec(home))
     for u in ("ann", "ben"):
         seed(svc, u, sessions=1)
     blobs = _patient_blobs(home, svc, "ann")
@@ -101,6 +101,6 @@ def test_forget_through_the_cli(tmp_path, embedder, minilm_embedder_dir):
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     assert scan(home, needles("ann") + blobs) == {}
-    svc = MemoryService(home, embedder, keys.load_data_codec(home))
+    svc = MemoryService(home, embedder, data_key.load_data_codec(home))
     assert list(svc.iter_users()) == ["ben"] and len(svc.export("ben")["turns"]) == 6
     svc.close()

@@ -1,7 +1,7 @@
 """Offline: the guard refuses every non-loopback socket, and a whole kiosk session runs under it.
 
 The session test starts the real server (tiny bundle, real memory) in a subprocess through
-``python -m edgemem.privacy.offline serve ...``, drives a patient session over loopback HTTP, and
+``python -m edgemem.cli.offline serve ...``, drives a patient session over loopback HTTP, and
 then reads the guard's log of refused attempts: it must be empty. The control tests show the
 guard does refuse (so an empty log means something).
 """
@@ -107,10 +107,10 @@ def test_whole_kiosk_session_under_the_guard(tiny_bundle: Path, tmp_path: Path):
     for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(k, None)
     port = _free_port()
-    token = subprocess.run([sys.executable, "-m", "edgemem.privacy.offline", "serve", "--print-token"],
+    token = subprocess.run([sys.executable, "-m", "edgemem.cli.offline", "serve", "--print-token"],
                            capture_output=True, text=True, env=env, timeout=60).stdout.strip()
     assert token
-    proc = subprocess.Popen([sys.executable, "-m", "edgemem.privacy.offline", "serve", "--bundle", str(tiny_bundle),
+    proc = subprocess.Popen([sys.executable, "-m", "edgemem.cli.offline", "serve", "--bundle", str(tiny_bundle),
                              "--port", str(port), "--profile", "x86-kiosk"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

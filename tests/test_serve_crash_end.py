@@ -24,7 +24,7 @@ import httpx
 
 from edgemem.home import Home
 from edgemem.memory.service import MemoryService
-from edgemem.privacy import keys
+from edgemem.privacy import data_key
 from edgemem.privacy.audit import AuditLog
 from edgemem.serve.recovery import finish_sessions
 from privacy_helpers import HashEmbedder
@@ -92,7 +92,7 @@ def _round(home: Path, seed: int, round_no: int, rnd: random.Random) -> tuple[li
 
 def test_sigkill_during_session_end_is_finished_at_the_next_start(tmp_path: Path) -> None:
     home = Home(tmp_path / "home").ensure()
-    keys.load_data_codec(home)
+    data_key.load_data_codec(home)
     rnd = random.Random(20261207)
     acked: dict[str, list[str]] = collections.defaultdict(list)
     killed_inside = recovered = 0
@@ -103,7 +103,7 @@ def test_sigkill_during_session_end_is_finished_at_the_next_start(tmp_path: Path
             acked[user].append(tid)
         killed_inside += inside
         recovered += rec
-    svc = MemoryService(home, HashEmbedder(), keys.load_data_codec(home))
+    svc = MemoryService(home, HashEmbedder(), data_key.load_data_codec(home))
     try:
         last = finish_sessions(svc, home)  # what the server's next start does
         recovered += last["finished"]

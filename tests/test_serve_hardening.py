@@ -360,7 +360,7 @@ def test_production_refuses_a_bundle_whose_signing_key_is_on_the_device(
     import dataclasses
     import shutil
 
-    from edgemem import keys
+    from edgemem import signing_keys
     from edgemem.home import Home
     from edgemem.profiles import load
     from edgemem.serve.config import ServeConfig
@@ -369,7 +369,7 @@ def test_production_refuses_a_bundle_whose_signing_key_is_on_the_device(
 
     bundle, pub = _tiny_bundle_built
     home = Home(tmp_path / "home").ensure()
-    keys.trust(keys.load_public_key(pub), home)
+    signing_keys.trust(signing_keys.load_public_key(pub), home)
     shutil.copy(pub.parent / "test-signing.key", home.keys / "vendor-signing.key")  # the private half too
     profile = dataclasses.replace(load("x86-kiosk"), production=True)
     rt = Runtime(home, ServeConfig(port=free_port(), allow_device_signed=allow), profile, bundle=bundle)

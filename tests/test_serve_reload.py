@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edgemem import keys
+from edgemem import signing_keys
 from edgemem.home import Home
 from edgemem.profiles import load
 from edgemem.serve.config import ServeConfig
@@ -25,7 +25,7 @@ from sync_bundles import build_tiny_bundle
 
 @pytest.fixture(scope="module")
 def vendor() -> Any:
-    return keys.generate()
+    return signing_keys.generate()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def _served_version(url: str) -> int:
 def test_server_follows_the_active_slot_without_losing_memories(
         versions: dict[int, Path], vendor: Any, tmp_path: Path) -> None:
     home = Home(tmp_path / "home").ensure()
-    keys.trust(vendor.public_key(), home)
+    signing_keys.trust(vendor.public_key(), home)
     apply.apply(versions[1], home)
     runtime = Runtime(home, ServeConfig(port=free_port()), load("x86-kiosk"))
     with BackgroundServer(runtime) as url:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.home import Home
 from edgemem.sync import adapter, apply, slots
 from sync_bundles import build_tiny_bundle, tree_digest
@@ -42,7 +42,7 @@ def case(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     from export.adapter_update import build_update
 
     root = tmp_path_factory.mktemp("adapter")
-    vendor = keys.generate()
+    vendor = signing_keys.generate()
     base_hf = root / "base-hf"
     shutil.copytree(tiny_llama_dir, base_hf)
     write_info(base_hf, BaseInfo(id="tiny-llama", sha256="t" * 64, source="test", family="llama",
@@ -63,7 +63,7 @@ def case(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 @pytest.fixture
 def home(case: dict) -> Home:
     h = Home.resolve(None).ensure()
-    keys.trust(case["vendor"].public_key(), h)
+    signing_keys.trust(case["vendor"].public_key(), h)
     apply.apply(case["v1"], h)
     return h
 
@@ -89,7 +89,7 @@ def test_device_merge_lands_inside_the_off_device_gate(home: Home, case: dict) -
     assert m["derived"]["merged_into_version"] == 1 and m["adapter"]["rank"] == 4
     assert m.files["model.onnx.data"]["sha256"] != bundle.read_manifest(case["v1"]).files["model.onnx.data"]["sha256"]
     # The vendor-signed update it came from travels with it and still verifies.
-    assert json.loads((active / "adapter" / "update.json").read_text())["signature"]["key_id"] == keys.key_id(case["vendor"].public_key())
+    assert json.loads((active / "adapter" / "update.json").read_text())["signature"]["key_id"] == signing_keys.key_id(case["vendor"].public_key())
     # A device provisioned elsewhere does not trust this device's key.
     with pytest.raises(Exception, match="does not trust"):
         bundle.verify(active, [case["vendor"].public_key()])
@@ -165,7 +165,7 @@ def test_production_serves_a_device_merge_whose_vendor_origin_checks_out(home: H
     status, ready = _served(home)
     assert status == 200, ready["reason"]
     merge = ready["bundle"]["device_merge"]
-    vendor = keys.key_id(case["vendor"].public_key())
+    vendor = signing_keys.key_id(case["vendor"].public_key())
     assert merge["base_key_id"] == vendor and merge["update_key_id"] == vendor and merge["base_version"] == 1
     assert merge["golden"]["agreement"] >= 0.5
     adapter.apply_update(case["updates"][3], home)  # merged over the first merge: the base is kept
@@ -197,7 +197,7 @@ def test_production_refuses_a_device_signed_bundle_whose_origin_does_not_check_o
     status, ready = _served(home, device_merges="refuse")
     assert status == 503 and 'device_merges = "refuse"' in ready["reason"]
     # The vendor's key copied onto the device: its signatures prove nothing here any more.
-    copied = keys.save_keypair(case["vendor"], home.keys / "vendor-copy.key")
+    copied = signing_keys.save_keypair(case["vendor"], home.keys / "vendor-copy.key")
     status, ready = _served(home)
     assert status == 503 and "trusts no signing key whose private half is off" in ready["reason"], ready["reason"]
     for path in copied:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.cli.main import run
 from edgemem.home import Home
 from edgemem.sync import apply, slots
@@ -18,7 +18,7 @@ from sync_bundles import build_tiny_bundle, tree_digest
 
 @pytest.fixture(scope="module")
 def vendor(tmp_path_factory: pytest.TempPathFactory) -> object:
-    return keys.generate()
+    return signing_keys.generate()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def bundles(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory, vend
         "other-base": build_tiny_bundle(tiny_llama_dir, root / "other-base", vendor, version=3,
                                         base={"id": "another-model", "sha256": "0" * 64}),
         "bad-quality": build_tiny_bundle(tiny_llama_dir, root / "bad-quality", vendor, version=4, ppl_slack=0.5),
-        "untrusted": build_tiny_bundle(tiny_llama_dir, root / "untrusted", keys.generate(), version=5),
+        "untrusted": build_tiny_bundle(tiny_llama_dir, root / "untrusted", signing_keys.generate(), version=5),
     }
     tampered = root / "tampered"
     shutil.copytree(b["v2"], tampered)
@@ -51,7 +51,7 @@ def bundles(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory, vend
 @pytest.fixture
 def home(vendor: object) -> Home:
     h = Home.resolve(None).ensure()
-    keys.trust(vendor.public_key(), h)  # type: ignore[attr-defined]
+    signing_keys.trust(vendor.public_key(), h)  # type: ignore[attr-defined]
     return h
 
 

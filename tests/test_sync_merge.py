@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemem.sync.merge import LoraWeight, merge_into
-from edgemem.sync.onnx_wire import external_tensors
+from edgemem.sync.device_merge import LoraWeight, merge_into
+from edgemem.onnx_wire import external_tensors
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 

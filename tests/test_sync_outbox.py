@@ -13,7 +13,7 @@ from edgemem.memory.service import MemoryService
 from edgemem.sync import box
 from edgemem.sync.outbox import OutboxError, read_package, write_outbox
 from export.dialogues import read_jsonl
-from export.outbox import outbox_to_jsonl, read_outbox
+from export.outbox_reader import outbox_to_jsonl, read_outbox
 
 # Words that only the patient without consent ever says.
 SECRET = ["Quetzalcoatl", "Vasquez-Moreau", "hydroxyzine-omega", "Brimblecombe"]

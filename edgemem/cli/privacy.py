@@ -1,6 +1,6 @@
 """``edgemem privacy``: the data key, the audit log and the red-flag detector from the shell.
 
-A thin shell over ``edgemem.privacy.keys``, ``edgemem.privacy.audit`` and ``edgemem.safety``;
+A thin shell over ``edgemem.privacy.data_key``, ``edgemem.privacy.audit`` and ``edgemem.safety``;
 every command has ``--json`` for scripts and reports failures as one ``error:`` line.
 """
 
@@ -9,12 +9,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .. import profiles, safety
 from ..errors import EdgememError, InputError
+from ..memory.service import reencrypt_home
+from ..privacy import data_key
+from ..privacy.audit import AuditLog
+from ..safety.evaluate import evaluate, read_rows
 from .main import home_of
 
 
@@ -46,14 +52,12 @@ def key() -> None:
 @click.pass_context
 def key_init(ctx: click.Context, use_passphrase: bool, as_json: bool) -> None:
     """Create this device's data key (refuses to replace an existing one)."""
-    from ..privacy import keys
-
     home = home_of(ctx).ensure()
     passphrase = None
     if use_passphrase:
-        passphrase = os.environ.get(keys.PASSPHRASE_ENV) or _prompt_passphrase("New passphrase", confirm=True)
-    k = keys.init_key(home, passphrase=passphrase)
-    st = keys.status(home)
+        passphrase = os.environ.get(data_key.PASSPHRASE_ENV) or _prompt_passphrase("New passphrase", confirm=True)
+    k = data_key.init_key(home, passphrase=passphrase)
+    st = data_key.status(home)
     _emit(st, as_json, f"data key {k.key_id.hex()} created ({st['mode']})")
 
 
@@ -64,14 +68,13 @@ def key_init(ctx: click.Context, use_passphrase: bool, as_json: bool) -> None:
 @click.pass_context
 def key_rotate(ctx: click.Context, new_pass: bool, as_json: bool) -> None:
     """Re-encrypt all patient data under a fresh key. Stop the server first."""
-    from ..privacy import keys
-
     home = home_of(ctx)
-    current = os.environ.get(keys.PASSPHRASE_ENV)
+    current = os.environ.get(data_key.PASSPHRASE_ENV)
     new_passphrase = None
     if new_pass:
         new_passphrase = os.environ.get("EDGEMEM_NEW_PASSPHRASE") or _prompt_passphrase("New passphrase", confirm=True)
-    result = keys.rotate(home, passphrase=current, new_passphrase=new_passphrase,
+    # The key module sits below the memory: the CLI hands it the memory's re-encrypt step.
+    result = data_key.rotate(home, reencrypt=reencrypt_home, passphrase=current, new_passphrase=new_passphrase,
                          prompt=lambda: _prompt_passphrase("Current passphrase"))
     _emit(result, as_json, f"rotated {result['old_key_id']} -> {result['new_key_id']} "
                            f"({result['mode']}, {result['seconds']} s)")
@@ -82,9 +85,7 @@ def key_rotate(ctx: click.Context, new_pass: bool, as_json: bool) -> None:
 @click.pass_context
 def key_status(ctx: click.Context, as_json: bool) -> None:
     """What protects the data on this device (opens nothing)."""
-    from ..privacy import keys
-
-    st = keys.status(home_of(ctx))
+    st = data_key.status(home_of(ctx))
     if as_json:
         _emit(st, True, "")
         return
@@ -116,8 +117,6 @@ def audit() -> None:
 def audit_show(ctx: click.Context, user: str | None, action: str | None, since: str | None,
                limit: int | None, as_json: bool) -> None:
     """Print audit entries, oldest first."""
-    from ..privacy.audit import AuditLog
-
     for e in AuditLog(home_of(ctx)).query(user=user, action=action, since=since, limit=limit):
         if as_json:
             click.echo(json.dumps(e, sort_keys=True))
@@ -131,10 +130,6 @@ def audit_show(ctx: click.Context, user: str | None, action: str | None, since: 
 @click.pass_context
 def audit_verify(ctx: click.Context, as_json: bool) -> None:
     """Check the log's MAC chain: no entry edited, removed or reordered."""
-    from dataclasses import asdict
-
-    from ..privacy.audit import AuditLog
-
     report = AuditLog(home_of(ctx)).verify()
     if as_json:
         _emit(asdict(report), True, "")
@@ -158,8 +153,6 @@ def redflag() -> None:
 @click.pass_context
 def redflag_check(ctx: click.Context, text: str | None, profile_name: str | None, as_json: bool) -> None:
     """Check TEXT (or stdin, one message) for an emergency. Exit status 3 when one is found."""
-    from .. import profiles, safety
-
     if text is None:
         raw = sys.stdin.buffer.read()
         text = raw.decode("utf-8", "replace")
@@ -179,9 +172,6 @@ def redflag_check(ctx: click.Context, text: str | None, profile_name: str | None
 def redflag_eval(files: tuple[Path, ...], as_json: bool) -> None:
     """Recall and false-positive rate on JSONL test sets ({"text", "label": "redflag"|"ok"}), rules and
     numbers only (``edgemem safety eval`` adds the bundle's classifier and per-kind figures)."""
-    from .. import safety
-    from ..safety.evaluate import evaluate, read_rows
-
     if not files:
         raise InputError("give one or more JSONL files (e.g. tests/data/redflags*.jsonl)")
     res = evaluate(read_rows(files), lambda r: safety.check(r.text))

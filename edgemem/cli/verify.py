@@ -23,7 +23,7 @@ def verify(ctx: click.Context, bundle: str, keys: tuple[str, ...], as_json: bool
     """Check BUNDLE (a folder or .tar): signature against trusted keys, then every file's size
     and sha256, and that no unlisted file is present. Exits non-zero with a one-line reason."""
     from ..bundle import verify as verify_bundle
-    from ..keys import key_id, load_public_key, trusted_keys
+    from ..signing_keys import key_id, load_public_key, trusted_keys
 
     home = home_of(ctx)
     trusted = trusted_keys(home)

@@ -10,7 +10,7 @@ table resident again (measured with ``benchmarks/engine_memory.py``). Here the g
 needs with ``pread`` (page-cache reads, which do not count in this process's RSS).
 
 The table stays one initializer of the decoder graph, at the offset ``model.onnx`` records: the
-on-device LoRA merge (``edgemem.sync.merge``) patches those same bytes and the lookup reads what it
+on-device LoRA merge (``edgemem.sync.device_merge``) patches those same bytes and the lookup reads what it
 wrote. Layouts (``io["embedding"]``): ``nbits`` (uint8 ``[vocab, blocks, block]`` plus float32
 scales ``[vocab, blocks]``, ``w = (q - 128) * scale``, 8-bit symmetric) and ``dense`` (float rows).
 """
@@ -24,14 +24,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import BundleError, InputError
+from ..onnx_wire import external_tensors
 
 
 class EmbeddingTable:
     """Rows of the decoder's embedding initializer, read on demand from the model folder."""
 
     def __init__(self, folder: str | os.PathLike[str], spec: Mapping[str, Any], model_file: str = "model.onnx") -> None:
-        from ..sync.onnx_wire import external_tensors
-
         folder = Path(folder)
         tensors = external_tensors(folder / model_file)
         try:

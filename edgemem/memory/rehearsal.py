@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Protocol, Sequence
 
+from ..interfaces import ChatMessage, GenerationConfig
 from . import lexicon
 from .preference import explicit_preference
 from .text import NEGATORS, STOPWORDS, fold, terms, words
@@ -266,7 +267,6 @@ class LLMExtractor:
     def extract(self, turn_id: str, role: str, text: str, time: float | None = None) -> list[Note]:
         if role != "user":
             return self.fallback.extract(turn_id, role, text, time)
-        from ..interfaces import ChatMessage, GenerationConfig
 
         msgs = [ChatMessage("system", LLM_SYSTEM)]
         for example, answer in self.shots:
@@ -365,8 +365,6 @@ class LLMSummarizer:
         return (text, ids) if ids else None
 
     def summarize(self, turns: Sequence[dict]) -> tuple[str, list[str]]:
-        from ..interfaces import ChatMessage, GenerationConfig
-
         transcript = "\n".join(f"{'Patient' if t['role'] == 'user' else 'Doctor'}: {clean(t['text'])}"
                                for t in turns)[-1500:]
         try:

@@ -22,16 +22,18 @@ from __future__ import annotations
 import re
 import time as _time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
+import numpy as np
+
+from ..interfaces import Embedder
 from ..lru import LRU
-from . import speakers, timeparse
-from .store import split_key
-from .text import fold, fuzzy_score, unique_terms
+from . import lexicon, speakers, timeparse
+from .short_term import ShortTermBuffer
+from .store import Store, split_key
+from .text import fold, fuzzy_score, terms, unique_terms, words
 from .types import KIOSK_SPEAKER, Hit
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .service import MemoryService
+from .vectors import PatientIndex
 
 
 @dataclass(frozen=True)
@@ -73,33 +75,52 @@ class RetrievalConfig:
     neighbour_sum: bool = False  # a turn between two matches gets both loans (else the larger)
 
 
-def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float | None = None,
+class RetrievalSources(Protocol):
+    """What one search reads, and nothing more (as mem0's ``vector_stores/base.py`` names what a
+    store must offer): the SQLite store, the patient's short-term ring and vector index, the
+    embedder, the sessions still open and the fusion weights. ``MemoryService`` is one; retrieval
+    never needs the rest of it, so it does not import it (no circle with the service)."""
+
+    retrieval: "RetrievalConfig"
+    store: Store
+    embedder: Embedder | None
+
+    def speakers(self, pid: int) -> dict[str, str]: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None: ...
+
+    def index(self, pid: int) -> PatientIndex: ...
+
+    def ring(self, pid: int) -> ShortTermBuffer: ...
+
+    def open_session_ids(self) -> set[str]: ...
+
+
+def hybrid_search(sources: RetrievalSources, pid: int, query: str, k: int, now: float | None = None,
                   cfg: RetrievalConfig | None = None, mode: str = "hybrid") -> list[Hit]:
     """``mode``: "hybrid" (everything), "dense", "bm25", "rrf" (plain dense+BM25 fusion over the
     same rows: the baselines the evaluation compares against)."""
-    cfg = cfg or svc.retrieval
+    cfg = cfg or sources.retrieval
     now = _time.time() if now is None else now
     depth = max(cfg.depth, 5 * k)
     lists: dict[str, list[tuple[tuple[str, Any], float]]] = {}
-    store = svc.store
+    store = sources.store
 
     who: list[str] = []
     role_of: dict[str, str] = {}
     if mode == "hybrid":
-        role_of = svc.speakers(pid)
+        role_of = sources.speakers(pid)
         who = speakers.named(query, role_of)
-    if mode in ("hybrid", "dense", "rrf") and svc.embedder is not None:
+    if mode in ("hybrid", "dense", "rrf") and sources.embedder is not None:
         dense_query = query
         if who and cfg.dense_drop_names:
             dense_query = speakers.without_names(query, who) or query
-        qv = svc.embed([dense_query])
+        qv = sources.embed([dense_query])
         if qv is not None:
-            index = svc.index(pid)
+            index = sources.index(pid)
             found = index.search(qv[0], max(depth, cfg.rerank if index.precision == "i8" else 0))
             if index.precision == "i8" and cfg.rerank and found:
                 # i8 HNSW finds the neighbourhood; exact cosine on the stored float16 vectors orders it.
-                import numpy as np
-
                 exact = store.embeddings_for(pid, [k for k, _ in found])
                 keys = [k for k, _ in found if k in exact]
                 if keys:
@@ -112,7 +133,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25_local(pid, query, depth, drop=drop)]
     elif mode in ("hybrid", "bm25", "rrf"):
         lists["bm25"] = [(_ref(key), s) for key, s in store.bm25(pid, query, depth)]
-    ring = svc.ring(pid) if mode == "hybrid" else None
+    ring = sources.ring(pid) if mode == "hybrid" else None
     if ring is not None and len(ring):
         qterms = unique_terms(query)
         scored = [(("s", n.id), fuzzy_score(qterms, ring.term_set(n))) for n in ring]
@@ -154,7 +175,7 @@ def hybrid_search(svc: "MemoryService", pid: int, query: str, k: int, now: float
                     kind_list.append((("s", n.id), 0.0))
         lists["kind"] = kind_list[:depth]
     items: dict[tuple[str, Any], Hit] = {}
-    open_sessions = svc.open_session_ids()
+    open_sessions = sources.open_session_ids()
     place: dict[tuple[str, Any], tuple[str, int]] = {}  # turn ref -> (session, seq)
     for t in store.turns(pid, ids=turn_ids):
         if t.get("speaker") == KIOSK_SPEAKER:
@@ -340,8 +361,6 @@ def _says_when(text: str) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    from .text import words
-
     return words(text)
 
 
@@ -392,12 +411,9 @@ def _per_text(size: int = 4096) -> Callable[[Callable[[str], _T]], Callable[[str
 @_per_text()
 def _smalltalk(text: str) -> bool:
     """A greeting or thanks with at most a few content words besides."""
-    from .text import terms
-
     f = fold(text)
     if not _SMALLTALK.search(f):
         return False
-    from . import lexicon
 
     if any(lexicon.find(k, f) for k in ("symptom", "condition", "medication", "allergen")):
         return False
@@ -407,9 +423,6 @@ def _smalltalk(text: str) -> bool:
 @_per_text()
 def _informative(text: str) -> float:
     """How much a patient turn says: lexicon terms and distinct content words, minus pleasantries."""
-    from . import lexicon
-    from .text import terms
-
     f = fold(text)
     lex = sum(len(lexicon.find(k, f)) for k in ("symptom", "condition", "medication", "allergen"))
     personal = 2.0 if re.search(r"\b(years? old|work(s|ing)? as|live[sd]? in|i am a|i'm a|my name)\b", f) else 0.0

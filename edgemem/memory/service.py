@@ -16,6 +16,7 @@ device (one kiosk, one conversation at a time); use one service per process.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import time as _time
 import uuid
@@ -26,20 +27,24 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .. import fsutil
 from ..errors import EdgememError, InputError
 from ..home import Home
-from ..interfaces import Embedder
+from ..interfaces import Embedder, Scorer
 from ..lru import LRU
-from ..privacy.cipher import Codec
+from ..privacy.cipher import Codec, DataKey, KeyMismatchError
+from ..privacy.data_key import KeyRing
 from . import preference as prefmod
+from .embedder import OnnxEmbedder, locate_embedder
 from .executive import Executive, ExecutivePolicy
 from .forgetting import ForgettingPolicy
+from .keyfile import default_codec
 from .prompt import CORE_KINDS, assemble
 from .rehearsal import (Extractor, LLMExtractor, LLMSummarizer, RuleExtractor, sentences, session_end_notes,
                         summarize)
 from .retrieval import RetrievalConfig, hybrid_search
 from .short_term import ShortTermBuffer
-from .store import Store, memory_key, turn_key
+from .store import Store, memory_key, split_key, turn_key
 from .types import KIOSK_SPEAKER, Hit, Note, PromptPlan
 from .vectors import PatientIndex, to_bytes
 
@@ -130,9 +135,7 @@ class MemoryService:
             home = Home.resolve(home)
         self.home = home.ensure()
         if codec is None:
-            from .keyfile import default_codec
-
-            codec = default_codec(self.home)
+            codec = default_codec(self.home, reencrypt_home)
         self.codec = codec
         if profile is None or isinstance(profile, str):
             from ..profiles import load
@@ -145,7 +148,7 @@ class MemoryService:
         self.capacity = int(getattr(profile, "short_term_capacity", 64))
         self.precision = str(getattr(profile, "index_precision", "f16"))
         self.embedder = embedder
-        self.dim = int(getattr(embedder, "dim", 384))
+        self.dim = int(embedder.dim) if embedder is not None else 384
         self.store = Store(self.home.db_path, codec, synchronous=synchronous)
         self.rules = RuleExtractor()
         self.summarizer = LLMSummarizer(generator) if generator is not None else None
@@ -153,7 +156,7 @@ class MemoryService:
         if extractor is None and generator is not None:
             # A model that can score (the engine) rehearses by choice, which beat the rules on
             # hand-labelled facts; one that can only write gets the older validated-lines extractor.
-            if hasattr(generator, "score") and hasattr(generator, "encode"):
+            if isinstance(generator, Scorer):
                 from .rehearsal_choice import ChoiceExtractor
 
                 self.extractor = ChoiceExtractor(generator, self.rules)
@@ -207,17 +210,16 @@ class MemoryService:
     @classmethod
     def open(cls, home: Home | str | Path | None = None, *, bundle: str | Path | None = None,
              embedder_dir: str | Path | None = None, profile: Any = None, codec: Codec | None = None,
-             **kwargs: Any) -> "MemoryService":
-        """The device's memory with its usual parts: the bundle's (or active bundle's) embedder,
-        the home's data key, the profile. No embedder found means BM25 + fuzzy retrieval only."""
-        from .embedder import OnnxEmbedder, locate_embedder
-
+             active_bundle: str | Path | None = None, **kwargs: Any) -> "MemoryService":
+        """The device's memory with its usual parts: the bundle's (or ``active_bundle``'s, which the
+        caller looks up in ``sync.slots``) embedder, the home's data key, the profile. No embedder
+        found means BM25 + fuzzy retrieval only."""
         if home is None or isinstance(home, (str, Path)):
             home = Home.resolve(home)
         if embedder_dir:
             folder, source = Path(embedder_dir), "folder"
         else:
-            folder, source = locate_embedder(bundle, home)
+            folder, source = locate_embedder(bundle, home, active=active_bundle)
         threads = int(getattr(profile, "threads", 2) or 2)
         batch_tokens = int(getattr(profile, "embed_batch_tokens", 4096) or 4096)
         embedder = OnnxEmbedder(folder, threads=threads, batch_tokens=batch_tokens) if folder is not None else None
@@ -283,7 +285,6 @@ class MemoryService:
     def _file_stem(self, pid: int) -> str:
         # Named by a hash of the patient's blinded key: says nothing about the patient, even with
         # PlainCodec (whose "blinding" is the identity), and changes when the key is rotated.
-        import hashlib
 
         ukey = self.store.conn.execute("SELECT ukey FROM patients WHERE id=?", (pid,)).fetchone()[0]
         return hashlib.sha256(ukey.encode("utf-8")).hexdigest()[:32]
@@ -386,8 +387,6 @@ class MemoryService:
 
     def nearest_memories(self, pid: int, vector: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
         """(memory id, cosine) of the long-term/summary rows closest to ``vector``."""
-        from .store import split_key
-
         out = []
         for key, sim in self.index(pid).search(vector, k * 4):
             kind, i = split_key(key)
@@ -800,11 +799,7 @@ class MemoryService:
             self._prompt_state.pop(sid)  # recall blocks are the patient's words too
         self._recent_vectors.clear()  # keyed by their texts
         for p in (path, *path.parent.glob(path.name + ".*.tmp")):
-            if p.exists():
-                size = p.stat().st_size
-                with open(p, "r+b") as f:
-                    f.write(b"\0" * size)
-                p.unlink()
+            fsutil.shred(p)
         del idx
         return True
 
@@ -831,7 +826,7 @@ class MemoryService:
         return {
             "embedder": None if emb is None else {
                 "source": self.embedder_source, "folder": str(getattr(emb, "folder", "")) or None,
-                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(getattr(emb, "dim", self.dim))},
+                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(emb.dim)},
             "retrieval": "hybrid (dense + BM25 + fuzzy)" if emb is not None else "BM25 + fuzzy (no embedder)",
             "stored_vectors_fingerprint": self.store.meta("embedder"),
             "reembedded_at_open": self.reembedding,
@@ -904,6 +899,39 @@ class MemoryService:
                 old_path.unlink()
             self.index(pid).save()  # rebuilt from SQLite under the new key
 
+    def _owned_files(self) -> set[Path]:
+        pids = [pid for pid, _ in self.store.users()]
+        return {self.ring(pid).path for pid in pids} | {self._index_path(pid) for pid in pids}
+
+    def adopt_orphan_rings(self, old: DataKey, new: DataKey) -> None:
+        """After a crash between the database's re-key and the files', short-term rings still sit
+        under names derived from the old key. Move each to its patient's current name, re-sealed
+        (a ring is one AES-GCM blob with the patient id in its associated data), so no note is lost."""
+        owned = self._owned_files()
+        pids = [pid for pid, _ in self.store.users()]
+        for path in sorted(self.home.short_term_dir.glob("*.stm")):
+            if path in owned:
+                continue
+            blob = path.read_bytes()
+            for pid in pids:
+                try:
+                    plain = old.decrypt(blob, f"stm:{pid}".encode())
+                except KeyMismatchError:
+                    continue
+                target = self.ring(pid).path
+                self._rings.pop(pid, None)  # reload from the adopted file
+                if not target.exists() or not self.ring(pid).notes:
+                    fsutil.write_bytes(target, new.encrypt(plain, f"stm:{pid}".encode()), 0o600)
+                    self._rings.pop(pid, None)
+                break
+
+    def remove_orphan_files(self) -> None:
+        """Overwrite and delete ring and index files no patient owns any more (old-key leftovers)."""
+        owned = self._owned_files()
+        for path in [*self.home.short_term_dir.glob("*.stm"), *self.home.index_dir.glob("*.usearch")]:
+            if path not in owned:
+                fsutil.shred(path)
+
     def flush(self) -> None:
         for pid in list(self._pending):
             self.embed_pending(pid)
@@ -928,6 +956,21 @@ class MemoryService:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def reencrypt_home(home: Home, new: DataKey, old: DataKey) -> None:
+    """The memory's step of a data-key rotation (``privacy.data_key.Reencrypt``): every row, ring and
+    index file of ``home`` from ``old`` to ``new``, idempotent, so a rotation cut by a power loss is
+    finished by running it again. ``privacy.data_key`` takes it as a callback and never imports the
+    memory; ``edgemem privacy key rotate`` and the memory's default codec hand it over."""
+    # embedder=None: the index is rebuilt from the embeddings stored (encrypted) in SQLite.
+    svc = MemoryService(home, None, KeyRing(new, old), None)
+    try:
+        svc.adopt_orphan_rings(old, new)
+        svc.rekey(new)
+        svc.remove_orphan_files()
+    finally:
+        svc.close()
 
 
 def import_jsonl(svc: MemoryService, lines: Iterable[str], *, batch: int = 256,

@@ -16,7 +16,6 @@ and a turn costs one SQLite insert instead of an fsync'd file rewrite.
 from __future__ import annotations
 
 import json
-import os
 import time as _time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -148,12 +147,6 @@ class ShortTermBuffer:
         """Forget: overwrite then unlink (best effort against recovery on simple filesystems)."""
         self.notes = []
         self.dirty = False
-        if self.path.exists():
-            size = self.path.stat().st_size
-            with open(self.path, "r+b") as f:
-                f.write(b"\0" * size)
-                f.flush()
-                os.fsync(f.fileno())
-            self.path.unlink()
+        fsutil.shred(self.path)
         for tmp in fsutil.leftover_temps(self.path):
             tmp.unlink()

@@ -14,7 +14,7 @@ layers, both cheap:
   libraries handle it as "no network") and recording the attempt. Listening and accepting on
   loopback — the kiosk server — are untouched.
 
-Use ``python -m edgemem.privacy.offline [edgemem arguments]`` to run any ``edgemem`` command with
+Use ``python -m edgemem.cli.offline [edgemem arguments]`` to run any ``edgemem`` command with
 the guard installed (the systemd unit in docs/privacy.md does this for ``serve``), or set
 ``EDGEMEM_OFFLINE_LOG`` to a file to have every refused attempt appended there. At the kernel
 level, ``IPAddressDeny=any`` + ``IPAddressAllow=localhost`` in the unit enforce the same for
@@ -27,7 +27,6 @@ import contextlib
 import ipaddress
 import os
 import socket
-import sys
 import threading
 from typing import Any, Iterator
 
@@ -209,20 +208,3 @@ def self_test() -> bool:
         return False
     finally:
         s.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m edgemem.privacy.offline ARGS``: run ``edgemem ARGS`` offline."""
-    force_offline_env()
-    install()
-    if not self_test():
-        print("error: offline guard failed its self-test", file=sys.stderr)
-        sys.exit(1)
-    print("edgemem: offline guard on (non-loopback sockets refused)", file=sys.stderr)
-    from ..cli.main import run
-
-    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
-
-
-if __name__ == "__main__":
-    main()

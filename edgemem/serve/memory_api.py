@@ -15,7 +15,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..assistant import MemoryLike
 from ..errors import InputError
+from ..privacy.audit import record
 from .http import HTTPError, bearer, memory_id, patient_id, read_json
 from .runtime import Runtime
 from .tokens import Session, same_token
@@ -25,10 +27,12 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def _require_memory(rt: Runtime) -> None:
+def _require_memory(rt: Runtime) -> MemoryLike:
+    """The runtime's memory, or a 503 while it is not open (typed: no ``type: ignore`` after it)."""
     if rt.memory is None:
         raise HTTPError(503, f"memory not ready: {rt.problem or 'no memory service'}", "not_ready",
                         retry_after=5)
+    return rt.memory
 
 
 def _session(request: Request) -> Session:
@@ -77,22 +81,20 @@ def public_memory(m: Any) -> Any:
 def _audit(rt: Runtime, action: str, user: str, actor: str, **fields: Any) -> None:
     """Append to the audit log (edgemem.privacy.audit): who touched which patient's memory, never
     what it says. Best effort: a full disk must not break the patient's session."""
-    from ..privacy.audit import record
-
     record(rt.home, action, user=user, actor=actor, **fields)
 
 
 async def _list(rt: Runtime, user: str) -> list[Any]:
-    _require_memory(rt)
-    found = await rt.memory_call(rt.memory.list_memories, user)  # type: ignore[union-attr]
+    memory = _require_memory(rt)
+    found = await rt.memory_call(memory.list_memories, user)
     return [public_memory(m) for m in found]
 
 
 async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
-    _require_memory(rt)
+    memory = _require_memory(rt)
     mid = memory_id(raw_id)
     try:
-        result = await rt.memory_call(rt.memory.delete_memory, user, mid)  # type: ignore[union-attr]
+        result = await rt.memory_call(memory.delete_memory, user, mid)
     except InputError:  # no such patient: as little said as for a memory that is not theirs
         result = False
     if result is False:
@@ -101,10 +103,10 @@ async def _delete(rt: Runtime, user: str, raw_id: str) -> Response:
 
 
 async def _forget(rt: Runtime, user: str) -> Response:
-    _require_memory(rt)
+    memory = _require_memory(rt)
     for s in rt.sessions.remove_user(user):
         rt.close_session(s)
-    await rt.memory_call(rt.memory.forget, user)  # type: ignore[union-attr]
+    await rt.memory_call(memory.forget, user)
     return JSONResponse({"forgotten": True})
 
 
@@ -221,8 +223,8 @@ async def admin_search(request: Request) -> Response:
         raise HTTPError(400, "k must be an integer") from None
     if not 1 <= k <= 50:
         raise HTTPError(400, "k must lie in [1, 50]")
-    _require_memory(rt)
-    hits = await rt.memory_call(rt.memory.search, user, query, k)  # type: ignore[union-attr]
+    memory = _require_memory(rt)
+    hits = await rt.memory_call(memory.search, user, query, k)
     _audit(rt, "search", user, "admin", hits=len(hits))
     return JSONResponse({"patient": user, "query": query, "hits": jsonable(hits)})
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, TypeVar
 from ..assistant import Assistant, MemoryLike
 from ..errors import EdgememError
 from ..home import Home
-from ..interfaces import ChatMessage, GenerationConfig, Generator
+from ..interfaces import ChatMessage, GenerationConfig, Generator, PromptCache, Scorer
 from ..profiles import Profile
 from ..rss import RssBudget
 from .config import ServeConfig
@@ -100,19 +100,17 @@ class LiveEngine:
         """The current engine's scratch scorer (``Engine.scratch``), or this proxy for an engine
         without one."""
         engine = self._engine()
-        scratch = getattr(engine, "scratch", None)
-        return scratch() if scratch is not None else contextlib.nullcontext(self)
+        return engine.scratch() if isinstance(engine, Scorer) else contextlib.nullcontext(self)
 
 
-def llm_rehearser(memory: Any, runtime: Any, profile: Profile | None) -> Any:
+def llm_rehearser(memory: MemoryLike | None, runtime: Any, profile: Profile | None) -> Any:
     """With ``rehearsal = "llm"`` in the profile, the model's rehearsal for closed sessions
-    (``ChoiceExtractor`` over the runtime's current engine); None for the rules alone, or for a
-    memory that cannot take notes from outside."""
-    if memory is None or getattr(profile, "rehearsal", "rules") != "llm" or not hasattr(memory, "add_session_notes"):
+    (``ChoiceExtractor`` over the runtime's current engine); None for the rules alone."""
+    if memory is None or getattr(profile, "rehearsal", "rules") != "llm":
         return None
     from ..memory.rehearsal_choice import ChoiceExtractor
 
-    return ChoiceExtractor(LiveEngine(runtime), getattr(memory, "rules", None))
+    return ChoiceExtractor(LiveEngine(runtime), memory.rules)
 
 
 
@@ -330,7 +328,7 @@ class Runtime:
             return None
         import json
 
-        from ..keys import device_signing_keys, trusted_keys
+        from ..signing_keys import device_signing_keys, trusted_keys
         from ..sync.adapter import DEVICE_KEY
 
         try:
@@ -407,7 +405,7 @@ class Runtime:
             except Exception as e:
                 self.log_failure("could not end session on shutdown", e, s.user)
         await self.rehearsals_done()
-        if self.memory is not None and hasattr(self.memory, "close"):
+        if self.memory is not None:
             await self.memory_call(self.memory.close)
         self._rehearsal_thread.shutdown(wait=True)
         self._memory_thread.shutdown(wait=True)
@@ -491,7 +489,7 @@ class Runtime:
         if self.identifier.mode == "number":
             return False
         memory = self.memory
-        known = bool(await self.memory_call(memory.knows, user)) if memory is not None and hasattr(memory, "knows") else False
+        known = bool(await self.memory_call(memory.knows, user)) if memory is not None else False
         return await asyncio.to_thread(self.identifier.check, user, secret, known, enrol=enrol, again=again)
 
     # Sessions.
@@ -516,7 +514,7 @@ class Runtime:
 
         def work(busy: Callable[[], bool]) -> None:
             engine = self.engine
-            if engine is None or busy() or not hasattr(engine, "prefill") or not open_():
+            if engine is None or busy() or not isinstance(engine, PromptCache) or not open_():
                 return
             messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
                                       max_new_tokens).result()

@@ -64,7 +64,7 @@ def decoder_hashes(folder: Path, manifest: Manifest | None = None) -> dict[str, 
 
 def load_lora(path: Path) -> dict[str, "Any"]:
     """``lora.npz`` -> {HF weight name: LoraWeight}; refuses pickles and malformed entries."""
-    from .merge import LoraWeight
+    from .device_merge import LoraWeight
 
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -96,15 +96,15 @@ def save_lora(path: Path, lora: dict[str, Any], dtype: Any = np.float16) -> None
 
 def device_key(home: Home) -> Any:
     """The key this device signs its own merged bundles with (created and trusted on first use)."""
-    from .. import keys
+    from .. import signing_keys
 
     path = home.keys / DEVICE_KEY
     if path.exists():
-        key = keys.load_private_key(path)
+        key = signing_keys.load_private_key(path)
     else:
-        key = keys.generate()
-        keys.save_keypair(key, path)
-    keys.trust(key.public_key(), home)
+        key = signing_keys.generate()
+        signing_keys.save_keypair(key, path)
+    signing_keys.trust(key.public_key(), home)
     return key
 
 
@@ -154,7 +154,7 @@ def make_installer(update_path: Path, update: Manifest) -> Any:
     def install(home: Home, staging: Path, current: Manifest | None) -> Manifest:
         from .. import bundle as bundle_mod
         from .apply import point
-        from .merge import LoraWeight, merge_into
+        from .device_merge import LoraWeight, merge_into
 
         from .apply import _bundle_bytes, check_disk
 

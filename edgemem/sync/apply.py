@@ -142,13 +142,13 @@ def _stage(src: Path, staging: Path, trusted: Any, home: Home) -> Manifest:
 
 
 def _trusted_keys(home: Home, extra: Any = None) -> dict[str, Any]:
-    from .. import keys
+    from .. import signing_keys
 
-    trusted = keys.trusted_keys(home)
+    trusted = signing_keys.trusted_keys(home)
     if extra:
         for k in extra:
-            pub = keys.load_public_key(k) if isinstance(k, (str, os.PathLike)) else k
-            trusted[keys.key_id(pub)] = pub
+            pub = signing_keys.load_public_key(k) if isinstance(k, (str, os.PathLike)) else k
+            trusted[signing_keys.key_id(pub)] = pub
     return trusted
 
 

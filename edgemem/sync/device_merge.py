@@ -16,6 +16,7 @@ bytes are patched at the offsets the graph records (``onnx_wire``), in a copy of
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 
 from .. import quant
 from ..errors import BundleError
-from .onnx_wire import ExternalTensor, external_tensors
+from ..onnx_wire import ExternalTensor, external_tensors
 
 
 @dataclass(frozen=True)
@@ -102,41 +103,13 @@ def requantize_dithered(w: np.ndarray, *, bits: int, block: int, symmetric: bool
     """
     x = np.asarray(w, dtype=np.float32)
     n, k = x.shape
-    kb = k // block
-    blocks = x.reshape(n, kb, block)
-    qmax = (1 << bits) - 1
-    u = np.random.default_rng(seed).random(blocks.shape, dtype=np.float32)
+    dither = np.random.default_rng(seed).random((n, k // block, block), dtype=np.float32)
     if offset:  # the float-block-minimum layout of quant.quantize_offset, rounded stochastically
-        lo, hi = blocks.min(axis=-1), blocks.max(axis=-1)
-        scales = ((hi - lo) / float(qmax)).astype(np.float32)
-        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
-        q = np.clip(np.floor((blocks - lo[..., None]) * inv[..., None] + u), 0, qmax).astype(np.uint8)
-        offsets = (lo + (1 << (bits - 1)) * scales).astype(np.float32)
-        packed = quant._pack4(q) if bits == 4 else q
-        return quant.QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales, zero_points=None,
-                                     bits=bits, block=block, k=k, offsets=offsets)
-    if symmetric:
-        half = 1 << (bits - 1)
-        scales = np.abs(blocks).max(axis=-1) / float(half - 1)
-        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
-        q = np.clip(np.floor(blocks * inv[..., None] + u) + half, 0, qmax).astype(np.uint8)
-        zp = None
-    else:
-        lo = np.minimum(blocks.min(axis=-1), 0.0)
-        hi = np.maximum(blocks.max(axis=-1), 0.0)
-        scales = (hi - lo) / float(qmax)
-        inv = np.divide(1.0, scales, out=np.zeros_like(scales), where=scales > 0)
-        zpv = np.clip(np.rint(-lo * inv), 0, qmax).astype(np.uint8)
-        q = np.clip(np.floor(blocks * inv[..., None] + u) + zpv[..., None], 0, qmax).astype(np.uint8)
-        zp = quant._pack4(zpv) if bits == 4 else zpv
-    packed = quant._pack4(q) if bits == 4 else q
-    return quant.QuantizedMatrix(packed=np.ascontiguousarray(packed), scales=scales.astype(np.float32),
-                                 zero_points=zp, bits=bits, block=block, k=k)
+        return quant.quantize_offset(x, bits=bits, block=block, dither=dither)
+    return quant.quantize(x, bits=bits, block=block, symmetric=symmetric, dither=dither)
 
 
 def _seed(name: str) -> int:
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
 
 

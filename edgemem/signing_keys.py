@@ -10,7 +10,7 @@ laptop runs on that laptop with no setup, while a device provisioned elsewhere s
 
 Keys are stored as hex of the raw 32 bytes (private files 0600); PEM files (as ``openssl genpkey
 -algorithm ed25519`` writes) are read too. ``cryptography`` is imported inside the functions so
-``import edgemem.keys`` stays cheap.
+``import edgemem.signing_keys`` stays cheap.
 """
 
 from __future__ import annotations

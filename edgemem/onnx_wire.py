@@ -6,6 +6,9 @@ in the graph's ``external_data`` entries. Reading that with the ``onnx`` package
 runtime dependency to every kiosk for a few fields, so this walks the protobuf wire format
 directly: ModelProto.graph (field 7) -> GraphProto.initializer (5) -> TensorProto name (8),
 data_type (2), dims (1), external_data (13: key 1 / value 2).
+
+A file-format reader on the runtime's lowest floor: the engine reads the embedding table's place
+with it and the sync merge patches weights with it, so neither reaches into the other's room.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BundleError
+from .errors import BundleError
 
 # TensorProto.DataType -> numpy dtype name, for the types a decoder graph stores.
 DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 10: "float16", 11: "float64"}

@@ -14,8 +14,10 @@ the key, also written into every ciphertext header and into the database). A wro
 wrong passphrase is detected before any data is touched and reported as one line
 (``KeyMismatchError``), never as garbage or an authentication failure deep in a query.
 
-**Rotation** re-encrypts everything under a new key through ``MemoryService.rekey`` (SQLite rows,
-blinded FTS tokens, short-term rings, vector index files). It is crash-safe: the new key is first
+**Rotation** re-encrypts everything under a new key through a ``reencrypt`` callback the caller
+gives (``edgemem.memory.service.reencrypt_home``: SQLite rows, blinded FTS tokens, short-term rings,
+vector index files). The key module sits below the memory and never imports it; the CLI and the
+memory's own default codec compose the two. It is crash-safe: the new key is first
 written, wrapped under the old key, to ``keys/rotation.pending``; then the data are re-encrypted
 (the database in one transaction); then ``data.key``/``keyinfo.json`` are replaced atomically and
 the pending file removed. If power fails in between, the next load sees the pending file, opens the
@@ -38,6 +40,7 @@ from typing import Any, Callable
 from .. import fsutil
 from ..errors import EdgememError
 from ..home import Home
+from .audit import record as audit_record
 from .cipher import MAGIC, DataKey, KeyMismatchError
 
 KEY_FILE = "data.key"
@@ -46,6 +49,12 @@ PENDING_FILE = "rotation.pending"
 PASSPHRASE_ENV = "EDGEMEM_PASSPHRASE"
 SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1}
 _WRAP_AAD = b"edgemem/rotation-pending/v1"
+
+
+# Re-encrypt every patient datum under ``home`` from the old key to the new one: called with
+# (home, new, old) only when the memory database exists; must be idempotent (a crash mid-way is
+# finished by calling it again with the same keys).
+Reencrypt = Callable[[Home, DataKey, DataKey], None]
 
 
 class DataKeyError(EdgememError):
@@ -181,10 +190,12 @@ def _key_from_info(home: Home, info: dict[str, Any], passphrase: str | None,
 
 
 def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphrase: str | None = None,
-                    prompt: Callable[[], str] | None = None, *, create: bool = True) -> DataKey:
+                    prompt: Callable[[], str] | None = None, *, create: bool = True,
+                    reencrypt: Reencrypt | None = None) -> DataKey:
     """The device's data key, checked; created (key-file mode) on first use if ``create``.
 
-    Finishes an interrupted rotation first. Raises ``KeyMismatchError`` for a wrong key file or
+    Finishes an interrupted rotation first, with ``reencrypt`` where the data still need it
+    (without one that is a ``DataKeyError``: open the memory, whose default codec gives it). Raises ``KeyMismatchError`` for a wrong key file or
     passphrase, ``DataKeyError`` for a missing/corrupt key or a missing passphrase.
     """
     h = _home(home)
@@ -202,7 +213,7 @@ def load_data_codec(home: Home | str | os.PathLike[str] | None = None, passphras
             raise DataKeyError("no data key on this device yet: run 'edgemem privacy key init'")
         return init_key(h, passphrase=passphrase or os.environ.get(PASSPHRASE_ENV) or None)
     if (h.keys / PENDING_FILE).exists():
-        return _resume_rotation(h, info, passphrase, prompt)
+        return _resume_rotation(h, info, passphrase, prompt, reencrypt)
     key = _key_from_info(h, info, passphrase, prompt)
     db_id = _db_key_id(h)
     if db_id is not None and db_id != key.key_id:
@@ -262,18 +273,19 @@ def status(home: Home | str | os.PathLike[str] | None = None) -> dict[str, Any]:
 
 
 # -- rotation --------------------------------------------------------------------------------
-def rotate(home: Home | str | os.PathLike[str] | None = None, *, passphrase: str | None = None,
-           new_passphrase: str | None = None,
+def rotate(home: Home | str | os.PathLike[str] | None = None, *, reencrypt: Reencrypt,
+           passphrase: str | None = None, new_passphrase: str | None = None,
            prompt: Callable[[], str] | None = None) -> dict[str, Any]:
     """Re-encrypt all patient data under a fresh key; the old key opens nothing afterwards.
 
+    ``reencrypt`` moves the data over (``edgemem.memory.service.reencrypt_home``).
     ``new_passphrase`` switches to (or stays in) passphrase mode with that passphrase; otherwise a
     new random key file is written. ``passphrase`` opens the current data if they are
     passphrase-protected. Returns ``{"old_key_id", "new_key_id", "mode", "seconds"}``.
     """
     h = _home(home)
     t0 = time.perf_counter()
-    old = load_data_codec(h, passphrase, prompt, create=False)
+    old = load_data_codec(h, passphrase, prompt, create=False, reencrypt=reencrypt)
     old_info = _info(h) or {}
     if new_passphrase:
         salt = os.urandom(16)
@@ -290,29 +302,24 @@ def rotate(home: Home | str | os.PathLike[str] | None = None, *, passphrase: str
     pending = {"wrapped_key": wrapped.hex(), "info": new_info}
     _write_private(h.keys / PENDING_FILE, json.dumps(pending, sort_keys=True).encode("utf-8"))
     # 2-3. Re-encrypt, then switch the key files over and drop the pending record.
-    _reencrypt_and_commit(h, new, old, raw, new_info)
+    _reencrypt_and_commit(h, new, old, raw, new_info, reencrypt)
     _audit(h, "key_rotate", old_key_id=old.key_id.hex(), new_key_id=new.key_id.hex(), mode=new_info["mode"])
     return {"old_key_id": old.key_id.hex(), "new_key_id": new.key_id.hex(), "mode": new_info["mode"],
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def _reencrypt_and_commit(h: Home, new: DataKey, old: DataKey, raw: bytes, new_info: dict[str, Any]) -> None:
+def _reencrypt_and_commit(h: Home, new: DataKey, old: DataKey, raw: bytes, new_info: dict[str, Any],
+                          reencrypt: Reencrypt | None) -> None:
     """Re-encrypt everything under ``new`` (idempotent), then switch the key records over.
 
     Order matters for crash safety: keyinfo.json first, then data.key, then the pending record;
     ``_resume_rotation`` recognises every intermediate state.
     """
     if h.db_path.exists():
-        from ..memory.service import MemoryService
-
-        # embedder=None: the index is rebuilt from the embeddings stored (encrypted) in SQLite.
-        svc = MemoryService(h, None, KeyRing(new, old), None)
-        try:
-            _adopt_orphans(svc, h, old, new)
-            svc.rekey(new)
-            _remove_orphans(svc, h)
-        finally:
-            svc.close()
+        if reencrypt is None:  # a resumed rotation, loaded by a caller that cannot open the memory
+            raise DataKeyError("a key rotation was interrupted: open the memory (for example 'edgemem memory "
+                               "status') to finish it")
+        reencrypt(h, new, old)
     _write_info(h, new_info)
     if new_info["mode"] == "file":
         _write_private(h.keys / KEY_FILE, raw)
@@ -322,56 +329,8 @@ def _reencrypt_and_commit(h: Home, new: DataKey, old: DataKey, raw: bytes, new_i
     fsutil.fsync_dir(h.keys)
 
 
-def _owned_files(svc: Any, h: Home) -> set[Path]:
-    pids = [pid for pid, _ in svc.store.users()]
-    return {svc.ring(pid).path for pid in pids} | {svc._index_path(pid) for pid in pids}
-
-
-def _adopt_orphans(svc: Any, h: Home, old: DataKey, new: DataKey) -> None:
-    """After a crash between the database's re-key and the files', short-term rings still sit
-    under names derived from the old key. Move each to its patient's current name, re-sealed
-    (a ring is one AES-GCM blob with the patient id in its associated data), so no note is lost."""
-    owned = _owned_files(svc, h)
-    pids = [pid for pid, _ in svc.store.users()]
-    for path in sorted(h.short_term_dir.glob("*.stm")):
-        if path in owned:
-            continue
-        blob = path.read_bytes()
-        for pid in pids:
-            try:
-                plain = old.decrypt(blob, f"stm:{pid}".encode())
-            except KeyMismatchError:
-                continue
-            target = svc.ring(pid).path
-            svc._rings.pop(pid, None)  # reload from the adopted file
-            if not target.exists() or not svc.ring(pid).notes:
-                _write_private(target, new.encrypt(plain, f"stm:{pid}".encode()))
-                svc._rings.pop(pid, None)
-            break
-
-
-def _remove_orphans(svc: Any, h: Home) -> None:
-    """Overwrite and delete ring and index files no patient owns any more (old-key leftovers)."""
-    owned = _owned_files(svc, h)
-    for path in [*h.short_term_dir.glob("*.stm"), *h.index_dir.glob("*.usearch")]:
-        if path not in owned:
-            _shred(path)
-
-
-def _shred(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-        with open(path, "r+b") as f:
-            f.write(b"\0" * size)
-            f.flush()
-            os.fsync(f.fileno())
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def _resume_rotation(h: Home, info: dict[str, Any], passphrase: str | None,
-                     prompt: Callable[[], str] | None) -> DataKey:
+                     prompt: Callable[[], str] | None, reencrypt: Reencrypt | None) -> DataKey:
     """A rotation was interrupted: find which key we hold (old or new) and complete it."""
     path = h.keys / PENDING_FILE
     try:
@@ -382,7 +341,7 @@ def _resume_rotation(h: Home, info: dict[str, Any], passphrase: str | None,
     except (OSError, ValueError, KeyError, TypeError):
         # Written atomically before any data changed, so a corrupt record was never used.
         path.unlink(missing_ok=True)
-        return load_data_codec(h, passphrase, prompt)
+        return load_data_codec(h, passphrase, prompt, reencrypt=reencrypt)
     candidates: list[bytes] = []
     if (h.keys / KEY_FILE).exists():
         candidates.append(_read_key_file(h.keys / KEY_FILE))
@@ -403,7 +362,7 @@ def _resume_rotation(h: Home, info: dict[str, Any], passphrase: str | None,
         except KeyMismatchError:
             continue
         new = DataKey(new_raw)
-        _reencrypt_and_commit(h, new, key, new_raw, new_info)
+        _reencrypt_and_commit(h, new, key, new_raw, new_info, reencrypt)
         _audit(h, "key_rotate", old_key_id=key.key_id.hex(), new_key_id=new.key_id.hex(),
                mode=new_info["mode"], resumed=True)
         return new
@@ -412,6 +371,4 @@ def _resume_rotation(h: Home, info: dict[str, Any], passphrase: str | None,
 
 
 def _audit(h: Home, action: str, **fields: Any) -> None:
-    from .audit import record
-
-    record(h, action, **fields)
+    audit_record(h, action, **fields)
