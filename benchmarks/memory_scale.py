@@ -161,12 +161,12 @@ def _pct(lat: list[float], p: float) -> float:
 _RSS_CHILD = r"""
 import json, os, sys, time, numpy as np
 from usearch.index import Index
-def rss():
+def rss(field='VmRSS:'):
     for l in open('/proc/self/status'):
-        if l.startswith('VmRSS:'): return int(l.split()[1]) / 1024
+        if l.startswith(field): return int(l.split()[1]) / 1024
 q = np.load(sys.argv[2])
 fd = os.open(sys.argv[5], os.O_RDONLY); rr = int(sys.argv[6])
-before = rss()
+before = rss(); before_anon = rss('RssAnon:'); before_file = rss('RssFile:')
 idx = Index.restore(sys.argv[1], view=sys.argv[3] == 'view')
 idx.expansion_search = int(sys.argv[4])
 loaded = rss()
@@ -175,7 +175,8 @@ for v in q:
     if rr > 10:
         vec = np.frombuffer(b"".join(os.pread(fd, 1536, int(k) * 1536) for k in keys), dtype=np.float32)
         keys = keys[np.argsort(-(vec.reshape(len(keys), -1) @ v))][:10]
-print(json.dumps({"before_mb": before, "loaded_mb": loaded, "after_search_mb": rss()}))
+print(json.dumps({"before_mb": before, "loaded_mb": loaded, "after_search_mb": rss(),
+                  "anon_mb": rss('RssAnon:'), "file_mb": rss('RssFile:'), "before_anon_mb": before_anon, "before_file_mb": before_file}))
 """
 
 
@@ -190,8 +191,12 @@ def index_rss(path: Path, queries: np.ndarray, view: bool, expansion_search: int
     finally:
         os.unlink(f.name)
     r = json.loads(out.stdout)
+    # A viewed index is a file mapping: the pages searches touch count in RSS as *file* pages the
+    # kernel can drop under pressure (RssFile), unlike the anonymous memory a loaded copy holds.
     return {"loaded_mb": round(r["loaded_mb"] - r["before_mb"], 1),
-            "after_search_mb": round(r["after_search_mb"] - r["before_mb"], 1)}
+            "after_search_mb": round(r["after_search_mb"] - r["before_mb"], 1),
+            "after_search_anon_mb": round(r["anon_mb"] - r["before_anon_mb"], 1),
+            "after_search_file_mb": round(r["file_mb"] - r["before_file_mb"], 1)}
 
 
 def bench_size(n: int, real: np.ndarray, real_q: np.ndarray, a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -206,15 +211,24 @@ def bench_size(n: int, real: np.ndarray, real_q: np.ndarray, a: argparse.Namespa
     exact_s = time.perf_counter() - t0
     row: dict[str, Any] = {"n": n, "synth_s": round(gen_s, 1), "exact_s": round(exact_s, 1),
                            "exact_ms_per_query": round(exact_s / len(queries) * 1e3, 2)}
-    idx = make_index(base.shape[1], a.dtype, a.connectivity, a.expansion_add, a.expansion_search[0])
-    t0 = time.perf_counter()
-    idx.add(np.arange(n, dtype=np.int64), base, threads=a.build_threads or a.threads)
-    build_s = time.perf_counter() - t0
-    row.update(build_s=round(build_s, 1), build_per_s=round(n / build_s),
-               build_threads=a.build_threads or a.threads)
-    os.sched_setaffinity(0, pinned)
-    path = workdir / f"index-{n}.usearch"
-    idx.save(str(path))
+    keep = a.index_dir is not None
+    folder = a.index_dir if keep else workdir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"index-{n}-{a.dtype}-c{a.connectivity}-a{a.expansion_add}-s{a.seed}-z{a.noise}.usearch"
+    if keep and path.exists():  # the same corpus (seeded) and build parameters: reuse the build
+        idx = make_index(base.shape[1], a.dtype, a.connectivity, a.expansion_add, a.expansion_search[0])
+        idx.load(str(path))
+        row.update(build_reused=str(path.name))
+        os.sched_setaffinity(0, pinned)
+    else:
+        idx = make_index(base.shape[1], a.dtype, a.connectivity, a.expansion_add, a.expansion_search[0])
+        t0 = time.perf_counter()
+        idx.add(np.arange(n, dtype=np.int64), base, threads=a.build_threads or a.threads)
+        build_s = time.perf_counter() - t0
+        row.update(build_s=round(build_s, 1), build_per_s=round(n / build_s),
+                   build_threads=a.build_threads or a.threads)
+        os.sched_setaffinity(0, pinned)
+        idx.save(str(path))
     row["disk_mb"] = round(path.stat().st_size / 2**20, 1)
     row["memory_usage_mb"] = round(idx.memory_usage / 2**20, 1)
     store_path = workdir / f"vectors-{n}.f32"
@@ -232,7 +246,8 @@ def bench_size(n: int, real: np.ndarray, real_q: np.ndarray, a: argparse.Namespa
     ef, rr = a.expansion_search[-1], a.rerank[-1]
     row["rss"] = {"ram": index_rss(path, queries, False, ef, store_path, rr),
                   "view": index_rss(path, queries, True, ef, store_path, rr), "ef": ef, "rerank": rr}
-    path.unlink()
+    if not keep:
+        path.unlink()
     store_path.unlink()
     return row
 
@@ -289,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ingest", type=int, default=0, help="measure ingest with embedding on N real turns")
     ap.add_argument("--service", action="store_true", help="also measure MemoryService.search at sizes <= 100k")
     ap.add_argument("--vectors", type=Path, default=None, help=".npz with 'turns' and 'questions' (skip embedding)")
+    ap.add_argument("--index-dir", type=Path, default=None,
+                    help="keep built indexes here and reuse one whose corpus and build parameters match "
+                         "(a 1M build takes tens of minutes on 2 cores)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     a.expansion_search = [int(x) for x in a.expansion_search.split(",")]
@@ -308,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
             a.save_vectors.parent.mkdir(parents=True, exist_ok=True)
             np.savez(a.save_vectors, turns=real, questions=real_q)
             return
-    result: dict[str, Any] = {"params": {k: v for k, v in vars(a).items() if k not in ("json", "vectors")},
+    result: dict[str, Any] = {"params": {k: v for k, v in vars(a).items() if k not in ("json", "vectors", "index_dir")},
                               "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
                               "loadavg": os.getloadavg(), "sizes": []}
     result["params"]["vectors"] = str(a.vectors) if a.vectors else "longchat MiniLM + synthetic"

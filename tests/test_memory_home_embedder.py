@@ -145,6 +145,7 @@ def test_memories_stored_without_vectors_are_embedded_and_status_names_the_embed
     st = json.loads(capsys.readouterr().out)
     assert st["embedder"]["source"] == "package" and st["embedder"]["dim"] == 32
     assert st["embedder"]["folder"] == str(home.root / "embedder")
+    assert st["embedder"]["exported_from"] == str(embmod.package_model_folder(package))  # the installed package
     assert st["embedded_now"] >= 2 and st["rows_without_vector"] == 0
     assert st["stored_vectors_fingerprint"] == st["embedder"]["fingerprint"]
 

@@ -299,6 +299,8 @@ def _lend_to_neighbours(store: Any, pid: int, items: dict[tuple[str, Any], Hit],
     rows = {}
     for sid, seqs in want.items():
         for t in store.turns_at(pid, sid, sorted(seqs)):
+            if t.get("speaker") == KIOSK_SPEAKER:
+                continue  # the kiosk's own reply after a match is never recalled (types.KIOSK_SPEAKER)
             rows[(sid, t["seq"])] = t
     for ref in best:
         sid, seq = place[ref]

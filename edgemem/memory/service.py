@@ -826,7 +826,8 @@ class MemoryService:
         return {
             "embedder": None if emb is None else {
                 "source": self.embedder_source, "folder": str(getattr(emb, "folder", "")) or None,
-                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(emb.dim)},
+                "fingerprint": getattr(emb, "fingerprint", None), "dim": int(emb.dim),
+                "exported_from": _exported_from(getattr(emb, "folder", None))},
             "retrieval": "hybrid (dense + BM25 + fuzzy)" if emb is not None else "BM25 + fuzzy (no embedder)",
             "stored_vectors_fingerprint": self.store.meta("embedder"),
             "reembedded_at_open": self.reembedding,
@@ -1048,3 +1049,16 @@ def _session_id(svc: MemoryService, user: str, session: str) -> str:
     # Stable per (user, session label) so re-importing a file is detected (duplicate turn ids), and
     # opaque (keyed blind): the label may contain patient text and is stored encrypted separately.
     return "s" + svc.codec.blind(f"\0session\0{user}\0{session}")[1:]
+
+
+def _exported_from(folder: Any) -> str | None:
+    """The model folder an embedder graph was converted from (its ``embedder.json``), so that
+    ``memory status`` names the installed package behind a home's own embedder, not just a path."""
+    if not folder:
+        return None
+    try:
+        info = json.loads((Path(folder) / "embedder.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    src = info.get("source") if isinstance(info, dict) else None
+    return str(src) if src else None
