@@ -13,6 +13,12 @@ Data (``{"question", "relevant": [card ids]}``, ``relevant: []`` = no card shoul
 * ``benchmarks/data/card_scope_dev_kiosk.jsonl``: 32 "what can I take for ..." questions, added
   to dev after the first bars (v1) refused "I have a headache, what can I take?": the most common
   kiosk question was missing from dev;
+* ``benchmarks/data/card_scope_dev_context.jsonl``: 40 questions full of who/when/where words
+  ("my daughter Anna has had a cold since Sunday"; 12 without a card), written for dev after a
+  fresh set showed such questions sent to the staff; the search's context words were chosen on it;
+* ``benchmarks/data/statements_dev.jsonl``: 28 messages that state a fact, half asking nothing
+  (to be acknowledged), half with a symptom or question (to be answered from a card), for the
+  rule in ``care.route``; ``--statements`` adds test-only sets of that shape;
 * ``--extra``: a set written by someone who never saw the cards' search or these bars (test only).
 
 A question with a card is answered well when it is not refused and a relevant card is in the top
@@ -34,7 +40,8 @@ from typing import Any
 
 from edgemem.care import CareContent
 from edgemem.care.content import fits
-from edgemem.care.search import tokens
+from edgemem.care.route import route
+
 from export.care import compile_content
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -58,7 +65,7 @@ def _search(content: CareContent, q: str, min_score: float, min_cov: float, full
     """``content.search`` with the bars, its unbarred hits computed once per question (the grid
     only moves the bars)."""
     if q not in _CACHE:
-        _CACHE[q] = (content.index.search(q, 3), len(set(tokens(q))))
+        _CACHE[q] = (content.index.search(q, 3), len(content.index.query_terms(q)))
     hits, n = _CACHE[q]
     return hits if hits and fits(hits[0], n, min_score, min_cov, full) else []
 
@@ -83,6 +90,20 @@ def measure(content: CareContent, rows: list[dict[str, Any]], min_score: float, 
             "refused_no_card": round(refused_out / max(1, len(out)), 4) if out else None}
 
 
+def measure_statements(content: CareContent, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Messages that state a fact: acknowledged when they ask nothing, else answered from a relevant
+    card (``care.route``, the assistant's own decision)."""
+    ack = [r for r in rows if r["expect"] == "acknowledge"]
+    card = [r for r in rows if r["expect"] == "card"]
+    ack_ok = sum(route(r["text"], content).kind == "acknowledge" for r in ack)
+    card_ok = 0
+    for r in card:
+        got = route(r["text"], content)
+        card_ok += got.kind == "card" and bool({h.card.id for h in got.hits} & set(r["relevant"]))
+    return {"acknowledge": len(ack), "acknowledged": round(ack_ok / max(1, len(ack)), 4),
+            "with_a_question": len(card), "answered_from_a_relevant_card": round(card_ok / max(1, len(card)), 4)}
+
+
 def choose(content: CareContent, dev: list[dict[str, Any]]) -> tuple[float, float, float, dict[str, Any]]:
     best: tuple[float, float, float, float] | None = None
     for f in FULL:
@@ -99,6 +120,8 @@ def choose(content: CareContent, dev: list[dict[str, Any]]) -> tuple[float, floa
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.card_scope")
     ap.add_argument("--extra", type=Path, action="append", default=[], help="a test-only set (JSONL)")
+    ap.add_argument("--statements", type=Path, action="append", default=[],
+                    help="a test-only set of fact statements (JSONL: text, expect, relevant)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,11 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         content = CareContent.load(Path(tmp) / "care")
     base = read(DATA / "card_questions.jsonl")
     dev = [r for r in base if split_of(r["question"]) == "dev"] + read(DATA / "card_scope_dev_out.jsonl") \
-        + read(DATA / "card_scope_dev_short.jsonl") + read(DATA / "card_scope_dev_kiosk.jsonl")
+        + read(DATA / "card_scope_dev_short.jsonl") + read(DATA / "card_scope_dev_kiosk.jsonl") \
+        + read(DATA / "card_scope_dev_context.jsonl")
     test = [r for r in base if split_of(r["question"]) == "test"]
     s, c, f, dev_m = choose(content, dev)
     res: dict[str, Any] = {"min_score": s, "min_coverage": c, "full_coverage": f, "dev": dev_m,
                            "test": measure(content, test, s, c, f), "test_no_bars": measure(content, test, 0.0, 0.0)}
+    res["statements_dev"] = measure_statements(content, read(DATA / "statements_dev.jsonl"))
+    for path in args.statements:
+        res["statements_" + path.stem] = measure_statements(content, read(path))
     for path in args.extra:
         rows = read(path)
         res[path.stem] = measure(content, rows, s, c, f)

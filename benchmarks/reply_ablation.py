@@ -150,6 +150,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "replies_with_unsupported": sum(r["unsupported"] > 0 for r in rows),
             "fact_use": round(sum(bool(r["fact_used"]) for r in rel) / max(1, len(rel)), 3), "fact_relevant": len(rel),
             "pref_match": round(sum(r["pref_match"] for r in rows) / max(1, n), 3),
+            # The same, over the replies that answered (a "sent to the staff" message is a few
+            # sentences in every style: a detailed patient's can never reach 120 words).
+            "pref_match_answered": round(sum(r["pref_match"] for r in rows if not r.get("no_card"))
+                                         / max(1, sum(not r.get("no_card") for r in rows)), 3),
             "repeated": round(sum(r["repeated"] for r in rows) / max(1, n), 3),
             "cut_off": round(sum(r["cut_off"] for r in rows) / max(1, n), 3),
             "faithful": round(sum(r["faithful"] for r in rows) / max(1, n), 3),

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from . import safety
 from .care import CareContent
-from .care import search as card_search
 from .care.checks import SentenceGate
-from .care.compose import NO_CARD_MESSAGE, asks_about_memory, compose, recall_reply
+from .care.compose import acknowledge_reply, compose, courtesy_reply, no_card_reply, recall_reply
+from .care.route import find_cards, route
 from .errors import InputError
 from .interfaces import ChatMessage, GenerationConfig, Generator
 from .memory.preference import explicit_preference
@@ -40,11 +40,11 @@ DEFAULT_SYSTEM_PROMPT = (
     "symptoms are serious or do not get better."
 )
 MAX_MESSAGE_CHARS = 4000
-# How a medical reply is made. "card": composed from the personalised card (the model only makes
-# small talk; a question no card fits is sent to the staff). "guided": the model rephrases the card
+# How a medical reply is made. "card": composed from the personalised card (small talk gets fixed
+# courteous lines; a question no card fits is sent to the staff; the model writes nothing). "guided": the model rephrases the card
 # and the SentenceGate checks it (kept for the ablation, and for a better model one day).
 REPLY_MODES = ("card", "guided")
-# What the model writes itself (small talk; guided replies), unless the caller chose its own
+# What the model writes itself (guided replies; any turn with no care content), unless the caller chose its own
 # sampling: a cap by the patient's style, and no looping (the judged evaluation saw 33 of 48
 # replies loop one sentence under greedy decoding with no penalty). benchmarks/reply_ablation.py
 # measures both.
@@ -276,18 +276,23 @@ class Assistant:
         (after the memory's part, so the prefix cache still holds) for the model to rephrase."""
         if self.care is None:
             return
-        hits = self.care.search(turn.text, 3, min_score=card_search.MIN_SCORE, min_coverage=card_search.MIN_COVERAGE,
-                                full_coverage=card_search.FULL_COVERAGE)
-        if self.reply_mode == "card" and asks_about_memory(turn.text):
-            # Before any card: "what do you remember about me?" matched a missed-doses card.
-            turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
-            return
-        if self.reply_mode == "card" and not hits:
-            if not safety.is_pleasantry(turn.text):
-                turn.composed, turn.no_card = [NO_CARD_MESSAGE], True
-            return
-        if not hits:
-            return
+        if self.reply_mode == "card":
+            r = route(turn.text, self.care)
+            if r.kind == "courtesy":
+                turn.composed = courtesy_reply(turn.text, turn.style).sentences
+            elif r.kind == "recall":
+                turn.composed = recall_reply(self._facts(turn, plan).notes(self.care.lexicon)).sentences
+            elif r.kind == "acknowledge":
+                turn.composed = acknowledge_reply(r.said, turn.style).sentences
+            elif r.kind == "no_card":
+                turn.composed, turn.no_card = no_card_reply(turn.style).sentences, True
+            if r.kind != "card":
+                return
+            hits = r.hits
+        else:
+            hits = find_cards(self.care, turn.text)
+            if not hits:
+                return
         facts = self._facts(turn, plan)
         advice = self.care.personalise(_for_audience(hits, facts, turn.text).card, facts)
         turn.advice, turn.cards = advice, [advice.card_id]

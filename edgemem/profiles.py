@@ -94,6 +94,13 @@ class Profile:
     # is on this device.
     identify: str = "number"
     production: bool = False
+    # Seconds a client may take to send a request's headers ([serve] header_timeout_s): a kiosk's
+    # browser sends them in a millisecond; a client that trickles them is cut off (slowloris).
+    header_timeout_s: float = 10.0
+    # Under ``production``: serve a bundle this device merged from a vendor-signed base and a
+    # vendor-signed adapter update once its origin checks out ("verified", sync.provenance), or
+    # never ("refuse": only full vendor-signed bundles run).
+    device_merges: str = "verified"
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -173,6 +180,12 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
     identify = serve.get("identify", "number")
     if identify not in IDENTIFY_MODES:
         raise ProfileError(f"{where}: identify must be one of {', '.join(IDENTIFY_MODES)}, got {identify!r}")
+    header_timeout = serve.get("header_timeout_s", 10.0)
+    if not isinstance(header_timeout, (int, float)) or isinstance(header_timeout, bool) or not 0 < header_timeout <= 3600:
+        raise ProfileError(f"{where}: header_timeout_s must be a number of seconds in (0, 3600], got {header_timeout!r}")
+    device_merges = serve.get("device_merges", "verified")
+    if device_merges not in ("verified", "refuse"):
+        raise ProfileError(f"{where}: device_merges must be \"verified\" or \"refuse\", got {device_merges!r}")
     d_ppl, d_agree = DEFAULT_GATE[quant]
     max_ppl = float(gate.get("max_ppl_increase", d_ppl))
     min_agree = float(gate.get("min_agreement", d_agree))
@@ -212,6 +225,8 @@ def parse(data: dict[str, Any], *, name: str, path: Path | None = None) -> Profi
         measured=measured,
         identify=identify,
         production=bool(serve.get("production", False)),
+        header_timeout_s=float(header_timeout),
+        device_merges=device_merges,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,3 +42,16 @@ def running_kiosk(built: tuple[Path, Path], home_dir: Path, **config: Any) -> It
     with BackgroundServer(runtime) as url:
         assert runtime.ready, runtime.problem
         yield Kiosk(url, runtime)
+
+
+def slow_replies(k: Kiosk, per_piece_s: float) -> None:
+    """Slow the assistant's reply stream to a Pi's pace per piece: on a loaded machine the tiny
+    model's pieces could all be out before a test's next request arrives."""
+    real = k.runtime.assistant.generate
+
+    def slow(*a: Any, **kw: Any) -> Any:
+        for piece in real(*a, **kw):
+            time.sleep(per_piece_s)
+            yield piece
+
+    k.runtime.assistant.generate = slow  # type: ignore[method-assign]

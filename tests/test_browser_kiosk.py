@@ -222,3 +222,86 @@ def test_page_says_why_it_cannot_start(browser: Any, tmp_path: Path) -> None:
         assert page.is_visible("#start-view")
         shot(page, "0-not-ready", (800, 480))
         page.close()
+
+
+def _visible_in(page: Any, selector: str, size: tuple[int, int]) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size[1]
+
+
+def _start_error(page: Any, contains: str) -> str:
+    wait_until(page, f"document.getElementById('start-error').textContent.includes({contains!r})", 20)
+    return page.inner_text("#start-error")
+
+
+def test_pin_sign_in_first_visit_later_visit_and_lockout(browser: Any, _tiny_bundle_built: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    """``identify = "number+pin"`` at 800x480: the first visit sets the PIN typed twice (a typo
+    sets nothing), a later visit asks for it, and wrong PINs, the backoff and the lockout are
+    said in plain words."""
+    size = (800, 480)
+    with running_kiosk(_tiny_bundle_built, tmp_path / "home", identify="number+pin", identify_backoff_s=1.0,
+                       identify_max_failures=3, identify_lockout_s=60) as k:
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(k.url + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.is_visible("#secret") and page.inner_text("#secret-label") == "PIN"
+        assert page.get_attribute("#secret", "type") == "password" and not page.is_visible("#secret-again")
+
+        # First visit: the PIN alone sets nothing; the page asks for it twice.
+        page.fill("#patient", "7001")
+        page.fill("#secret", "4821")
+        page.press("#secret", "Enter")
+        assert "first visit" in _start_error(page, "first visit")
+        assert page.is_visible("#secret-again") and page.evaluate("document.activeElement.id") == "secret-again"
+        shot(page, "7-pin-first-visit", size)
+        assert _visible_in(page, "#start", size) and _visible_in(page, "#start-error", size)
+        page.fill("#secret-again", "4822")  # a typo
+        page.press("#secret-again", "Enter")
+        assert "not the same" in _start_error(page, "not the same")
+        assert not (k.runtime.home.root / "identify.json").exists()  # nothing was set
+        page.fill("#secret", "4821")
+        page.fill("#secret-again", "4821")
+        page.press("#secret-again", "Enter")
+        page.wait_for_selector("#chat-view:not([hidden])")
+        page.click("#end")
+        page.wait_for_selector("#start-view:not([hidden])")
+
+        # A later visit: the PIN once, straight in.
+        page.fill("#patient", "7001")
+        assert not page.is_visible("#secret-again")
+        page.fill("#secret", "4821")
+        page.press("#secret", "Enter")
+        page.wait_for_selector("#chat-view:not([hidden])")
+        page.click("#end")
+        page.wait_for_selector("#start-view:not([hidden])")
+
+        # Wrong PINs: said plainly, then a wait the Start button counts down, then a lockout.
+        page.fill("#patient", "7001")
+        page.fill("#secret", "1111")
+        page.press("#secret", "Enter")
+        assert "does not match this patient number" in _start_error(page, "does not match")
+        page.fill("#secret", "2222")
+        page.press("#secret", "Enter")
+        assert "Please wait" in _start_error(page, "Please wait")
+        assert page.is_disabled("#start") and page.inner_text("#start").startswith("Wait")
+        shot(page, "8-pin-wait", size)
+        wait_until(page, "!document.getElementById('start').disabled", 10)
+        page.fill("#secret", "3333")  # the second failure: the next try must wait 2 s
+        page.press("#secret", "Enter")
+        _start_error(page, "does not match")
+        time.sleep(2.3)
+        page.fill("#secret", "4444")  # the third: locked
+        page.press("#secret", "Enter")
+        wait_until(page, "!document.getElementById('start').disabled", 20)
+        page.fill("#secret", "4821")  # the right PIN, but the number is locked now
+        page.press("#secret", "Enter")
+        text = _start_error(page, "locked")
+        assert "ask a member of staff" in text and "\n" not in text
+        assert not page.is_disabled("#start")  # the next patient is not kept waiting
+        assert _visible_in(page, "#start-error", size)
+        shot(page, "9-pin-locked", size)
+        assert not errors, errors
+        page.close()

@@ -112,3 +112,31 @@ def test_pregnancy_and_breastfeeding_only_when_the_patient_says_so(content) -> N
         assert not lex.facts_from_text([said]).pregnancy, said
     assert lex.facts_from_text(["I'm breastfeeding my baby."]).breastfeeding
     assert not lex.facts_from_text(["is breastfeeding good for babies?"]).breastfeeding
+
+
+def test_who_when_and_where_words_do_not_push_a_question_off_its_card(content):
+    # Real questions carry names, relatives, days and places; each unseen word had counted as the
+    # rarest word of all, and 18 of 28 such dev questions were sent to the staff.
+    from edgemem.care import search as cs
+
+    def ask(q: str) -> list[str]:
+        return [h.card.id for h in content.search(q, 3, min_score=cs.MIN_SCORE, min_coverage=cs.MIN_COVERAGE,
+                                                  full_coverage=cs.FULL_COVERAGE)]
+
+    assert {"colds-children", "common-cold"} & set(ask("My daughter Anna has had a cold since Sunday, what can she have?"))
+    assert "sunburn" in ask("after my holiday in Spain I got bad sunburn on my shoulders")
+    assert "insomnia" in ask("Since I moved house I can't sleep at night") or \
+        "mh-sleep-problems" in ask("Since I moved house I can't sleep at night")
+    assert content.index.query_terms("dr patel said my son jack has a rash") == {"rash"}
+    # ... and the rare word that is the question's point still keeps it off every card.
+    assert ask("My mum Margaret wants her chemotherapy moved to Tuesday") == []
+    assert ask("my grandson Leo was told he has Kawasaki disease, what happens next") == []
+
+
+def test_a_memory_notes_header_is_not_read_as_an_allergy_to_what_follows(content):
+    # A kiosk session read as a clinician: "I take warfarin and I'm allergic to penicillin" was
+    # kept as the note "Allergic to penicillin: I take warfarin and ...", and the next visit said
+    # the patient was allergic to blood thinners (the allergy word and warfarin shared a clause).
+    facts = content.lexicon.facts_from_text(["Allergic to penicillin: I take warfarin and I'm allergic to penicillin."])
+    assert facts.allergies == {"penicillin"} and facts.medicines == {"warfarin"}
+    assert content.lexicon.facts_from_text(["Allergic to: penicillin antibiotics."]).allergies == {"penicillin"}

@@ -127,7 +127,28 @@ def test_card_mode_sends_what_no_card_covers_to_the_staff(memory, care) -> None:
     model = ScriptedModel("Hello! How can I help?")
     reply = "".join(a.chat("n-1", sid, "Should I switch my chemotherapy regimen to the newer infusion?", model))
     assert "can't advise on that" in reply and not model.seen
-    assert "".join(a.chat("n-1", sid, "thank you!", model)) == "Hello! How can I help?"  # small talk: the model
+    # Small talk: fixed courteous lines, never the model (it wished a patient "good luck with your illness").
+    assert "".join(a.chat("n-1", sid, "thank you!", model)).startswith("You're welcome.")
+    assert "".join(a.chat("n-1", sid, "Hello", model)).startswith("Hello.")
+    assert "".join(a.chat("n-1", sid, "ok thanks, bye", model)).startswith("Goodbye")
+    assert not model.seen
+    detailed = "".join(a.chat("n-1", sid, "Please give me a detailed answer: should I change my chemotherapy?", model))
+    assert detailed.startswith("I'm sorry, I can't advise on that here.") and "emergency number" in detailed
+
+
+def test_concise_replies_fit_the_budget_but_never_lose_the_patients_caution(care) -> None:
+    from edgemem.care.compose import CONCISE_WORDS, compose
+    from edgemem.care.medicines import PatientFacts
+
+    facts = care.lexicon.facts_from_text(["I take warfarin."])
+    longest = 0
+    for card in care.cards:
+        plain = compose(care.personalise(card, PatientFacts()), "concise", care.lexicon)
+        longest = max(longest, len(plain.text.split()))
+        warned = compose(care.personalise(card, facts), "concise", care.lexicon)
+        for caution in warned.personal:  # the patient's own caution survives any budget
+            assert caution.split(". ")[0] in warned.text
+    assert longest <= CONCISE_WORDS + 5, longest  # point + see-a-doctor may exceed by a few words
 
 
 def test_kiosk_words_never_become_facts_and_advice_is_kept_as_a_card(memory, care) -> None:
@@ -158,7 +179,7 @@ def test_no_repeat_ngram_bans_the_token_that_would_repeat() -> None:
 
 
 def test_model_text_ends_on_a_complete_sentence_and_is_capped_by_style(memory, care) -> None:
-    a = Assistant(memory, load("x86-kiosk"), care=care)
+    a = Assistant(memory, load("x86-kiosk"), care=care, reply_mode="guided")  # card mode never asks the model
     sid = a.start_session("t-1")
     model = ScriptedModel("Hello there! Nice to see you. And I was going to")
     assert "".join(a.chat("t-1", sid, "hello", model)) == "Hello there! Nice to see you."
@@ -188,3 +209,33 @@ def test_what_do_you_remember_is_answered_from_the_facts_not_a_card(memory, care
     sid = a.start_session("m-1")
     reply = "".join(a.chat("m-1", sid, "I take warfarin. What do you remember about me?", ScriptedModel("x")))
     assert reply.startswith("Here is what I have noted about you:") and "warfarin" in reply
+
+
+def test_a_message_that_only_states_a_fact_is_acknowledged_not_answered_with_a_leaflet(memory, care) -> None:
+    # "I'm 24 weeks pregnant." was sent to the staff as a question no card covers, and "I take
+    # warfarin." got the painkillers leaflet: the patient had asked nothing.
+    a = Assistant(memory, load("x86-kiosk"), care=care)
+    sid = a.start_session("f-1")
+    model = ScriptedModel("never asked")
+    preg = "".join(a.chat("f-1", sid, "I'm 24 weeks pregnant.", model))
+    assert preg.startswith("Thank you for telling me") and "Pregnant." in preg and "can't advise" not in preg
+    warf = "".join(a.chat("f-1", sid, "i take warfarin", model))
+    assert warf.startswith("Thank you for telling me") and "warfarin" in warf
+    # A fact with a symptom is a question: the card answers it, with the fact's caution.
+    back = "".join(a.chat("f-1", sid, "I take warfarin and my back hurts", model))
+    assert "blood thinner" in back and not back.startswith("Thank you for telling me")
+    asked = "".join(a.chat("f-1", sid, "I'm pregnant, what can I take for heartburn?", model))
+    assert not asked.startswith("Thank you for telling me")
+    assert not model.seen
+
+
+def test_a_concise_reply_always_says_what_to_do(care) -> None:
+    # Read in a kiosk session: on warfarin, "I have a sore throat, what can I take?" got the caution,
+    # the card's point and when to see a doctor, and no step: the caution had used the word budget.
+    from edgemem.care.compose import compose
+
+    facts = care.lexicon.facts_from_text(["I take warfarin."])
+    card = care.search("I have a sore throat, what can I take?", 1)[0].card
+    advice = care.personalise(card, facts)
+    reply = compose(advice, "concise", care.lexicon)
+    assert advice.steps[0] in reply.text and "blood thinner" in reply.text

@@ -118,3 +118,62 @@ def test_number_plus_dob(_tiny_bundle_built: tuple[Path, Path], tmp_path: Path) 
         assert start(k, "F-6006", "23/04/1980").status_code == 400
         assert start(k, "F-6006", "1980-04-23").status_code == 200
         assert start(k, "F-6006", "1980-04-24").status_code == 401
+
+
+def test_the_kiosk_page_s_first_visit_asks_twice_and_a_typo_sets_nothing(pin_kiosk: Kiosk) -> None:
+    """The page sends ``enrol: false``: a first visit answers 409 and sets nothing; the PIN typed
+    twice then sets it, and two entries that differ are a 400 that sets nothing and counts no
+    failure. Integrations that send the PIN alone keep the old behaviour (tests above)."""
+    k = pin_kiosk
+    path = k.runtime.home.root / "identify.json"
+    before = path.read_text() if path.exists() else ""
+    ask = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "enrol": False})
+    assert ask.status_code == 409 and ask.json()["error"]["code"] == "set_secret"
+    typo = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "secret_again": "1358",
+                                                    "enrol": False})
+    assert typo.status_code == 400 and typo.json()["error"]["code"] == "secret_mismatch"
+    assert (path.read_text() if path.exists() else "") == before and "G-7007" not in users(k)
+    fails = len(failures(k))
+    ok = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "secret_again": "1357",
+                                                  "enrol": False})
+    assert ok.status_code == 200, ok.text
+    assert len(failures(k)) == fails
+    httpx.post(k.url + "/api/session/end", headers={"Authorization": f"Bearer {ok.json()['token']}"})
+    later = httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357", "enrol": False})
+    assert later.status_code == 200  # enrolled: the PIN once
+    httpx.post(k.url + "/api/session/end", headers={"Authorization": f"Bearer {later.json()['token']}"})
+    assert httpx.post(k.url + "/api/session", json={"patient": "G-7007", "secret": "1357",
+                                                    "enrol": "no"}).status_code == 400
+
+
+def test_failure_counts_are_read_back_capped_and_a_broken_file_pauses_the_kiosk(tmp_path: Path) -> None:
+    """The store behind the restart test (test_serve_process_hardening): a new Identifier on the
+    same home sees the lockout; a clock set back cannot stretch it past one lockout_s; a file
+    that cannot be read closes the kiosk for a window instead of opening it."""
+    from edgemem.home import Home
+    from edgemem.serve.http import HTTPError
+    from edgemem.serve.identify import FAILURES_FILE, Identifier
+
+    root = Home(tmp_path / "home").ensure().root
+    now = [1_000_000.0]
+    first = Identifier(root, "number+pin", max_failures=2, lockout_s=600, clock=lambda: now[0])
+    first.enrol("H-8008", "2468")
+    for wrong in ("0000", "1111"):
+        with pytest.raises(HTTPError) as e:
+            first.check("H-8008", wrong, known=True)
+        assert e.value.status == 401
+        now[0] += 5
+    again = Identifier(root, "number+pin", max_failures=2, lockout_s=600, clock=lambda: now[0])
+    with pytest.raises(HTTPError) as e:
+        again.check("H-8008", "2468", known=True)
+    assert e.value.status == 429 and e.value.code == "locked" and 500 < (e.value.retry_after or 0) <= 601
+    back = [now[0] - 30 * 86400]  # the clock set back a month: still locked, for one lockout at most
+    skewed = Identifier(root, "number+pin", max_failures=2, lockout_s=600, clock=lambda: back[0])
+    with pytest.raises(HTTPError) as e:
+        skewed.check("H-8008", "2468", known=True)
+    assert e.value.code == "locked" and (e.value.retry_after or 0) <= 601
+    (root / FAILURES_FILE).write_text("{not json", encoding="utf-8")
+    broken = Identifier(root, "number+pin", clock=lambda: now[0])
+    with pytest.raises(HTTPError) as e:
+        broken.check("J-9009", "1357", known=False)
+    assert e.value.code == "kiosk_locked"

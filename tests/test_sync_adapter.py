@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,85 @@ def test_device_merge_imports_no_torch(home: Home, case: dict) -> None:
                        "EDGEMEM_HOME": str(home.root)})
     assert r.returncode == 0, r.stderr
     assert slots.status(home)["active_version"] == 2
+
+
+# Production and the device-merge key (issue 18): a production profile refuses bundles signed by
+# a key on the device, and a device merge is signed by one. It is served when its vendor-signed
+# origin checks out (sync.provenance), and refused when that fails or the profile says "refuse".
+def _served(home: Home, bundle_dir: Path | None = None, allow: bool = False, **profile: Any) -> tuple[int, dict]:
+    import dataclasses
+
+    import httpx
+
+    from edgemem.profiles import load
+    from edgemem.serve.config import ServeConfig
+    from edgemem.serve.runtime import Runtime
+    from edgemem.serve.server import BackgroundServer, free_port
+
+    prof = dataclasses.replace(load("x86-kiosk"), production=True, **profile)
+    # These tiny bundles carry no sentence embedder: the server runs without a memory here (what
+    # is under test is which bundle the engine may load).
+    rt = Runtime(home, ServeConfig(port=free_port(), allow_device_signed=allow), prof, bundle=bundle_dir,
+                 memory_opener=lambda *a: None)
+    with BackgroundServer(rt) as url:
+        r = httpx.get(url + "/readyz", timeout=10)
+        return r.status_code, r.json()
+
+
+def _forged(home: Home, tmp: Path, change: Any) -> Path:
+    """A copy of the active merged bundle, changed by ``change(folder)`` and re-signed with the
+    device's merge key: what someone who can read the device's files can make."""
+    src = slots.active_bundle(home)
+    dst = tmp / "forged"
+    shutil.copytree(src, dst)
+    data = {k: v for k, v in bundle.read_manifest(dst).data.items() if k not in ("signature", "files")}
+    change(dst)
+    bundle.write(dst, data, adapter.device_key(home))
+    return dst
+
+
+def test_production_serves_a_device_merge_whose_vendor_origin_checks_out(home: Home, case: dict) -> None:
+    adapter.apply_update(case["updates"][2], home)
+    status, ready = _served(home)
+    assert status == 200, ready["reason"]
+    merge = ready["bundle"]["device_merge"]
+    vendor = keys.key_id(case["vendor"].public_key())
+    assert merge["base_key_id"] == vendor and merge["update_key_id"] == vendor and merge["base_version"] == 1
+    assert merge["golden"]["agreement"] >= 0.5
+    adapter.apply_update(case["updates"][3], home)  # merged over the first merge: the base is kept
+    status, ready = _served(home)
+    assert status == 200, ready["reason"]
+    assert ready["bundle"]["device_merge"]["update_version"] == 3
+
+
+def test_production_refuses_a_device_signed_bundle_whose_origin_does_not_check_out(
+        home: Home, case: dict, tmp_path: Path) -> None:
+    adapter.apply_update(case["updates"][2], home)
+
+    def tokenizer(folder: Path) -> None:  # any file but the decoder: care cards, tokenizer, rules
+        path = folder / "tokenizer.json"
+        path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
+
+    status, ready = _served(home, _forged(home, tmp_path / "a", tokenizer))
+    assert status == 503 and "tokenizer.json is not the vendor's" in ready["reason"], ready["reason"]
+    status, ready = _served(home, _forged(home, tmp_path / "b", lambda f: (f / "adapter" / "base.json").unlink()))
+    assert status == 503 and "does not keep the vendor-signed manifest" in ready["reason"], ready["reason"]
+
+    def lora(folder: Path) -> None:  # another adapter than the one the vendor signed
+        path = folder / "adapter" / "lora.npz"
+        path.write_bytes(path.read_bytes() + b"\0")
+
+    status, ready = _served(home, _forged(home, tmp_path / "c", lora))
+    assert status == 503 and "lora.npz is not the one the vendor signed" in ready["reason"], ready["reason"]
+    # The genuine merge, under a clinic that refuses every device merge.
+    status, ready = _served(home, device_merges="refuse")
+    assert status == 503 and 'device_merges = "refuse"' in ready["reason"]
+    # The vendor's key copied onto the device: its signatures prove nothing here any more.
+    copied = keys.save_keypair(case["vendor"], home.keys / "vendor-copy.key")
+    status, ready = _served(home)
+    assert status == 503 and "trusts no signing key whose private half is off" in ready["reason"], ready["reason"]
+    for path in copied:
+        path.unlink()
+    # --allow-device-signed: a development set-up serves even the forged one.
+    status, _ = _served(home, _forged(home, tmp_path / "d", tokenizer), allow=True)
+    assert status == 200

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import EdgememError
 from .medicines import Lexicon, PatientFacts
 from .personalise import Advice, personalise
-from .search import CardHit, CardIndex, tokens
+from .search import CardHit, CardIndex
 
 FILES = ("cards", "medicines", "classes", "conditions", "conflicts")
 
@@ -71,7 +71,7 @@ class CareContent:
         """The best ``k`` cards; none when the best falls below either bar ("no card fits"). A
         card that has ``full_coverage`` of the question's informative words needs no score bar."""
         hits = self.index.search(question, k)
-        if not hits or not fits(hits[0], len(set(tokens(question))), min_score, min_coverage, full_coverage):
+        if not hits or not fits(hits[0], len(self.index.query_terms(question)), min_score, min_coverage, full_coverage):
             return []
         return hits  # the best passed; the others stay candidates (the assistant chooses by audience)
 

@@ -107,6 +107,15 @@ class Lexicon:
                 out.append(med)
         return out
 
+    def without_terms(self, text: str) -> str:
+        """The text with every medicine, class and condition name blanked: what a message says
+        besides the facts it states ("I take warfarin and my back hurts" -> "i take and my back hurts")."""
+        out = text.casefold()
+        for pattern in (self._cond_re, self._med_re, self._class_re):
+            if pattern is not None:
+                out = pattern.sub(" ", out)
+        return out
+
     def classes_of(self, names: Iterable[str]) -> set[str]:
         out: set[str] = set()
         for n in names:
@@ -130,7 +139,9 @@ class Lexicon:
                 # A condition's name may hold a medicine's ("aspirin-sensitive asthma"): not a medicine taken.
                 med_text = self._cond_re.sub(lambda m: " " * len(m.group(0)), sentence) \
                     if self._cond_re is not None else sentence
-                for clause_m in re.finditer(r"[^,]+?(?=,|\band\b|\bbut\b|$)", med_text):
+                # A memory note is "<fact>: <the patient's sentence>" ("Allergic to penicillin: I take
+                # warfarin and ..."): the colon ends a clause when the patient's words follow it.
+                for clause_m in re.finditer(r"[^,]+?(?=,|:\s*(?:i|im|i'm|my|we)\b|\band\b|\bbut\b|$)", med_text):
                     clause = clause_m.group(0)
                     at = _ALLERGY.search(clause)
                     # "I take warfarin and I'm allergic to penicillin": only what follows the

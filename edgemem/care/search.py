@@ -23,7 +23,23 @@ where which who why will with would you your im ive get got just about any some 
 think know tell please help want wondering wonder worried advice advise thing things really bit also still
 maybe thanks hi hello ok okay getting go going dont cant ill id youre whats isnt again wont keep keeps
 now lately recently anything something give answer answers detailed detail short brief briefly explain
-polite simple simply words reply""".split())
+polite simple simply words reply after before all over every ask asking need needs here away""".split())
+# Words that say who, when or where, not what is wrong ("my daughter Anna has had a cold since
+# Sunday"): a question full of them is not less about its symptom. Not here: words that name what a
+# card is about ("morning" sickness, "back" pain, "teenager", "travel", "night" sweats).
+CONTEXT = frozenset("""daughter son husband wife partner mum mother mom dad father brother sister grandson
+granddaughter grandma grandmother grandad grandfather nan nana granny nephew niece friend neighbour neighbor
+boyfriend girlfriend family dr doctor gp consultant nurse said told says asked monday tuesday wednesday thursday
+friday saturday sunday weekend yesterday today tonight tomorrow afternoon evening last week weeks month months
+year years ago since ever christmas easter holiday holidays birthday wedding party moved house home work job
+school nursery office started new came went little january february march april may june july august
+september october november december""".split())
+# A word right after one of these is a name ("my son Jack", "dr patel"), when no card has it; so is
+# a capitalised word inside a sentence ("my holiday in Spain").
+_NAMED = re.compile(r"\b(?:daughter|son|husband|wife|partner|mum|mother|mom|dad|father|brother|sister|grandson|"
+                    r"granddaughter|grandma|grandad|nan|granny|nephew|niece|friend|neighbour|boyfriend|girlfriend|"
+                    r"baby|boy|girl|dr|doctor|nurse)\s+([a-z]+)")
+_CAPITALISED = re.compile(r"(?<=[a-z,;:] )([A-Z][a-z]+)")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # The bars below which no card fits and the kiosk sends the patient to the staff: chosen on a dev
 # split by ``python -m benchmarks.card_scope`` (maximising answered-with-a-relevant-card plus
@@ -36,8 +52,9 @@ FIELD_WEIGHTS = (("title", 3.0), ("topics", 2.0), ("questions", 1.0), ("summary"
 
 def tokens(text: str) -> list[str]:
     out = []
-    for t in _TOKEN.findall(text.casefold()):
-        if t in STOP or len(t) < 2:
+    # "i've", "don't": without the apostrophe they are the stop words "ive", "dont", not "ve", "don".
+    for t in _TOKEN.findall(text.casefold().replace("'", "").replace("\u2019", "")):
+        if t in STOP or t in CONTEXT or len(t) < 2:
             continue
         out.append(t[:-1] if len(t) > 4 and t.endswith("s") and not t.endswith("ss") else t)
     return out
@@ -73,8 +90,15 @@ class CardIndex:
         # A word on no card is as informative as the rarest: it says what the question is about.
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
 
+    def query_terms(self, query: str) -> set[str]:
+        """The question's informative words: no stop or context words, no names, no bare numbers."""
+        names = {m.group(1) for m in _NAMED.finditer(query.casefold().replace("'", ""))} | \
+            {m.group(1).casefold() for m in _CAPITALISED.finditer(query.replace("'", ""))}
+        # Numbers say how much or when ("30 weeks", "I'm 82"), unless a card has them.
+        return {t for t in tokens(query) if (t not in names and not t.isdigit()) or t in self.idf}
+
     def search(self, query: str, k: int = 3) -> list[CardHit]:
-        q = set(tokens(query))
+        q = self.query_terms(query)
         scored = []
         for i, (card, d) in enumerate(zip(self.cards, self.docs)):
             length = sum(d.values())

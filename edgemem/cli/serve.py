@@ -31,6 +31,9 @@ def resolve_profile(name: str | None, home: "object"):  # -> Profile
               help="Requests that may wait behind the running generation; beyond that, 429.")
 @click.option("--timeout", "timeout_s", default=120.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds one request may take, waiting in line included.")
+@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(0.1, 3600),
+              help="Seconds a client may take to send a request's headers, then 408 and close "
+                   "(slowloris guard). Default: the profile's [serve] header_timeout_s, else 10.")
 @click.option("--idle-timeout", "idle_s", default=600.0, show_default=True, type=click.FloatRange(5, 86400),
               help="End a patient session after this many idle seconds.")
 @click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(1024, 10 * 2**20),
@@ -48,7 +51,7 @@ def resolve_profile(name: str | None, home: "object"):  # -> Profile
 @click.option("--print-token", is_flag=True, help="Print the local admin token (created if missing) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile_name: str | None,
-          queue_size: int, timeout_s: float, idle_s: float, max_body: int, prompt_budget: int, no_kiosk: bool,
+          queue_size: int, timeout_s: float, header_timeout_s: float | None, idle_s: float, max_body: int, prompt_budget: int, no_kiosk: bool,
           allow_host: tuple[str, ...], report_timing: bool, allow_device_signed: bool,
           print_token: bool) -> None:
     """Serve the kiosk page and the OpenAI-compatible API (docs/deploy.md)."""
@@ -63,7 +66,7 @@ def serve(ctx: click.Context, host: str, port: int, bundle: Path | None, profile
     if bundle is not None and not (bundle / "manifest.json").exists():
         raise EdgememError(f"{bundle} is not a bundle (no manifest.json)")
     config = ServeConfig(host=host, port=port, queue_size=queue_size, max_body_bytes=max_body,
-                         request_timeout_s=timeout_s, session_idle_s=idle_s, kiosk=not no_kiosk,
+                         request_timeout_s=timeout_s, header_timeout_s=header_timeout_s, session_idle_s=idle_s, kiosk=not no_kiosk,
                          prompt_budget=prompt_budget,
                          allowed_hosts=allow_host, report_timing=report_timing,
                          allow_device_signed=allow_device_signed)

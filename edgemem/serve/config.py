@@ -17,6 +17,9 @@ class ServeConfig:
     queue_size: int = 4
     # A chat request is a few KB; anything near this limit is a mistake or an attack.
     max_body_bytes: int = 64 * 1024
+    # Seconds a client may take to send a request's headers (serve.header_timeout: slowloris);
+    # None: the profile's ``[serve] header_timeout_s`` (10 s by default).
+    header_timeout_s: float | None = None
     # Wall-clock limit of one request, waiting in line included.
     request_timeout_s: float = 120.0
     # A patient who walks away: the session ends (and consolidates) after this much quiet.

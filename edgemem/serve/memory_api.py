@@ -117,7 +117,12 @@ async def session_start(request: Request) -> Response:
     user = patient_id(body.get("patient"))
     if not rt.ready:
         raise HTTPError(503, f"not ready: {rt.problem}", "not_ready", retry_after=5)
-    enrolled = await rt.identify(user, body.get("secret"))  # nothing is stored before this passes
+    # Nothing is stored before this passes. The kiosk page sends "enrol": false, then on a 409
+    # "secret_again": the PIN (or date of birth) typed twice at the first visit.
+    enrol = body.get("enrol", True)
+    if not isinstance(enrol, bool):
+        raise HTTPError(400, "enrol must be true or false")
+    enrolled = await rt.identify(user, body.get("secret"), enrol=enrol, again=body.get("secret_again"))
     s = await rt.start_session(user, "kiosk")
     if enrolled:
         _audit(rt, "credential_set", user, "kiosk", mode=rt.identifier.mode)

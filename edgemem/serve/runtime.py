@@ -271,9 +271,11 @@ class Runtime:
                 return
             if fp == self._fingerprint and self.engine is not None:
                 return
-            self._refuse_device_signed(bundle)
+            provenance = self._refuse_device_signed(bundle)
             t0 = time.perf_counter()
             engine = self._engine_loader(bundle, self.profile, self.home)
+            if provenance is not None:  # a device merge under production: its decoder's behaviour
+                provenance["golden"] = self._merged_golden_gate(bundle, engine)
             # One token now: proves the bundle generates (the A/B trial counts this as a good
             # start) and keeps first-use costs away from the first patient.
             for _ in engine.stream_chat([ChatMessage("user", "Hello")], GenerationConfig(max_new_tokens=1)):
@@ -291,6 +293,8 @@ class Runtime:
                 "version": getattr(manifest, "version", None) if manifest is not None else None,
                 "load_s": round(time.perf_counter() - t0, 3),
             }
+            if provenance is not None:
+                self.bundle_info["device_merge"] = provenance
             if old is not None:
                 self.reloads += 1
                 log.info("switched to bundle %s", bundle)
@@ -298,23 +302,60 @@ class Runtime:
                 if close is not None:
                     close()
 
-    def _refuse_device_signed(self, bundle: Path) -> None:
-        """A production profile serves only bundles whose signing key is not on the device."""
+    def _refuse_device_signed(self, bundle: Path) -> dict[str, Any] | None:
+        """A production profile serves only bundles whose signing key is not on the device, and
+        bundles this device merged from vendor-signed parts (``sync.provenance``) unless the
+        profile says ``device_merges = "refuse"``. Returns the merge's provenance when it is one."""
         if not getattr(self.profile, "production", False) or self.config.allow_device_signed:
-            return
+            return None
         import json
 
-        from ..keys import device_signing_keys
+        from ..keys import device_signing_keys, trusted_keys
+        from ..sync.adapter import DEVICE_KEY
 
         try:
             kid = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["signature"]["key_id"]
         except (OSError, ValueError, KeyError, TypeError):
-            return  # unsigned or unreadable: bundle.verify refuses it with its own reason
+            return None  # unsigned or unreadable: bundle.verify refuses it with its own reason
         local = device_signing_keys(self.home)
-        if kid in local:
-            raise EdgememError(f"bundle {bundle.name} is signed by key {kid}, whose private half is on this "
-                               f"device ({local[kid].name}): refused under the production profile "
-                               f"{self.profile.name!r}; sign it off-device, or pass --allow-device-signed")
+        if kid not in local:
+            return None
+        where = (f"bundle {bundle.name} is signed by key {kid}, whose private half is on this device "
+                 f"({local[kid].name})")
+        if local[kid].name == DEVICE_KEY:
+            if getattr(self.profile, "device_merges", "verified") == "refuse":
+                raise EdgememError(f"{where}: it was merged on this device from an adapter update, and the "
+                                   f"production profile {self.profile.name!r} says device_merges = \"refuse\"; "
+                                   f"apply the vendor's full bundle, or pass --allow-device-signed")
+            from ..sync.provenance import check_device_merge
+
+            vendor = {k: v for k, v in trusted_keys(self.home).items() if k not in local}
+            try:
+                return check_device_merge(bundle, vendor)
+            except EdgememError as e:
+                raise EdgememError(f"{where}: refused under the production profile {self.profile.name!r}, "
+                                   f"because its vendor-signed origin does not check out: {e}; apply the "
+                                   f"vendor's full bundle, or pass --allow-device-signed") from None
+        raise EdgememError(f"{where}: refused under the production profile "
+                           f"{self.profile.name!r}; sign it off-device, or pass --allow-device-signed")
+
+    def _merged_golden_gate(self, bundle: Path, engine: Any) -> dict[str, Any]:
+        """A device merge under production: the loaded decoder must pass the update's
+        vendor-signed golden-text gate, or it is not served."""
+        from ..sync.provenance import golden_gate
+
+        model = getattr(engine, "model", None)
+        try:
+            if model is None:
+                raise EdgememError("this engine exposes no decoder to score")
+            got = golden_gate(bundle, model)
+        except EdgememError as e:
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+            raise EdgememError(f"bundle {bundle.name} (merged on this device) refused under the production "
+                               f"profile {self.profile.name!r}: {e}") from None
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in got.items()}
 
     def maybe_reload(self) -> None:
         """Between requests, on the generation thread: pick up a bundle applied since."""
@@ -425,13 +466,13 @@ class Runtime:
         self.revoke_replies(session.session_id)
         self.release_cache(session_owner(session.session_id))
 
-    async def identify(self, user: str, secret: Any) -> bool:
+    async def identify(self, user: str, secret: Any, *, enrol: bool = True, again: Any = None) -> bool:
         """Check the patient's credential before anything is stored for them (serve.identify)."""
         if self.identifier.mode == "number":
             return False
         memory = self.memory
         known = bool(await self.memory_call(memory.knows, user)) if memory is not None and hasattr(memory, "knows") else False
-        return await asyncio.to_thread(self.identifier.check, user, secret, known)
+        return await asyncio.to_thread(self.identifier.check, user, secret, known, enrol=enrol, again=again)
 
     # Sessions.
     async def start_session(self, user: str, kind: str) -> Session:
@@ -450,13 +491,16 @@ class Runtime:
         if self.memory is None or session_id is None:
             return
 
+        def open_() -> bool:  # an ended or forgotten session's prefix must not come back
+            return self.sessions.find(session_id=session_id) is not None
+
         def work(busy: Callable[[], bool]) -> None:
             engine = self.engine
-            if engine is None or busy() or not hasattr(engine, "prefill"):
+            if engine is None or busy() or not hasattr(engine, "prefill") or not open_():
                 return
             messages = self.on_memory(self.assistant.next_prefix, user, session_id, engine,
                                       max_new_tokens).result()
-            if messages and not busy():
+            if messages and not busy() and open_():
                 self.claim_cache(session_owner(session_id))
                 engine.prefill(messages, busy)
 

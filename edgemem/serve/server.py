@@ -15,6 +15,7 @@ import uvicorn
 
 from ..errors import EdgememError
 from .app import create_app
+from .header_timeout import protocol_with_header_timeout
 from .runtime import Runtime
 
 
@@ -24,10 +25,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def header_timeout_s(runtime: Runtime) -> float:
+    """The header-read deadline in force: the serve setting, else the profile's."""
+    configured = runtime.config.header_timeout_s
+    return float(configured if configured is not None else getattr(runtime.profile, "header_timeout_s", 10.0))
+
+
 def _uvicorn_config(runtime: Runtime, **kwargs: Any) -> uvicorn.Config:
     cfg = runtime.config
     return uvicorn.Config(create_app(runtime), host=cfg.host, port=cfg.port, log_level="warning",
-                          access_log=False, timeout_graceful_shutdown=5, lifespan="on", **kwargs)
+                          access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+                          http=protocol_with_header_timeout(header_timeout_s(runtime)), **kwargs)
 
 
 def serve_forever(runtime: Runtime) -> None:

@@ -18,7 +18,9 @@ that was itself made from that bundle by an earlier adapter update, whose adapte
 subtracted in the same pass), copy it into the staging slot, merge (``merge.merge_into``), and
 write a new manifest. The device cannot sign with the vendor's key, so the merged bundle is signed
 with a device-local key (``keys/device-merge.key``, trusted by this home only) and records the
-vendor-signed update it came from (``adapter/update.json``, kept verbatim and re-verifiable).
+vendor-signed update it came from (``adapter/update.json``, kept verbatim and re-verifiable) and
+the vendor-signed manifest of the base it was merged into (``adapter/base.json``), so that a
+production profile can check where it came from (``sync.provenance``).
 Then the normal apply path runs: smoke test (golden perplexity and greedy agreement inside the
 off-device gate), atomic switch, boot counter, rollback.
 """
@@ -182,6 +184,12 @@ def make_installer(update_path: Path, update: Manifest) -> Any:
             (staging / ADAPTER_DIR).mkdir(exist_ok=True)
             shutil.copyfile(src / LORA_FILE, staging / ADAPTER_DIR / LORA_FILE)
             (staging / ADAPTER_DIR / "update.json").write_bytes((src / MANIFEST).read_bytes())
+            # The vendor-signed manifest of the full bundle under the merge (for a merge over an
+            # earlier merge, the one that merge kept): what lets a production device accept the
+            # result (sync.provenance).
+            vendor_base = base_dir / (ADAPTER_DIR + "/base.json" if derived is not None else MANIFEST)
+            if vendor_base.is_file():
+                shutil.copyfile(vendor_base, staging / ADAPTER_DIR / "base.json")
         data = {k: v for k, v in base.data.items() if k not in ("signature", "files", "created", "derived")}
         data.update(
             version=update.version,

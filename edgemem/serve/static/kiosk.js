@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { token: null, patient: null, busy: false, emergencyNumber: "112", identify: "number",
-    idleMs: 600000, idleTimer: null, controller: null };
+    idleMs: 600000, idleTimer: null, controller: null, firstVisit: false, holdTimer: null, holdScope: null };
   // Timings for the browser tests and the latency benchmark: send -> first token seen.
   const metrics = (window.edgemem = { timings: [] });
 
@@ -75,21 +75,85 @@
   $("emergency-close").addEventListener("click", () => { $("emergency").hidden = true; $("msg").focus(); });
 
   // ---------- identification (the server's `identify` setting) ----------
+  // [label, help, inputmode, input type, the thing in plain words]
   const SECRET = {
-    "number+pin": ["PIN", "4 to 8 digits. On your first visit, choose one and remember it.", "numeric", "password"],
-    "number+dob": ["Date of birth", "As YYYY-MM-DD, for example 1980-04-23.", "numeric", "text"],
-    "badge": ["Badge code", "Scan your badge.", "text", "password"],
+    "number+pin": ["PIN", "4 to 8 digits. On your first visit, choose one and remember it.", "numeric", "password", "PIN"],
+    "number+dob": ["Date of birth", "As YYYY-MM-DD, for example 1980-04-23.", "numeric", "text", "date of birth"],
+    "badge": ["Badge code", "Scan your badge.", "text", "password", "badge code"],
   };
   function setIdentify(mode) {
     state.identify = mode;
     const s = SECRET[mode];
     $("secret-row").hidden = !s;
+    $("secret-help").hidden = !s;
     $("secret").required = !!s;
+    askAgain(false);
     if (!s) return;
+    $("start-view").querySelector(".lead").textContent = mode === "badge"
+      ? "Scan your badge, or enter your patient number and badge code, to begin."
+      : "Enter your patient number and " + s[4] + " to begin.";
     $("secret-label").textContent = s[0];
     $("secret-help").textContent = s[1];
     $("secret").inputMode = s[2];
     $("secret").type = s[3];
+    $("secret-again").inputMode = s[2];
+    $("secret-again").type = s[3];
+    $("again-label").textContent = "Type your " + s[4] + " again";
+  }
+  // The first visit: the server sets the PIN (or date of birth) only once it was typed twice.
+  function askAgain(on) {
+    state.firstVisit = on;
+    $("again-row").hidden = !on;
+    $("secret-again").required = on;
+    if (!on) $("secret-again").value = "";
+  }
+  // Sign-in problems in plain words (the server's codes; its own message for anything else).
+  function signInProblem(e) {
+    const what = (SECRET[state.identify] || ["", "", "", "", "code"])[4];
+    const wait = Math.max(1, e.retryAfter || 1);
+    switch (e.code) {
+      case "set_secret":
+        return "Welcome! This is your first visit: choose your " + what + " and type it again below.";
+      case "secret_mismatch":
+        return "The two entries are not the same. Please type your " + what + " twice again.";
+      case "not_identified":
+        return "That " + what + " does not match this patient number. Please try again.";
+      case "not_enrolled":
+        return "This number has no " + what + " set yet. Please ask a member of staff to set one.";
+      case "slow_down":
+        return "Please wait " + wait + (wait === 1 ? " second" : " seconds") + ", then try again.";
+      case "locked":
+        return "Too many wrong tries for this number. It is locked for now: please ask a member of staff.";
+      case "kiosk_locked":
+        return "This screen has paused sign-ins after many wrong tries. Please ask a member of staff.";
+      case "not_ready":
+        return "The assistant is not available right now. Please try again in a moment or ask a member of staff.";
+      default: {
+        const m = e.message || "Something went wrong. Please ask a member of staff.";
+        return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? "" : ".");
+      }
+    }
+  }
+  // After a 429 the Start button waits out Retry-After, counting down.
+  // A per-number wait ends when another number is typed; a kiosk-wide one does not.
+  function releaseStart() {
+    clearInterval(state.holdTimer);
+    state.holdScope = null;
+    $("start").disabled = false;
+    $("start").textContent = "Start";
+  }
+  function holdStart(seconds, scope) {
+    const until = Date.now() + seconds * 1000;
+    clearInterval(state.holdTimer);
+    state.holdScope = scope;
+    $("start").disabled = true;
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) { releaseStart(); return; }
+      $("start").textContent = "Wait " + left + " s";
+    };
+    tick();
+    state.holdTimer = setInterval(tick, 250);
   }
 
   // ---------- sessions ----------
@@ -97,17 +161,31 @@
     ev.preventDefault();
     const patient = $("patient").value.trim();
     $("start-error").textContent = "";
+    $("start-error").classList.remove("info");
+    say("");
     if (!patient) { $("start-error").textContent = "Please enter your patient number."; return; }
+    const what = SECRET[state.identify];
+    if (what && !$("secret").value.trim()) {
+      $("start-error").textContent = "Please enter your " + what[4] + ".";
+      $("secret").focus();
+      return;
+    }
     $("start").disabled = true;
+    let held = false;
     try {
       const body = { patient };
-      if (state.identify !== "number") body.secret = $("secret").value;
+      if (what) {
+        body.secret = $("secret").value;
+        body.enrol = false;  // a first visit answers 409 and the page asks twice
+        if (state.firstVisit) body.secret_again = $("secret-again").value;
+      }
       const s = await api("POST", "/api/session", body);
       state.token = s.token; state.patient = s.patient;
       state.idleMs = Math.max(5000, (s.idle_timeout_s || 600) * 1000);
       $("who").textContent = "Patient " + s.patient;
       $("log").replaceChildren();
       $("patient").value = ""; $("secret").value = "";
+      askAgain(false);
       show("chat");
       say("");
       note("Hello! Ask me about your health, medication or your visit today.");
@@ -115,10 +193,24 @@
       touch();
       if (await loadMemories()) note("Welcome back! “What I remember” shows what I know about you.");
     } catch (e) {
-      $("start-error").textContent = e.status === 503 ? "The assistant is not available right now. Please try again in a moment or ask a member of staff." : e.message;
+      $("start-error").textContent = e.status === 503 ? signInProblem({ code: "not_ready" }) : signInProblem(e);
+      $("start-error").classList.toggle("info", e.code === "set_secret");
+      if (e.code === "set_secret") { askAgain(true); $("secret-again").focus(); }
+      else if (e.code === "secret_mismatch") { $("secret").value = ""; $("secret-again").value = ""; $("secret").focus(); }
+      else if (e.code === "not_identified") { $("secret").value = ""; $("secret").focus(); }
+      else if (e.code === "slow_down" || e.code === "kiosk_locked") {
+        $("secret").value = "";
+        held = true;
+        holdStart(e.retryAfter || 1, e.code === "kiosk_locked" ? "kiosk" : "number");
+      } else if (e.code === "locked") { $("secret").value = ""; }
     } finally {
-      $("start").disabled = false;
+      if (!held) $("start").disabled = false;
     }
+  });
+  // A different number is a different patient: forget the first-visit step.
+  $("patient").addEventListener("input", () => {
+    if (state.firstVisit) askAgain(false);
+    if (state.holdScope === "number") releaseStart();
   });
 
   async function endSession(message) {
