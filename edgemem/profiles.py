@@ -381,6 +381,49 @@ def detect(home: Path | None = None, *, device_tree_model: Path = DEVICE_TREE_MO
     return Detection(fallback, "no board matched; generic default", model)
 
 
+# Quantizations whose bundle build runs a calibration pass over the base model (GPTQ: layer
+# inputs through the fp32 model, then column-by-column rounding), on top of what every build does.
+CALIBRATED_BUILDS = ("int4-gptq",)
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    """The profile a device's first start builds its bundle for, and the one it could move to.
+
+    ``upgrade`` is the detected profile when the first start builds another (None otherwise)."""
+
+    name: str
+    reason: str
+    upgrade: str | None = None
+
+
+def first_start(detection: Detection, home: Path | None = None) -> FirstStart:
+    """What ``scripts/kiosk`` builds when a home has no bundle yet.
+
+    Why not always the detected profile: a clinic installing a kiosk wants it answering within
+    minutes, and the detected profile can be one whose build adds GPTQ calibration and a gate whose
+    margin depends on the CPU (x86-avx2's int4-gptq: 93.4 % agreement on the AMD EPYC it was
+    measured on, 89.6 % against a 90 % limit on an Intel Xeon: a long build that ends with no
+    bundle). So a generic x86 box whose detected build is calibrated starts on the generic kiosk's
+    build (int8, no calibration, wide gate margin) and is told how to build the faster one when it
+    is idle (docs/engine.md, "A fresh clone's first start"). An explicit ``EDGEMEM_PROFILE`` and a
+    detected board (Pi, Jetson) are built as they are.
+    """
+    detected = load(detection.name, home)
+    if (detection.reason.startswith(ENV_PROFILE) or detection.board is not None
+            or detected.quantization not in CALIBRATED_BUILDS or detection.name == FALLBACK):
+        return FirstStart(detection.name, "the detected profile")
+    try:
+        quick = load(FALLBACK, home)
+    except ProfileError:
+        return FirstStart(detection.name, "the detected profile (no generic kiosk profile to start on)")
+    if quick.quantization in CALIBRATED_BUILDS:
+        return FirstStart(detection.name, "the detected profile (the generic kiosk's build is calibrated too)")
+    return FirstStart(FALLBACK, f"{detection.name}'s {detected.quantization} build adds GPTQ calibration and a "
+                                f"CPU-dependent gate margin; {FALLBACK} ({quick.quantization}) builds without, and "
+                                f"{detection.name} can follow when the kiosk is idle", detection.name)
+
+
 def resolve(explicit: "str | Profile | None" = None, home: Path | None = None) -> Profile:
     """The profile to run with: an explicit name/path/Profile, else ``detect()``."""
     if isinstance(explicit, Profile):

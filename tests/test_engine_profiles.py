@@ -164,3 +164,34 @@ def test_cpu_hint_for_avx2_without_vnni(tmp_path: Path, flags: str, detected: st
     if hint:
         assert "x86-avx2" in hint and profiles.load("x86-avx2").quantization == "int4-gptq"
     assert profiles.cpu_hint("x86-kiosk", tmp_path / "missing") is None
+
+
+def test_first_start_builds_the_uncalibrated_kiosk_and_offers_the_detected_one(tmp_path: Path) -> None:
+    none = tmp_path / "none"
+    # AVX2 without VNNI: detection picks x86-avx2 (int4-gptq), the first start builds x86-kiosk (int8).
+    det = profiles.detect(device_tree_model=none, tegra_release=none, cpu_count=2, env={},
+                          cpuinfo=write_cpuinfo(tmp_path / "cpuinfo", "fpu sse2 avx avx2 fma"))
+    first = profiles.first_start(det)
+    assert det.name == "x86-avx2" and profiles.load(det.name).quantization in profiles.CALIBRATED_BUILDS
+    assert first.name == "x86-kiosk" and first.upgrade == "x86-avx2" and "GPTQ" in first.reason
+    assert profiles.load(first.name).quantization not in profiles.CALIBRATED_BUILDS
+    # Where detection already gives an uncalibrated build, that is what the first start builds.
+    det = profiles.detect(device_tree_model=none, tegra_release=none, cpu_count=2, env={},
+                          cpuinfo=write_cpuinfo(tmp_path / "cpuinfo2", "fpu sse2 avx avx2 fma avx512f avx512_vnni"))
+    assert profiles.first_start(det) == profiles.FirstStart("x86-kiosk", "the detected profile")
+    # A board and an explicit choice are built as they are, calibrated or not.
+    dt = tmp_path / "model"
+    dt.write_text("Raspberry Pi Zero 2 W Rev 1.0")
+    det = profiles.detect(device_tree_model=dt, tegra_release=none, env={})
+    assert profiles.first_start(det).name == "pi-zero-2w" and profiles.first_start(det).upgrade is None
+    det = profiles.detect(env={"EDGEMEM_PROFILE": "x86-avx2"})
+    assert profiles.first_start(det).name == "x86-avx2" and profiles.first_start(det).upgrade is None
+
+
+def test_cli_profiles_json_says_what_a_first_start_builds(tmp_path: Path) -> None:
+    env = dict(os.environ, EDGEMEM_HOME=str(tmp_path / "home"), EDGEMEM_PROFILE="x86-avx2")
+    proc = subprocess.run([sys.executable, "-c", "from edgemem.cli.main import main; main()", "profiles", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["first_start"] == {"name": "x86-avx2", "reason": "the detected profile",
+                                                      "upgrade": None}

@@ -65,3 +65,29 @@ def test_a_bundle_build_takes_the_student_folder_and_says_so(student_dir: Path, 
     assert (out / "model.onnx.data").is_file() and (out / "model.onnx").stat().st_size < 1 << 20
     texts = ["Thank you.", "I have had a headache since yesterday and I take warfarin."]
     assert (OnnxEmbedder(out).embed(texts) == OnnxEmbedder(student_dir).embed(texts)).all()
+
+
+def test_a_student_is_distilled_once_per_recipe_and_reused_by_later_builds(tmp_path: Path) -> None:
+    from export.build import add_embedder
+    from export.student import PACKAGED_TEXTS, cached_student, distil_embedder, packaged_texts, recipe_key
+
+    runs: list[Path] = []
+
+    def small_distil(out: Path, **kw: object) -> dict:
+        runs.append(Path(out))  # a real (short) distillation, counted
+        return distil_embedder(out, layers=[0], texts=packaged_texts()[:60], epochs=1, min_cosine=0.0)
+
+    cache = tmp_path / "export-cache"
+    first = cached_student(cache, distil=small_distil)
+    again = cached_student(cache, distil=small_distil)
+    assert len(runs) == 1 and first == again and first.name == f"student-{recipe_key()}"
+    assert not any(p.name.endswith(".work") for p in cache.iterdir())  # built beside, renamed in
+    # A bundle build with that cache copies the cached student instead of distilling.
+    entry = add_embedder(True, tmp_path / "bundle" / "embedder", lambda s: None, kind="minilm-l1", cache=cache)
+    assert len(runs) == 1 and entry["student"]["layers"] == [0]
+    assert (tmp_path / "bundle" / "embedder" / "tokenizer.json").read_bytes() == (first / "tokenizer.json").read_bytes()
+    # Anything the student is a function of changes the key: layers, settings, texts.
+    other_texts = tmp_path / "texts.jsonl"
+    other_texts.write_text(PACKAGED_TEXTS.read_text(encoding="utf-8") + '{"text": "one more"}\n', encoding="utf-8")
+    keys = {recipe_key(), recipe_key(layers=[0, 1]), recipe_key(epochs=4), recipe_key(texts=other_texts)}
+    assert len(keys) == 4

@@ -74,6 +74,7 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
     root = home_of(ctx).root
     det = prof.detect(root)
     hint = prof.cpu_hint(det.name)
+    first = prof.first_start(det, root)
     items = []
     for name, path in prof.available(root).items():
         try:
@@ -86,6 +87,7 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
                                             "cpu_class": det.cpu_class,
                                             "ranking": [{"name": n, "decode_vs_llama_cpp": r, "gate_passed": ok}
                                                         for n, r, ok in det.ranking]},
+                               "first_start": {"name": first.name, "reason": first.reason, "upgrade": first.upgrade},
                                "hint": hint, "profiles": items}, indent=1))
         return
     for it in items:
@@ -98,6 +100,8 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"detected: {det.name} ({det.reason})")
     for n, r, ok in det.ranking:
         click.echo(f"  measured on {det.cpu_class}: {n:<12} decode {r:.2f}x llama.cpp, quality gate {'passed' if ok else 'FAILED'}")
+    if first.upgrade:
+        click.echo(f"first start builds: {first.name} ({first.reason})")
     if hint:
         click.echo(f"hint: {hint}")
 

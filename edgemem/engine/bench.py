@@ -131,11 +131,46 @@ def _side_edgemem(cfg: dict[str, Any]) -> dict[str, Any]:
             "context_length": engine.context_length}
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        return " amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def _llama_without_extra_buffers() -> None:
+    """Load GGUF weights without ggml's extra buffer types (AMX / repacked layouts).
+
+    Why: on this Xeon with AMX (a Firecracker VM, kernel 6.18, llama-cpp-python 0.3.36),
+    ``ggml_backend_amx_mul_mat`` segfaults on the first ``decode`` of the Q4_1 model (gdb
+    backtrace, 7 Dec), so the peer could not run at all. Without extra buffers llama.cpp uses
+    its standard CPU kernels (AVX-512 VNNI for Q4_1 here); CPU repacking does not cover Q4_1,
+    so on a CPU without AMX nothing changes, and this is only done where AMX is present.
+    """
+    import llama_cpp.llama_cpp as capi
+
+    default = capi.llama_model_default_params
+    if getattr(default, "_edgemem_no_extra", False):
+        return
+
+    def params() -> Any:
+        p = default()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    params._edgemem_no_extra = True  # type: ignore[attr-defined]
+    capi.llama_model_default_params = params
+
+
 def _side_llama_cpp(cfg: dict[str, Any]) -> dict[str, Any]:
     try:
         from llama_cpp import Llama
     except ImportError:
         raise BenchError("llama-cpp-python is not installed (pip install 'edgemem[bench]')") from None
+    no_extra = _cpu_has_amx()
+    if no_extra:
+        _llama_without_extra_buffers()
     n = int(cfg["new_tokens"])
     llm = Llama(model_path=cfg["gguf"], n_threads=int(cfg["threads"]), n_threads_batch=int(cfg["threads"]),
                 n_ctx=int(cfg["context_length"]), verbose=False)
@@ -171,7 +206,8 @@ def _side_llama_cpp(cfg: dict[str, Any]) -> dict[str, Any]:
         follow.append(t * 1000)
     return {"cold_start_s": cold, "ttft_first_turn_ms": statistics.median(ttft), "decode_tok_s": statistics.median(decode),
             "ttft_followup_ms": statistics.median(follow), "peak_rss_mb": _peak_rss_mb(), "threads": int(cfg["threads"]),
-            "gguf": Path(cfg["gguf"]).name, "context_length": int(cfg["context_length"])}
+            "gguf": Path(cfg["gguf"]).name, "context_length": int(cfg["context_length"]),
+            "extra_buffer_types": not no_extra}
 
 
 def run_side(side: str, cfg: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
@@ -243,7 +279,8 @@ def bench(*, bundle: str | None = None, parts: str | None = None, profile: str |
         "edgemem": dict(_median_of(results["edgemem"]), **{k: results["edgemem"][0][k] for k in ("providers", "quantization", "context_length", "threads")}),
     }
     if "llama-cpp" in results:
-        out["llama_cpp"] = dict(_median_of(results["llama-cpp"]), gguf=results["llama-cpp"][0]["gguf"])
+        out["llama_cpp"] = dict(_median_of(results["llama-cpp"]), gguf=results["llama-cpp"][0]["gguf"],
+                                extra_buffer_types=results["llama-cpp"][0].get("extra_buffer_types", True))
         out["ratios"] = {name: round(out["edgemem"][k] / out["llama_cpp"][k], 3) if out["llama_cpp"][k] else None
                          for name, k in RATIOS.items()}
     return out
