@@ -383,7 +383,7 @@ def test_http_api_bad_input(http_kiosk, content, patient, where):
         if r.status_code == 200:
             http.post("/api/session/end", headers={"Authorization": f"Bearer {r.json()['token']}"})
     else:
-        r = http.get(f"/api/admin/patients/{httpx_quote(patient or 'x')}/search", params={"q": content[:2000]},
+        r = http.get(f"/api/admin/patients/{httpx_quote(patient or 'x')}/search", params={"q": content[:2000].encode("utf-8", "replace").decode("utf-8")},
                      headers=admin)
     _http_ok_or_one_line(r)
     mem = http.get("/api/admin/patients/keeper/memories", headers=admin)
