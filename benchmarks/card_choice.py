@@ -38,7 +38,7 @@ import numpy as np
 
 from edgemem.care import CareContent
 from edgemem.care import choice as product_choice
-from edgemem.care.choice import CardChooser
+from edgemem.care.choice import CardChooser, card_texts
 from edgemem.care.route import find_cards
 from edgemem.engine import Engine
 from edgemem.home import Home
@@ -53,10 +53,6 @@ W_DENSE = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]
 W_MODEL = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
 CHOOSER = ("You help a clinic kiosk pick the one leaflet that answers a patient's question. "
            "Reply with the leaflet's title only.")
-
-
-def card_texts(card: Any) -> list[str]:
-    return [card.title, ", ".join(card.topics), *card.questions, card.summary]
 
 
 class Features:
